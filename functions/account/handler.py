@@ -1,0 +1,87 @@
+"""Settings, API keys and carrier connections of the calling merchant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.account import service
+from functions.account.service import ConnectionOut, CreatedConnection
+from shared.api import api_resolver, json_response, merchant_id, public_base_url
+from shared.api_keys import ApiKey, ApiKeyRepository, CreatedApiKey
+from shared.connections import Carrier, ConnectionRepository
+from shared.merchants import MerchantRepository, Settings, SettingsPatch
+from shared.observability import entrypoint
+
+app = api_resolver()
+
+
+class ConnectionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    carrier: Carrier
+    secret: str | None = Field(default=None, min_length=16, max_length=512)
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKey]
+    next_cursor: str | None = None
+
+
+class ConnectionList(BaseModel):
+    items: list[ConnectionOut]
+    next_cursor: str | None = None
+
+
+@app.get("/v1/settings")
+def get_settings() -> Settings:
+    return service.get_settings(MerchantRepository(), merchant_id(app))
+
+
+@app.patch("/v1/settings")
+def patch_settings(patch: SettingsPatch) -> Settings:
+    return service.update_settings(MerchantRepository(), merchant_id(app), patch)
+
+
+@app.post("/v1/api-keys", responses={201: {"description": "Created; the key is shown once",
+                                           "content": {"application/json": {"model": CreatedApiKey}}}})
+def create_api_key() -> Response[CreatedApiKey]:
+    return json_response(201, service.create_api_key(ApiKeyRepository(), merchant_id(app)))
+
+
+@app.get("/v1/api-keys")
+def list_api_keys() -> ApiKeyList:
+    return ApiKeyList(items=service.list_api_keys(ApiKeyRepository(), merchant_id(app)))
+
+
+@app.delete("/v1/api-keys/<key_id>", responses={204: {"description": "Revoked"}})
+def revoke_api_key(key_id: str) -> Response[None]:
+    service.revoke_api_key(ApiKeyRepository(), merchant_id(app), key_id)
+    return Response(status_code=204)
+
+
+@app.post("/v1/connections", responses={201: {"description": "Created; the secret is shown once",
+                                              "content": {"application/json": {"model": CreatedConnection}}}})
+def create_connection(body: ConnectionRequest) -> Response[CreatedConnection]:
+    created = service.create_connection(ConnectionRepository(), merchant_id(app), body.carrier, body.secret,
+                                        public_base_url(app))
+    return json_response(201, created)
+
+
+@app.get("/v1/connections")
+def list_connections() -> ConnectionList:
+    return ConnectionList(items=service.list_connections(ConnectionRepository(), merchant_id(app),
+                                                         public_base_url(app)))
+
+
+@app.delete("/v1/connections/<connection_id>", responses={204: {"description": "Deleted"}})
+def delete_connection(connection_id: str) -> Response[None]:
+    service.delete_connection(ConnectionRepository(), merchant_id(app), connection_id)
+    return Response(status_code=204)
+
+
+@entrypoint(correlation_id_path="requestContext.requestId")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

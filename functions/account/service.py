@@ -1,0 +1,60 @@
+"""Merchant self-service: settings, API keys and carrier connections."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from shared.api_keys import ApiKey, ApiKeyRepository, CreatedApiKey
+from shared.connections import Connection, ConnectionRepository, webhook_url
+from shared.merchants import MerchantRepository, Settings, SettingsPatch, apply_settings_patch
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    carrier: str
+    url: str
+    created_at: str
+
+
+class CreatedConnection(ConnectionOut):
+    secret: str
+
+
+def get_settings(merchants: MerchantRepository, merchant_id: str) -> Settings:
+    return merchants.get(merchant_id).settings
+
+
+def update_settings(merchants: MerchantRepository, merchant_id: str, patch: SettingsPatch) -> Settings:
+    current = merchants.get(merchant_id).settings
+    return merchants.save_settings(merchant_id, apply_settings_patch(current, patch))
+
+
+def create_api_key(api_keys: ApiKeyRepository, merchant_id: str) -> CreatedApiKey:
+    return api_keys.create(merchant_id)
+
+
+def list_api_keys(api_keys: ApiKeyRepository, merchant_id: str) -> list[ApiKey]:
+    return sorted(api_keys.list(merchant_id), key=lambda key: key.created_at)
+
+
+def revoke_api_key(api_keys: ApiKeyRepository, merchant_id: str, key_id: str) -> None:
+    api_keys.revoke(merchant_id, key_id)
+
+
+def _connection_out(connection: Connection, base_url: str) -> ConnectionOut:
+    return ConnectionOut(id=connection.id, carrier=connection.carrier, url=webhook_url(base_url, connection),
+                         created_at=connection.created_at)
+
+
+def create_connection(connections: ConnectionRepository, merchant_id: str, carrier: str, secret: str | None,
+                      base_url: str) -> CreatedConnection:
+    connection, secret = connections.create(merchant_id, carrier, secret)
+    return CreatedConnection(**_connection_out(connection, base_url).model_dump(), secret=secret)
+
+
+def list_connections(connections: ConnectionRepository, merchant_id: str, base_url: str) -> list[ConnectionOut]:
+    return [_connection_out(c, base_url) for c in sorted(connections.list(merchant_id), key=lambda c: c.created_at)]
+
+
+def delete_connection(connections: ConnectionRepository, merchant_id: str, connection_id: str) -> None:
+    connections.delete(merchant_id, connection_id)

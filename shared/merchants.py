@@ -1,0 +1,173 @@
+"""Merchants and their settings."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+
+from shared import aws, clock, keys
+from shared.errors import NotFound
+from shared.ids import new_id
+from shared.money import is_currency
+
+SUPPORTED_LANGUAGES = ("en", "fr", "de", "nl", "es")
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+_LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$")
+
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
+
+
+class Brand(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=200)
+    logo_url: AnyHttpUrl | None = None
+    color: str | None = None
+
+    @field_validator("color")
+    @classmethod
+    def _hex_color(cls, value: str | None) -> str | None:
+        if value is not None and not _COLOR.match(value):
+            raise ValueError("color must be a hex colour like #1a2b3c")
+        return value
+
+
+class NotificationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ready_to_ship: bool = True
+    in_transit: bool = True
+    delayed: bool = True
+    ready_for_pickup: bool = False
+    delivered: bool = True
+
+
+class RetentionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    redact_after_days: int = Field(default=90, ge=1, le=3650)
+    delete_after_months: int = Field(default=15, ge=1, le=120)
+
+
+class FeeSettings(BaseModel):
+    """Colis fee terms, copied onto each order at import (`fixed` is in the checkout currency)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rate_percent: Percent = Decimal("5.0")
+    fixed: Annotated[Decimal, Field(ge=0, le=1000, max_digits=9, decimal_places=2)] = Decimal("0.30")
+    card_percent: Percent = Decimal("2.9")
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    brand: Brand = Field(default_factory=Brand)
+    default_language: str = "en"
+    display_currency: str | None = None
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    fees: FeeSettings = Field(default_factory=FeeSettings)
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if not _LANGUAGE.match(value):
+            raise ValueError("default_language must be a BCP 47 language tag such as 'fr'")
+        return value
+
+    @field_validator("display_currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is not None and not is_currency(value):
+            raise ValueError("display_currency must be an ISO 4217 code")
+        return value.upper() if value else value
+
+
+class BrandPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    logo_url: str | None = None
+    color: str | None = None
+
+
+class NotificationsPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ready_to_ship: bool | None = None
+    in_transit: bool | None = None
+    delayed: bool | None = None
+    ready_for_pickup: bool | None = None
+    delivered: bool | None = None
+
+
+class RetentionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    redact_after_days: int | None = None
+    delete_after_months: int | None = None
+
+
+class FeesPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rate_percent: Decimal | None = None
+    fixed: Decimal | None = None
+    card_percent: Decimal | None = None
+
+
+class SettingsPatch(BaseModel):
+    """Any subset of the settings; nested objects merge field by field, and the merged result
+    is validated as a whole (so the rules live once, on `Settings`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    brand: BrandPatch | None = None
+    default_language: str | None = None
+    display_currency: str | None = None
+    notifications: NotificationsPatch | None = None
+    retention: RetentionPatch | None = None
+    fees: FeesPatch | None = None
+
+
+class Merchant(BaseModel):
+    id: str
+    name: str
+    created_at: str
+    settings: Settings = Field(default_factory=Settings)
+
+
+def apply_settings_patch(current: Settings, patch: SettingsPatch) -> Settings:
+    """Merge the patch into the current settings and validate the whole result."""
+    merged = current.model_dump(mode="json")
+    for field, value in patch.model_dump(mode="json", exclude_unset=True).items():
+        if isinstance(value, dict) and isinstance(merged.get(field), dict):
+            merged[field] = {**merged[field], **value}
+        else:
+            merged[field] = value
+    return Settings.model_validate(merged)
+
+
+class MerchantRepository:
+    def __init__(self, table: Any | None = None) -> None:
+        self._table = table if table is not None else aws.table()
+
+    def create(self, name: str) -> Merchant:
+        merchant = Merchant(id=new_id("mer"), name=name, created_at=clock.isoformat(clock.now()))
+        index, partition = keys.merchants_list()
+        item = {**keys.merchant(merchant.id), **keys.index_entry(index, partition, merchant.id),
+                **_to_item(merchant)}
+        self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        return merchant
+
+    def get(self, merchant_id: str) -> Merchant:
+        item = self._table.get_item(Key=keys.merchant(merchant_id)).get("Item")
+        if not item:
+            raise NotFound(f"Merchant {merchant_id} does not exist.")
+        return Merchant.model_validate(keys.strip_keys(item))
+
+    def save_settings(self, merchant_id: str, settings: Settings) -> Settings:
+        self._table.update_item(
+            Key=keys.merchant(merchant_id), UpdateExpression="SET settings = :s",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":s": settings.model_dump(mode="json")},
+        )
+        return settings
+
+
+def _to_item(merchant: Merchant) -> dict[str, Any]:
+    return merchant.model_dump(mode="json")

@@ -1,0 +1,160 @@
+"""Settings, API keys, connections and the authorizer against moto."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from functions.account.handler import lambda_handler as account
+from functions.authorizer.handler import lambda_handler as authorize
+from shared.merchants import MerchantRepository
+from tests.apigw import LambdaContext, api_event, call
+
+
+@pytest.fixture
+def merchant(aws_env: dict[str, Any]) -> str:
+    return MerchantRepository().create("Atelier Lune").id
+
+
+def test_settings_have_every_default_of_the_contract(merchant: str) -> None:
+    response = call(account, api_event("GET", "/v1/settings", merchant_id=merchant))
+    assert response.status == 200
+    assert response.json() == {
+        "brand": {"name": None, "logo_url": None, "color": None},
+        "default_language": "en",
+        "display_currency": None,
+        "notifications": {"ready_to_ship": True, "in_transit": True, "delayed": True,
+                          "ready_for_pickup": False, "delivered": True},
+        "retention": {"redact_after_days": 90, "delete_after_months": 15},
+        "fees": {"rate_percent": "5.0", "fixed": "0.30", "card_percent": "2.9"},
+    }
+
+
+def test_patch_merges_nested_settings_and_keeps_the_rest(merchant: str) -> None:
+    patch = {"brand": {"name": "Atelier Lune", "color": "#112233"}, "notifications": {"ready_for_pickup": True},
+             "retention": {"redact_after_days": 30}, "default_language": "fr"}
+    response = call(account, api_event("PATCH", "/v1/settings", body=patch, merchant_id=merchant))
+    assert response.status == 200
+    body = call(account, api_event("GET", "/v1/settings", merchant_id=merchant)).json()
+    assert body["brand"] == {"name": "Atelier Lune", "logo_url": None, "color": "#112233"}
+    assert body["notifications"]["ready_for_pickup"] is True and body["notifications"]["delivered"] is True
+    assert body["retention"] == {"redact_after_days": 30, "delete_after_months": 15}
+    assert body["default_language"] == "fr"
+
+
+@pytest.mark.parametrize("patch", [
+    {"retention": {"redact_after_days": 0}},
+    {"brand": {"color": "red; background:url(x)"}},
+    {"display_currency": "XXQ"},
+    {"notifications": {"delivered": "sometimes"}},
+    {"unknown_field": 1},
+    {"fees": {"rate_percent": "101"}},
+])
+def test_invalid_settings_are_422_and_change_nothing(merchant: str, patch: dict[str, Any]) -> None:
+    response = call(account, api_event("PATCH", "/v1/settings", body=patch, merchant_id=merchant))
+    assert response.status == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 422
+    assert MerchantRepository().get(merchant).settings.retention.redact_after_days == 90
+
+
+def test_malformed_json_is_400(merchant: str) -> None:
+    response = call(account, api_event("PATCH", "/v1/settings", body="{not json", merchant_id=merchant))
+    assert response.status == 400
+    assert response.json()["title"] == "Bad Request"
+
+
+def test_body_over_one_mebibyte_is_413(merchant: str) -> None:
+    body = '{"brand": {"name": "' + "x" * (1024 * 1024) + '"}}'
+    response = call(account, api_event("PATCH", "/v1/settings", body=body, merchant_id=merchant))
+    assert response.status == 413
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def _authorize(key: str | None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    event = {"type": "REQUEST", "methodArn": "arn:aws:execute-api:eu-west-1:123456789012:abc/prod/GET/v1/settings",
+             "headers": headers, "httpMethod": "GET", "path": "/v1/settings"}
+    return authorize(event, LambdaContext())
+
+
+def test_api_key_maps_to_its_merchant_and_a_revoked_key_fails_at_once(merchant: str) -> None:
+    created = call(account, api_event("POST", "/v1/api-keys", merchant_id=merchant))
+    assert created.status == 201
+    key = created.json()["key"]
+    policy = _authorize(key)
+    assert policy["context"]["merchant_id"] == merchant
+    assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    listed = call(account, api_event("GET", "/v1/api-keys", merchant_id=merchant)).json()["items"]
+    assert [k["id"] for k in listed] == [created.json()["id"]]
+    assert "key" not in listed[0] and "key_hash" not in listed[0]
+    revoked = call(account, api_event("DELETE", "/v1/api-keys/{key_id}", path_params={"key_id": created.json()["id"]},
+                                      merchant_id=merchant))
+    assert revoked.status == 204
+    with pytest.raises(Exception, match="Unauthorized"):
+        _authorize(key)
+
+
+@pytest.mark.parametrize("key", [None, "", "colis_sk_unknown", "Basic abc"])
+def test_missing_or_unknown_key_is_unauthorized(merchant: str, key: str | None) -> None:
+    with pytest.raises(Exception, match="Unauthorized"):
+        _authorize(key)
+
+
+def test_only_the_key_hash_is_stored(merchant: str, aws_env: dict[str, Any]) -> None:
+    import boto3
+
+    key = call(account, api_event("POST", "/v1/api-keys", merchant_id=merchant)).json()["key"]
+    items = boto3.resource("dynamodb").Table(aws_env["TABLE_NAME"]).scan()["Items"]
+    assert all(key not in str(item) for item in items)
+
+
+def test_connections_are_created_listed_and_deleted(merchant: str) -> None:
+    created = call(account, api_event("POST", "/v1/connections", body={"carrier": "sendcloud"}, merchant_id=merchant))
+    assert created.status == 201
+    body = created.json()
+    assert body["carrier"] == "sendcloud" and len(body["secret"]) >= 32
+    assert body["url"] == f"https://api.colis.test/webhooks/sendcloud/{body['id']}"
+    listed = call(account, api_event("GET", "/v1/connections", merchant_id=merchant)).json()["items"]
+    assert [c["id"] for c in listed] == [body["id"]] and "secret" not in listed[0]
+    deleted = call(account, api_event("DELETE", "/v1/connections/{connection_id}",
+                                      path_params={"connection_id": body["id"]}, merchant_id=merchant))
+    assert deleted.status == 204
+    assert call(account, api_event("GET", "/v1/connections", merchant_id=merchant)).json()["items"] == []
+
+
+def test_connection_secret_given_is_kept_in_ssm_not_in_the_table(merchant: str, aws_env: dict[str, Any]) -> None:
+    import boto3
+
+    secret = "carrier-given-secret-0123456789"
+    body = call(account, api_event("POST", "/v1/connections", body={"carrier": "easypost", "secret": secret},
+                                   merchant_id=merchant)).json()
+    assert body["secret"] == secret
+    items = boto3.resource("dynamodb").Table(aws_env["TABLE_NAME"]).scan()["Items"]
+    assert all(secret not in str(item) for item in items)
+    parameter = boto3.client("ssm").get_parameter(Name=f"/colis/test/connections/{body['id']}", WithDecryption=True)
+    assert parameter["Parameter"]["Value"] == secret and parameter["Parameter"]["Type"] == "SecureString"
+
+
+@pytest.mark.parametrize("body", [{"carrier": "dhl"}, {}, {"carrier": "colis", "secret": "short"}])
+def test_invalid_connection_is_422(merchant: str, body: dict[str, Any]) -> None:
+    assert call(account, api_event("POST", "/v1/connections", body=body, merchant_id=merchant)).status == 422
+
+
+def test_a_merchant_cannot_touch_another_merchants_keys_or_connections(merchant: str) -> None:
+    other = MerchantRepository().create("Other").id
+    key_id = call(account, api_event("POST", "/v1/api-keys", merchant_id=merchant)).json()["id"]
+    connection_id = call(account, api_event("POST", "/v1/connections", body={"carrier": "colis"},
+                                            merchant_id=merchant)).json()["id"]
+    assert call(account, api_event("DELETE", "/v1/api-keys/{key_id}", path_params={"key_id": key_id},
+                                   merchant_id=other)).status == 404
+    assert call(account, api_event("DELETE", "/v1/connections/{connection_id}",
+                                   path_params={"connection_id": connection_id}, merchant_id=other)).status == 404
+    assert call(account, api_event("GET", "/v1/api-keys", merchant_id=other)).json()["items"] == []
+    assert call(account, api_event("GET", "/v1/connections", merchant_id=other)).json()["items"] == []
+
+
+def test_without_authorizer_context_the_route_is_401(aws_env: dict[str, Any]) -> None:
+    response = call(account, api_event("GET", "/v1/settings"))
+    assert response.status == 401
