@@ -14,7 +14,7 @@ from shared.ids import new_id
 from shared.money import is_currency
 
 SUPPORTED_LANGUAGES = ("en", "fr", "de", "nl", "es")
-_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 _LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$")
 
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
@@ -29,7 +29,7 @@ class Brand(BaseModel):
     @field_validator("color")
     @classmethod
     def _hex_color(cls, value: str | None) -> str | None:
-        if value is not None and not _COLOR.match(value):
+        if value is not None and not _COLOR.fullmatch(value):
             raise ValueError("color must be a hex colour like #1a2b3c")
         return value
 

@@ -56,7 +56,7 @@ def entrypoint(correlation_id_path: str | None = None) -> Callable[[Callable[...
             try:
                 return target(event, context)
             finally:
-                if _metrics is not None:
+                if _metrics is not None and _metrics.metric_set:
                     _metrics.flush_metrics()
 
         return run

@@ -1,0 +1,52 @@
+"""The outbox: domain events written on an item (`outbox`) inside the same write as the change,
+published from the table's stream. A crash between the write and the publish only delays the
+event (the stream retries), and no event exists without its write."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from shared import aws
+from shared.observability import count
+
+SOURCE = "colis"
+_deserializer = TypeDeserializer()
+
+
+def _plain(image: dict[str, Any] | None) -> dict[str, Any]:
+    return {name: _deserializer.deserialize(value) for name, value in (image or {}).items()}
+
+
+def pending_events(record: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None:
+    """The events a stream record carries, when its write added a new outbox entry."""
+    change = record.get("dynamodb", {})
+    new_outbox = _plain(change.get("NewImage")).get("outbox")
+    if not new_outbox:
+        return None
+    old_outbox = _plain(change.get("OldImage")).get("outbox") or {}
+    if old_outbox.get("id") == new_outbox.get("id"):
+        return None
+    return str(new_outbox["detail_type"]), list(new_outbox.get("events") or [])
+
+
+def _json_value(value: Any) -> Any:
+    # Numbers come back from DynamoDB as Decimal; events carry them as JSON numbers.
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)
+
+
+def publish(detail_type: str, events: list[dict[str, Any]], bus_name: str) -> None:
+    if not events:
+        return
+    entries = [{"Source": SOURCE, "DetailType": detail_type, "EventBusName": bus_name,
+                "Detail": json.dumps(event, default=_json_value)} for event in events]
+    for start in range(0, len(entries), 10):
+        response = aws.client("events").put_events(Entries=entries[start:start + 10])
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"EventBridge refused {response['FailedEntryCount']} {detail_type} event(s)")
+    count(f"{detail_type}Published", len(entries))

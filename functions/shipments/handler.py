@@ -1,0 +1,88 @@
+"""Shipments API: create, read, list with filters, tracking history, void label, archive, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ValidationError
+
+from functions.shipments import service
+from shared.api import api_resolver, json_response, merchant_id
+from shared.errors import ValidationFailed
+from shared.merchants import MerchantRepository
+from shared.observability import entrypoint
+from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from shared.shipment_queries import ShipmentFilter
+from shared.shipments import Shipment, ShipmentIn, ShipmentRepository, TrackingEvent
+
+app = api_resolver()
+
+
+class ShipmentList(BaseModel):
+    items: list[Shipment]
+    next_cursor: str | None
+
+
+class EventList(BaseModel):
+    items: list[TrackingEvent]
+    next_cursor: str | None = None
+
+
+@app.post("/v1/shipments", responses={201: {"description": "Created",
+                                            "content": {"application/json": {"model": Shipment}}}})
+def create_shipment(body: ShipmentIn) -> Response[Shipment]:
+    return json_response(201, service.create_shipment(ShipmentRepository(), merchant_id(app), body))
+
+
+@app.get("/v1/shipments")
+def list_shipments(
+    status: Annotated[str | None, Query(description="one status, or several separated by commas")] = None,
+    created_from: Annotated[str | None, Query(description="date (whole UTC day) or date-time, inclusive")] = None,
+    created_to: Annotated[str | None, Query(description="date (whole UTC day) or date-time, exclusive")] = None,
+    batch_id: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> ShipmentList:
+    try:
+        filters = ShipmentFilter.model_validate({"created_from": created_from, "created_to": created_to,
+                                                 "status": status or [], "batch_id": batch_id, "q": q})
+    except ValidationError as error:
+        raise ValidationFailed("The filters are invalid.", errors=[
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in error.errors()]) from error
+    items, next_cursor = service.list_shipments(ShipmentRepository(), MerchantRepository(), merchant_id(app),
+                                                filters, limit, cursor)
+    return ShipmentList(items=items, next_cursor=next_cursor)
+
+
+@app.get("/v1/shipments/<shipment_id>")
+def get_shipment(shipment_id: str) -> Shipment:
+    return service.get_shipment(ShipmentRepository(), merchant_id(app), shipment_id)
+
+
+@app.get("/v1/shipments/<shipment_id>/events")
+def tracking_history(shipment_id: str) -> EventList:
+    return EventList(items=service.tracking_history(ShipmentRepository(), merchant_id(app), shipment_id))
+
+
+@app.post("/v1/shipments/<shipment_id>/void-label")
+def void_label(shipment_id: str) -> Shipment:
+    return service.set_merchant_status(ShipmentRepository(), merchant_id(app), shipment_id, "void_label")
+
+
+@app.post("/v1/shipments/<shipment_id>/archive")
+def archive(shipment_id: str) -> Shipment:
+    return service.set_merchant_status(ShipmentRepository(), merchant_id(app), shipment_id, "archive")
+
+
+@app.delete("/v1/shipments/<shipment_id>")
+def delete(shipment_id: str) -> Shipment:
+    return service.set_merchant_status(ShipmentRepository(), merchant_id(app), shipment_id, "delete")
+
+
+@entrypoint(correlation_id_path="requestContext.requestId")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,63 @@
+"""AfterShip `tracking_update` webhooks (carriers/README.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from functions.webhook.carriers import payload
+from functions.webhook.carriers.model import ParsedDelivery
+from functions.webhook.carriers.payload import Latest
+from functions.webhook.carriers.status_mapping import map_status
+
+TRACKING_EVENT = "tracking_update"
+
+
+def parse(body: dict[str, Any]) -> ParsedDelivery:
+    if body.get("event") != TRACKING_EVENT:
+        return ParsedDelivery.ignore()
+    tracking = payload.obj(body.get("msg"), "msg")
+    checkpoints = payload.objects(tracking.get("checkpoints"), "msg.checkpoints")
+    newest = payload.latest(checkpoints, _checkpoint_time)
+    tag = payload.optional_text(tracking.get("tag"), "msg.tag")
+    subtag = payload.optional_text(tracking.get("subtag"), "msg.subtag")
+    update = payload.update(
+        tracking_number=payload.text(tracking.get("tracking_number"), "msg.tracking_number"),
+        status=map_status("aftership", tag, subtag),
+        carrier_code=subtag or tag,
+        carrier_message=_message(newest),
+        occurred_at=newest.at if newest else _without_checkpoints(body, tracking),
+        location=_location(newest),
+        carrier_event_id=payload.optional_text(body.get("event_id"), "event_id"),
+        carrier=payload.optional_text(tracking.get("slug"), "msg.slug"),
+        estimated_delivery=payload.optional_iso_time(tracking.get("expected_delivery")),
+    )
+    return ParsedDelivery(updates=[update])
+
+
+def _checkpoint_time(index: int, checkpoint: dict[str, Any]) -> datetime:
+    return payload.iso_time(checkpoint.get("checkpoint_time"), f"msg.checkpoints[{index}].checkpoint_time")
+
+
+def _message(newest: Latest | None) -> str | None:
+    if newest is None:
+        return None
+    return payload.optional_text(newest.item.get("message"), "msg.checkpoints[].message")
+
+
+def _location(newest: Latest | None) -> str | None:
+    """City, state and country fields only: the free-text `location` may hold a street or a
+    postal code."""
+    if newest is None:
+        return None
+    checkpoint = newest.item
+    country = checkpoint.get("country_iso3") or checkpoint.get("country_region") or checkpoint.get("country_name")
+    return payload.place(checkpoint.get("city"), checkpoint.get("state"), country)
+
+
+def _without_checkpoints(body: dict[str, Any], tracking: dict[str, Any]) -> datetime:
+    """A tracking without checkpoints yet (Pending, Expired): when AfterShip last updated it,
+    else when the webhook was sent."""
+    if tracking.get("updated_at") is not None:
+        return payload.iso_time(tracking["updated_at"], "msg.updated_at")
+    return payload.epoch_seconds_time(body.get("ts"), "ts")

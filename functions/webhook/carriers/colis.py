@@ -1,0 +1,86 @@
+"""Our own `colis` format (carriers/README.md): one event, or a batch `{"events": [...]}` whose
+events are read one by one so that a bad event does not hold back the others."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from functions.webhook.carriers import payload
+from functions.webhook.carriers.model import EventFailure, InvalidPayload, ParsedDelivery
+from functions.webhook.carriers.status_mapping import map_status
+from shared.tracking_status import CanonicalUpdate
+
+# Bounds the work of one request: API Gateway gives a webhook 29 s.
+MAX_BATCH_EVENTS = 500
+
+
+def _iso_8601(value: Any) -> Any:
+    # pydantic alone would also take epoch numbers and guess their unit.
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string")
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError("is not an ISO 8601 date-time") from None
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_8601)]
+
+
+class ColisEvent(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    event_id: str = Field(min_length=1, max_length=256)
+    carrier: str = Field(min_length=1, max_length=64)
+    tracking_number: str = Field(min_length=1, max_length=128)
+    status: str = Field(min_length=1, max_length=128)
+    occurred_at: IsoTime
+    location: str | None = Field(default=None, max_length=200)
+    message: str | None = Field(default=None, max_length=1000)
+    estimated_delivery: IsoTime | None = None
+
+
+def parse(body: dict[str, Any]) -> ParsedDelivery:
+    if "events" in body:
+        return _parse_batch(body["events"])
+    return ParsedDelivery(updates=[read_event(body)])
+
+
+def _parse_batch(events: Any) -> ParsedDelivery:
+    if not isinstance(events, list) or not events:
+        raise InvalidPayload("events must be a non-empty list of events")
+    if len(events) > MAX_BATCH_EVENTS:
+        raise InvalidPayload(f"a batch holds at most {MAX_BATCH_EVENTS} events, got {len(events)}")
+    updates: list[CanonicalUpdate] = []
+    failures: list[EventFailure] = []
+    for index, event in enumerate(events):
+        try:
+            updates.append(read_event(event))
+        except InvalidPayload as error:
+            failures.append(EventFailure(index, error.detail))
+    return ParsedDelivery(updates=updates, failures=failures)
+
+
+def read_event(event: Any) -> CanonicalUpdate:
+    if not isinstance(event, dict):
+        raise InvalidPayload("an event must be an object")
+    try:
+        parsed = ColisEvent.model_validate(event)
+    except ValidationError as error:
+        raise InvalidPayload(payload.describe(error)) from None
+    return payload.update(
+        tracking_number=parsed.tracking_number,
+        status=map_status("colis", parsed.status),
+        carrier_code=parsed.status,
+        carrier_message=parsed.message,
+        occurred_at=parsed.occurred_at,
+        location=parsed.location,
+        carrier_event_id=parsed.event_id,
+        carrier=parsed.carrier,
+        estimated_delivery=parsed.estimated_delivery,
+    )

@@ -1,0 +1,122 @@
+"""Reading typed fields out of untrusted carrier payloads, failing with `InvalidPayload`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from pydantic import ValidationError
+
+from functions.webhook.carriers.model import InvalidPayload
+from shared.tracking_status import CanonicalUpdate, as_utc
+
+
+def obj(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidPayload(f"{name} must be an object")
+    return value
+
+
+def optional_obj(value: Any, name: str) -> dict[str, Any]:
+    return {} if value is None else obj(value, name)
+
+
+def objects(value: Any, name: str) -> list[dict[str, Any]]:
+    """A list of objects; a missing list is empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidPayload(f"{name} must be a list")
+    return [obj(item, f"{name}[{index}]") for index, item in enumerate(value)]
+
+
+def text(value: Any, name: str) -> str:
+    """A required non-blank string (numbers are accepted as their text: ids, tracking numbers)."""
+    found = optional_text(value, name)
+    if found is None:
+        raise InvalidPayload(f"{name} is missing")
+    return found
+
+
+def optional_text(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidPayload(f"{name} must be a string")
+    stripped = str(value).strip()
+    return stripped or None
+
+
+def iso_time(value: Any, name: str) -> datetime:
+    """ISO 8601 time; without offset it is UTC (DESIGN.md §1.1)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidPayload(f"{name} is missing or not an ISO 8601 time")
+    try:
+        return as_utc(datetime.fromisoformat(value.strip()))
+    except ValueError:
+        raise InvalidPayload(f"{name} is not an ISO 8601 time: {value[:40]!r}") from None
+
+
+def optional_iso_time(value: Any) -> datetime | None:
+    """A time the update can do without (an estimate): unreadable is the same as absent,
+    rather than rejecting a carrier's whole delivery over it."""
+    try:
+        return iso_time(value, "")
+    except InvalidPayload:
+        return None
+
+
+def epoch_ms_time(value: Any, name: str) -> datetime:
+    """Milliseconds since the epoch (Sendcloud)."""
+    return _epoch(value, name, 1000, "milliseconds")
+
+
+def epoch_seconds_time(value: Any, name: str) -> datetime:
+    return _epoch(value, name, 1, "seconds")
+
+
+def _epoch(value: Any, name: str, per_second: int, unit: str) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidPayload(f"{name} must be {unit} since the epoch")
+    try:
+        return datetime.fromtimestamp(value / per_second, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidPayload(f"{name} is out of range: {value}") from None
+
+
+class Latest(NamedTuple):
+    at: datetime
+    item: dict[str, Any]
+
+
+def latest(items: list[dict[str, Any]], time_of: Callable[[int, dict[str, Any]], datetime]) -> Latest | None:
+    """The newest item of a history by its time; on a tie the later one in the list. Every
+    time is read, so a malformed one anywhere rejects the payload."""
+    found: Latest | None = None
+    for index, item in enumerate(items):
+        moment = time_of(index, item)
+        if found is None or moment >= found.at:
+            found = Latest(moment, item)
+    return found
+
+
+def place(*parts: Any) -> str | None:
+    """A short place text like 'Eindhoven, NL' from city/state/country parts, never a street."""
+    kept = [str(part).strip() for part in parts if isinstance(part, str) and part.strip()]
+    return ", ".join(kept) or None
+
+
+def update(**fields: Any) -> CanonicalUpdate:
+    try:
+        return CanonicalUpdate(**fields)
+    except ValidationError as error:
+        raise InvalidPayload(describe(error)) from None
+
+
+def describe(error: ValidationError) -> str:
+    """A one-line detail naming each bad field, without echoing input values."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or 'body'}: {item['msg']}"
+        for item in error.errors(include_url=False, include_input=False)
+    )

@@ -1,0 +1,62 @@
+"""Carrier webhook ingestion: the checks in DESIGN.md §1.1's order, then each canonical update
+applied to its parcel idempotently and out-of-order safe."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from functions.webhook.carriers import EventFailure, InvalidPayload, decode_body, parse_delivery
+from functions.webhook.signatures import verify_signature
+from shared import clock
+from shared.connections import CARRIERS, CachedConnections
+from shared.errors import MAX_BODY_BYTES, NotFound, PayloadTooLarge, Unauthorized
+from shared.observability import count, logger
+from shared.shipments import ShipmentRepository
+from shared.tracking import Outcome, apply_canonical_update
+
+
+@dataclass
+class DeliveryResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    failures: list[EventFailure] = field(default_factory=list)
+    ignored: bool = False
+    batch: bool = False
+
+    def body(self) -> dict[str, object]:
+        accepted = len(self.outcomes)
+        body: dict[str, object] = {"accepted": accepted,
+                                   "duplicates": self.outcomes.count("duplicate"),
+                                   "orphaned": self.outcomes.count("orphaned")}
+        if self.batch:
+            body["failed"] = [{"index": f.index, "detail": f.detail} for f in self.failures]
+        if self.ignored:
+            body["ignored"] = True
+        return body
+
+
+def ingest_delivery(connections: CachedConnections, shipments: ShipmentRepository, carrier: str,
+                    connection_id: str, raw_body: bytes, headers: Mapping[str, str],
+                    query: Mapping[str, str]) -> DeliveryResult:
+    if carrier not in CARRIERS:
+        raise NotFound(f"Unknown carrier {carrier!r}.")
+    connection, secret = connections.lookup(connection_id)
+    if connection is None or connection.carrier != carrier or secret is None:
+        raise NotFound("No such webhook connection for this carrier.")
+    if len(raw_body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    if not verify_signature(carrier, secret, raw_body, headers, query, clock.now()):
+        count("WebhookSignatureRejected")
+        raise Unauthorized("The signature is missing or does not match.")
+    payload = decode_body(raw_body)
+    parsed = parse_delivery(carrier, payload)
+    result = DeliveryResult(failures=list(parsed.failures), ignored=parsed.ignored,
+                            batch=carrier == "colis" and "events" in payload)
+    for update in parsed.updates:
+        result.outcomes.append(apply_canonical_update(shipments, connection.merchant_id, update))
+    if result.batch and not result.outcomes:
+        raise InvalidPayload("No event of the batch could be applied.",
+                             errors=[{"index": f.index, "detail": f.detail} for f in result.failures])
+    logger.info("delivery ingested", extra={"carrier": carrier, "connection_id": connection_id,
+                                            "outcomes": result.outcomes, "failed": len(result.failures)})
+    return result

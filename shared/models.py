@@ -1,0 +1,81 @@
+"""Value types shared by every domain: addresses, money fields, limits."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$")
+
+
+def _decimal_input(value: object) -> object:
+    # Amounts travel as strings; a JSON float would already have lost precision.
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return value
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_input),
+    Field(ge=0, le=Decimal("99999999999")),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+]
+Measure = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_input),
+    Field(gt=0, le=Decimal("100000")),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+OptionalText = Annotated[str | None, Field(default=None, max_length=200)]
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    first_name: OptionalText = None
+    last_name: OptionalText = None
+    name: OptionalText = None
+    company: OptionalText = None
+    address_1: ShortText
+    address_2: OptionalText = None
+    city: ShortText
+    region: OptionalText = None
+    postal_code: Annotated[str | None, Field(default=None, max_length=20)] = None
+    country: str
+    phone: Annotated[str | None, Field(default=None, max_length=40)] = None
+    email: Annotated[str | None, Field(default=None, max_length=254)] = None
+    language: Annotated[str | None, Field(default=None, max_length=35)] = None
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _country(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().upper()
+            if not _COUNTRY.match(value):
+                raise ValueError("country must be an ISO 3166-1 alpha-2 code")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and value != "redacted" and not _EMAIL.match(value):
+            raise ValueError("email is not a valid address")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is not None and not _LANGUAGE.match(value):
+            raise ValueError("language must be a BCP 47 tag such as 'fr'")
+        return value
+
+    def display_name(self) -> str | None:
+        """`first_name last_name`, or `name` (DESIGN.md §1.4)."""
+        joined = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return joined or self.name

@@ -1,0 +1,247 @@
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import pytest
+
+from functions.notify.rendering import DEFAULT_ACCENT, catalogue
+from functions.tracking.page import (
+    TrackingPageView,
+    accepted_languages,
+    choose_page_language,
+    render_tracking_page,
+)
+from shared.tracking_status import TrackingStatus
+
+LANGUAGES = ["en", "fr", "de", "nl", "es"]
+LEFTOVER = re.compile(r"\{\{|\{%|\{\w*\}")
+VOID_TAGS = {"meta", "img", "br", "link", "input", "hr"}
+
+
+class Page(HTMLParser):
+    """Text of the elements carrying an id or a class, as a browser test would see them."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.by_id: dict[str, str] = {}
+        self.by_class: dict[str, list[str]] = {}
+        self.attributes: dict[str, dict[str, str | None]] = {}
+        self._open: list[tuple[str, str | None, list[str], list[str]]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag in VOID_TAGS:
+            return
+        attributes = dict(attrs)
+        element_id = attributes.get("id")
+        if element_id:
+            self.attributes[element_id] = attributes
+        self._open.append((tag, element_id, (attributes.get("class") or "").split(), []))
+
+    def handle_endtag(self, tag):
+        opened, element_id, classes, chunks = self._open.pop()
+        assert opened == tag, f"<{opened}> closed by </{tag}>"
+        text = " ".join("".join(chunks).split())
+        if element_id:
+            self.by_id[element_id] = text
+        for name in classes:
+            self.by_class.setdefault(name, []).append(text)
+
+    def handle_data(self, data):
+        for _, _, _, chunks in self._open:
+            chunks.append(data)
+
+
+def view(**overrides):
+    values = {
+        "tracking_number": "JJD0001",
+        "carrier": "DHL Express",
+        "status": "out_for_delivery",
+        "shipment_status": "in_transit",
+        "parcel_count": 3,
+        "estimated_delivery": "2025-03-14",
+        "events": [
+            {
+                "status": "in_transit",
+                "occurred_at": "2025-03-11T08:00:00Z",
+                "location": "Lyon, FR",
+                "message": "Parcel scanned at hub",
+            },
+            {
+                "status": "out_for_delivery",
+                "occurred_at": "2025-03-13T07:30:00Z",
+                "location": "Paris, FR",
+                "message": "With the courier",
+            },
+            {"status": "pre_transit", "occurred_at": "2025-03-10T17:00:00", "location": None, "message": None},
+        ],
+        "merchant": {"name": "Maison Lune", "logo_url": None, "color": "#0a7d5a"},
+        "language": "en",
+    }
+    return TrackingPageView.model_validate({**values, **overrides})
+
+
+def render(language="en", **overrides):
+    html = render_tracking_page(view(language=language, **overrides), language)
+    return html, Page(html)
+
+
+def test_view_mirrors_the_public_tracking_json():
+    assert set(TrackingPageView.model_fields) == {
+        "tracking_number",
+        "carrier",
+        "status",
+        "shipment_status",
+        "parcel_count",
+        "estimated_delivery",
+        "events",
+        "merchant",
+        "language",
+    }
+    dumped = view().model_dump(mode="json")
+    assert set(dumped["merchant"]) == {"name", "logo_url", "color"}
+    assert set(dumped["events"][0]) == {"status", "occurred_at", "location", "message"}
+    assert dumped["estimated_delivery"] == "2025-03-14"
+
+
+@pytest.mark.parametrize("status", list(TrackingStatus))
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_status_has_a_label_in_every_language(language, status):
+    html, page = render(
+        language,
+        status=status.value,
+        shipment_status=status.value,
+        events=[{"status": status.value, "occurred_at": "2025-03-13T07:30:00Z"}],
+    )
+    label = catalogue(language)[f"status.{status}"]
+    assert page.by_id["status"] == label
+    assert page.by_id["shipment-status"] == label
+    assert page.by_class["event-status"] == [label]
+    assert page.attributes["status"]["data-status"] == status.value
+    assert LEFTOVER.search(html) is None
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_page_shows_statuses_carrier_count_and_estimate(language):
+    html, page = render(language)
+    texts = catalogue(language)
+    assert f'<html lang="{language}">' in html
+    assert page.by_id["status"] == texts["status.out_for_delivery"]
+    assert page.by_id["shipment-status"] == texts["status.in_transit"]
+    assert page.by_id["carrier"] == "DHL Express"
+    assert page.by_id["parcel-count"] == texts["parcels.other"].replace("{count}", "3")
+    assert page.by_id["tracking-number"] == "JJD0001"
+    assert page.attributes["estimated-delivery"]["data-date"] == "2025-03-14"
+    assert len(page.by_class["event"]) == 3
+    assert LEFTOVER.search(html) is None
+
+
+@pytest.mark.parametrize(
+    ("language", "estimated", "newest_time"),
+    [
+        # The parser folds whitespace, Babel's narrow no-break space before AM included.
+        ("en", "March 14, 2025", "March 13, 2025, 7:30 AM UTC"),
+        ("fr", "14 mars 2025", "13 mars 2025, 07:30 TU"),
+        ("de", "14. März 2025", "13. März 2025, 07:30 UTC"),
+        ("nl", "14 maart 2025", "13 maart 2025, 07:30 UTC"),
+        ("es", "14 de marzo de 2025", "13 de marzo de 2025, 7:30 UTC"),
+    ],
+)
+def test_dates_follow_the_page_language(language, estimated, newest_time):
+    _, page = render(language)
+    assert page.by_id["estimated-delivery"] == estimated
+    assert page.by_class["event-time"][0] == newest_time
+
+
+def test_events_are_newest_first():
+    html, page = render()
+    assert page.by_class["event-status"] == ["Out for delivery", "In transit", "Label created"]
+    assert page.by_class["event-location"] == ["Paris, FR", "Lyon, FR"]
+    assert page.by_class["event-message"] == ["With the courier", "Parcel scanned at hub"]
+    assert 'datetime="2025-03-10T17:00:00+00:00"' in html
+
+
+def test_page_without_events_or_estimate():
+    _, page = render(events=[], estimated_delivery=None)
+    assert "event" not in page.by_class
+    assert "estimated-delivery" not in page.by_id
+    assert page.by_class["no-events"] == ["No tracking updates yet."]
+
+
+def test_carrier_estimate_given_as_datetime_is_its_day():
+    assert (
+        view(estimated_delivery=datetime(2025, 3, 14, 23, 0, tzinfo=UTC)).estimated_delivery.isoformat() == "2025-03-14"
+    )
+
+
+def test_merchant_and_carrier_texts_are_escaped():
+    html, page = render(
+        merchant={"name": "<script>alert(1)</script>", "logo_url": None, "color": None},
+        events=[
+            {
+                "status": "delayed",
+                "occurred_at": "2025-03-13T07:30:00Z",
+                "location": "<b>Lyon</b>",
+                "message": "<img src=x onerror=alert(1)>",
+            }
+        ],
+    )
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x" not in html and "<b>Lyon</b>" not in html
+    assert page.by_class["event-message"] == ["<img src=x onerror=alert(1)>"]
+
+
+@pytest.mark.parametrize(
+    "color", ["red;}</style><script>alert(1)</script>", "#0a7d5a;}body{display:none", "#abcd", "#fff\n", None]
+)
+def test_a_colour_that_is_not_hex_cannot_reach_the_css(color):
+    html, _ = render(merchant={"name": "Maison Lune", "logo_url": None, "color": color})
+    assert f"--accent: {DEFAULT_ACCENT};" in html
+    assert "<script>" not in html and "display:none" not in html
+
+
+@pytest.mark.parametrize("color", ["#0a7d5a", "#F0A"])
+def test_brand_colour_is_the_accent(color):
+    html, _ = render(merchant={"name": "Maison Lune", "logo_url": None, "color": color})
+    assert f"--accent: {color};" in html
+
+
+def test_logo_replaces_the_name_in_the_header():
+    html, page = render(merchant={"name": "Maison Lune", "logo_url": "https://cdn.example.com/l.png", "color": None})
+    assert '<img src="https://cdn.example.com/l.png" alt="Maison Lune">' in html
+    assert "brand-name" not in page.by_class
+
+
+def test_a_logo_that_is_not_http_is_dropped():
+    html, page = render(merchant={"name": "Maison Lune", "logo_url": "javascript:alert(1)", "color": None})
+    assert "javascript:" not in html
+    assert page.by_class["brand-name"] == ["Maison Lune"]
+
+
+@pytest.mark.parametrize(
+    ("lang_query", "accept_language", "fallback", "expected"),
+    [
+        ("de", "fr", "en", "de"),
+        ("DE-at", None, "en", "de"),
+        ("pt", "fr;q=0.9, nl;q=0.95", "en", "nl"),
+        (None, "da, en-GB;q=0.8, en;q=0.7", "fr", "en"),
+        (None, "fr;q=0, de;q=0.5", "en", "de"),
+        (None, "en;q=0.5, fr;q=0.5", "de", "en"),
+        (None, "es-419;q=0.8,de-DE", "en", "de"),
+        (None, "fr;q=abc, nl", "en", "nl"),
+        (None, "es;q=1.5, de", "en", "de"),
+        (None, "*", "es", "es"),
+        (None, "", "fr", "fr"),
+        ("", "   ", "nl-BE", "nl"),
+        ("xx", "ja, zh;q=0.9", "fr", "fr"),
+        (None, "ja", "zz", "en"),
+    ],
+)
+def test_choose_page_language(lang_query, accept_language, fallback, expected):
+    assert choose_page_language(lang_query, accept_language, fallback) == expected
+
+
+def test_accepted_languages_orders_by_weight_then_header_order():
+    header = "fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5, it;q=0, nl;Q=0.8"
+    assert accepted_languages(header) == ["fr-CH", "fr", "en", "nl", "de"]
