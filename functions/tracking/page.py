@@ -1,0 +1,103 @@
+"""The public tracking page (DESIGN.md §1.2): its view model, its language and its HTML.
+
+It holds no personal data by construction: the view has no field for a name or an address.
+Texts come from the notification catalogues (`functions/notify/messages`), so a status reads the
+same in an email and on the page.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+
+from functions.notify.rendering import (
+    FALLBACK_LANGUAGE,
+    Brand,
+    Messages,
+    delivery_day,
+    supported_language,
+    template_environment,
+)
+from shared.tracking_status import TrackingStatus, as_utc
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+class TrackingPageEvent(BaseModel):
+    status: TrackingStatus
+    occurred_at: datetime
+    location: str | None = None
+    message: str | None = None
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
+
+class TrackingPageView(BaseModel):
+    """The JSON of `GET /track/{tracking_number}` (API.md, Public tracking)."""
+
+    tracking_number: str
+    carrier: str
+    status: TrackingStatus
+    shipment_status: TrackingStatus
+    parcel_count: int = Field(ge=1)
+    estimated_delivery: date | None = None
+    events: list[TrackingPageEvent] = Field(default_factory=list)
+    merchant: Brand
+    language: str
+
+    @field_validator("estimated_delivery", mode="before")
+    @classmethod
+    def _day_of(cls, value: object) -> object:
+        return delivery_day(value)
+
+
+def render_tracking_page(view: TrackingPageView, language: str) -> str:
+    newest_first = sorted(view.events, key=lambda event: event.occurred_at, reverse=True)
+    template = template_environment(TEMPLATES_DIR).get_template("track.html")
+    return template.render(view=view, events=newest_first, brand=view.merchant, m=Messages(language))
+
+
+def choose_page_language(
+    lang_query: str | None, accept_language_header: str | None, fallback_chain_language: str
+) -> str:
+    """`?lang=`, then the browser's preferences, then the email language chain's answer."""
+    for candidate in (lang_query, *accepted_languages(accept_language_header)):
+        language = supported_language(candidate)
+        if language is not None:
+            return language
+    return supported_language(fallback_chain_language) or FALLBACK_LANGUAGE
+
+
+def accepted_languages(header: str | None) -> list[str]:
+    """Language ranges of an `Accept-Language` header, most wanted first (RFC 9110 §12.5.4).
+
+    Ranges refused with `q=0`, the wildcard and malformed weights are left out; equal weights
+    keep the header's order.
+    """
+    weighted: list[tuple[float, str]] = []
+    for item in (header or "").split(","):
+        tag, _, parameters = item.partition(";")
+        tag = tag.strip()
+        weight = _weight(parameters)
+        if tag and tag != "*" and weight is not None and weight > 0:
+            weighted.append((weight, tag))
+    weighted.sort(key=lambda pair: pair[0], reverse=True)
+    return [tag for _, tag in weighted]
+
+
+def _weight(parameters: str) -> float | None:
+    """The `q` of `;q=0.8`, 1 when absent, None when it is not a number in [0, 1]."""
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                weight = float(value.strip())
+            except ValueError:
+                return None
+            return weight if 0 <= weight <= 1 else None
+    return 1.0
