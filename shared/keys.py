@@ -131,3 +131,15 @@ def export_job(merchant_id: str, export_id: str) -> dict[str, str]:
 # --- idempotency ----------------------------------------------------------------------------
 def idempotency_record(scope: str, idempotency_key: str) -> dict[str, str]:
     return key(f"IDEMP#{digest(scope + chr(0) + idempotency_key)}", "IDEMP")
+
+
+# --- orders, refunds, notes (orders area) ---------------------------------------------------
+
+
+# --- customers, imports (customers area) ------------------------------------------------------
+
+
+# --- notifications (notifications area) -------------------------------------------------------
+
+
+# --- retention timers (retention area) --------------------------------------------------------
