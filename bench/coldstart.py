@@ -1,0 +1,76 @@
+"""Cold start: import time of each handler module in a fresh interpreter (median of 5), against
+a floor measured in the same run (boto3 + pydantic + a powertools Logger + a validating
+APIGatewayRestResolver). Target: every handler ≤ 1.3 × the floor."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RUNS = 5
+MAX_RATIO = 1.3
+FLOOR = (
+    "import boto3, pydantic\n"
+    "from aws_lambda_powertools import Logger\n"
+    "Logger()\n"
+    "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n"
+    "APIGatewayRestResolver(enable_validation=True)\n"
+)
+TIMER = (
+    "import time\n"
+    "start = time.perf_counter()\n"
+    "{code}"
+    "print(time.perf_counter() - start)\n"
+)
+ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0", "POWERTOOLS_TRACE_DISABLED": "true",
+       "AWS_DEFAULT_REGION": "eu-west-1", "TABLE_NAME": "colis", "PYTHONPATH": str(ROOT)}
+
+
+def _measure(code: str) -> float:
+    samples = []
+    for _ in range(RUNS):
+        out = subprocess.run([sys.executable, "-c", TIMER.format(code=code)], capture_output=True, text=True,
+                             cwd=ROOT, env=ENV, check=True)
+        samples.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(samples)
+
+
+def handler_modules() -> list[str]:
+    from cfnlint.decode import decode
+
+    template, _ = decode(str(ROOT / "template.yaml"))
+    modules = []
+    for resource in template["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            modules.append(resource["Properties"]["Handler"].rsplit(".", 1)[0].replace("/", "."))
+    return sorted(set(modules))
+
+
+def main() -> int:
+    for module in handler_modules():  # compile .pyc once so every run measures imports, not compilation
+        subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, env=ENV, check=True)
+    floor = _measure(FLOOR)
+    figures: dict[str, object] = {"bench": "coldstart", "floor_ms": round(floor * 1000, 1)}
+    worst = 0.0
+    for module in handler_modules():
+        seconds = _measure(f"import {module}\n")
+        ratio = seconds / floor
+        worst = max(worst, ratio)
+        name = module.split(".")[1]
+        figures[f"{name}_ms"] = round(seconds * 1000, 1)
+        print(f"{module:40s} {seconds * 1000:7.1f} ms  {ratio:4.2f}x floor")
+    print(f"{'floor (boto3, pydantic, Logger, resolver)':40s} {floor * 1000:7.1f} ms")
+    figures.update({"worst_ratio": round(worst, 3), "max_worst_ratio": MAX_RATIO})
+    print(json.dumps(figures))
+    return 0 if worst <= MAX_RATIO else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""moto server in this process, and boto3 clients bound to it for the stack's own work."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+REGION = "eu-west-1"
+ACCOUNT_ID = "123456789012"  # moto's default account for any credentials
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+Middleware = Callable[[Any], Any]
+
+
+class MotoServer(ThreadedMotoServer):
+    """ThreadedMotoServer whose WSGI app can be wrapped (the outbox records SES sends that way)."""
+
+    def __init__(self, port: int, middleware: Middleware | None = None) -> None:
+        super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
+        self._middleware = middleware
+        self.startup_error: BaseException | None = None
+
+    def _server_entry(self) -> None:
+        app: Any = DomainDispatcherApplication(create_backend_app)
+        if self._middleware is not None:
+            app = self._middleware(app)
+        try:
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        except BaseException as error:  # e.g. port in use: moto's start() would otherwise wait forever
+            self.startup_error = error
+            self._server_ready_event.set()
+            return
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+class Aws:
+    """Cached boto3 clients pointed at the embedded moto server."""
+
+    def __init__(self, endpoint_url: str) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = REGION
+        self.account_id = ACCOUNT_ID
+        self._session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(
+                    service, endpoint_url=self.endpoint_url,
+                    config=Config(retries={"max_attempts": 2, "mode": "standard"}, read_timeout=30))
+            return self._clients[service]
+
+    def queue_url(self, queue_arn: str) -> str:
+        return self.client("sqs").get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
+
+
+def start_moto(port: int, middleware: Middleware | None = None) -> tuple[MotoServer, Aws]:
+    # werkzeug logs every request at INFO: far too loud next to the functions' own logs.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = MotoServer(port, middleware)
+    server.start()
+    if server.startup_error is not None:
+        raise RuntimeError(f"moto server could not start on port {port}") from server.startup_error
+    host, bound_port = server.get_host_and_port()
+    return server, Aws(f"http://{host}:{bound_port}")
