@@ -6,11 +6,12 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared import aws, clock, keys
 from shared.errors import NotFound
 from shared.ids import new_id
+from shared.models import WebUrl
 from shared.money import is_currency
 
 SUPPORTED_LANGUAGES = ("en", "fr", "de", "nl", "es")
@@ -23,7 +24,7 @@ Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)
 class Brand(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, max_length=200)
-    logo_url: AnyHttpUrl | None = None
+    logo_url: WebUrl | None = None
     color: str | None = None
 
     @field_validator("color")

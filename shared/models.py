@@ -33,6 +33,8 @@ Measure = Annotated[
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
 ]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+# A plain pattern, not pydantic's AnyHttpUrl: that type pulls pydantic.networks into every cold start.
+WebUrl = Annotated[str, Field(min_length=10, max_length=2048, pattern=r"^https?://[^\s/$.?#][^\s]*$")]
 OptionalText = Annotated[str | None, Field(default=None, max_length=200)]
 
 

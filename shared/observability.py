@@ -33,6 +33,11 @@ def count(name: str, value: float = 1) -> None:
     metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
+def _has_metrics(metrics_object: Any) -> bool:
+    provider = getattr(metrics_object, "provider", None)
+    return bool(getattr(provider, "metric_set", None) or getattr(metrics_object, "metric_set", None))
+
+
 def _tracing_enabled() -> bool:
     return os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").lower() not in ("1", "true")
 
@@ -56,7 +61,7 @@ def entrypoint(correlation_id_path: str | None = None) -> Callable[[Callable[...
             try:
                 return target(event, context)
             finally:
-                if _metrics is not None and _metrics.metric_set:
+                if _metrics is not None and _has_metrics(_metrics):
                     _metrics.flush_metrics()
 
         return run

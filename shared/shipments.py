@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared import aws, clock, keys
 from shared.errors import Conflict, NotFound
-from shared.models import Address, Amount, Measure, OptionalText, ShortText
+from shared.models import Address, Amount, Measure, OptionalText, ShortText, WebUrl
 from shared.money import has_valid_precision, is_currency
+from shared.outbox import outbox_entry  # noqa: F401 - re-exported: callers import it from here
 from shared.tracking_status import CanonicalUpdate, TrackingStatus, derive_shipment_status
 
 _TRACKING_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
@@ -65,7 +65,7 @@ def valid_tracking_number(value: str) -> str:
 class ParcelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tracking_number: str
-    tracking_url: AnyHttpUrl | None = None
+    tracking_url: WebUrl | None = None
     weight: Measure | None = None
 
     @field_validator("tracking_number")
@@ -117,6 +117,9 @@ class Parcel(BaseModel):
     location: str | None = None
     # Time of the update the status comes from: a later update must be newer to replace it.
     status_at: datetime | None = Field(default=None, exclude=True)
+    # Digests of the latest updates applied to this parcel: a repeat is recognised on the read
+    # the update needs anyway, without a transaction (see shared/tracking.py).
+    recent_updates: list[str] = Field(default_factory=list, exclude=True)
 
 
 class Shipment(ShipmentIn):
@@ -160,8 +163,9 @@ def _iso(moment: datetime) -> str:
 
 def shipment_to_item(merchant_id: str, shipment: Shipment, outbox: dict[str, Any] | None = None) -> dict[str, Any]:
     data = shipment.model_dump(mode="json", exclude={"parcels"})
-    data["parcels"] = [{**p.model_dump(mode="json"), "status_at": _iso(p.status_at) if p.status_at else None}
-                       for p in shipment.parcels]
+    # recent_updates travel as one string: a list would cost one DynamoDB value per digest.
+    data["parcels"] = [{**p.model_dump(mode="json"), "status_at": _iso(p.status_at) if p.status_at else None,
+                        "recent_updates": " ".join(p.recent_updates) or None} for p in shipment.parcels]
     data["merchant_status"] = shipment.merchant_status.value if shipment.merchant_status else None
     data["version"] = shipment.version
     data["merchant_id"] = merchant_id
@@ -192,13 +196,9 @@ def _without_nulls(value: Any) -> Any:
 
 def shipment_from_item(item: dict[str, Any]) -> Shipment:
     data = keys.strip_keys(item)
-    parcels = [Parcel.model_validate({**p, "status_at": p.get("status_at")}) for p in data.pop("parcels", [])]
+    parcels = [Parcel.model_validate({**p, "recent_updates": (p.get("recent_updates") or "").split()})
+               for p in data.pop("parcels", [])]
     return Shipment.model_validate({**data, "parcels": parcels})
-
-
-def outbox_entry(detail_type: str, details: list[dict[str, Any]]) -> dict[str, Any]:
-    """Events published from the table's stream once this write lands (see functions/outbox)."""
-    return {"id": uuid.uuid4().hex, "detail_type": detail_type, "events": details}
 
 
 class ShipmentRepository:
@@ -238,6 +238,10 @@ class ShipmentRepository:
             raise NotFound(f"Shipment {shipment_id} does not exist.")
         return shipment_from_item(item)
 
+    def exists(self, merchant_id: str, shipment_id: str) -> bool:
+        key = keys.shipment(merchant_id, shipment_id)
+        return "Item" in self._table.get_item(Key=key, ProjectionExpression=keys.PK, ConsistentRead=True)
+
     def find_by_tracking_number(self, merchant_id: str, number: str) -> TrackingNumberEntry | None:
         item = self._table.get_item(Key=keys.tracking_number(number, merchant_id)).get("Item")
         return TrackingNumberEntry.model_validate(keys.strip_keys(item)) if item else None
@@ -268,30 +272,15 @@ class ShipmentRepository:
                 **_without_nulls(event.model_dump(mode="json"))}
         return {"TableName": self._table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
 
-    def record_event(self, merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str,
-                     shipment: Shipment | None = None, expected_version: int | None = None,
-                     outbox: dict[str, Any] | None = None) -> Literal["recorded", "duplicate", "conflict"]:
-        """The event (once per dedup key) and, when given, the changed shipment — one request."""
-        put = self.event_put(merchant_id, shipment_id, event, dedup_key)
+    def record_event(self, merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str) -> bool:
+        """The event, once per dedup key (a conditional put): False when it was already there."""
         try:
-            if shipment is None:
-                self._client.put_item(**put)
-            else:
-                self._client.transact_write_items(TransactItems=[{"Put": put}, {"Put": {
-                    "TableName": self._table.name, "Item": shipment_to_item(merchant_id, shipment, outbox),
-                    "ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": expected_version}}}])
+            self._client.put_item(**self.event_put(merchant_id, shipment_id, event, dedup_key))
         except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code == "ConditionalCheckFailedException":
-                return "duplicate"
-            reasons = error.response.get("CancellationReasons", [])
-            if code == "TransactionCanceledException" and reasons:
-                if reasons[0].get("Code") == "ConditionalCheckFailed":
-                    return "duplicate"
-                if reasons[1].get("Code") in ("ConditionalCheckFailed", "TransactionConflict"):
-                    return "conflict"
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
             raise
-        return "recorded"
+        return True
 
     # --- orphans: updates for tracking numbers no shipment has yet -----------------------------
     def record_orphan(self, merchant_id: str, update: CanonicalUpdate) -> bool:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from shared import clock
-from shared.errors import ServiceUnavailable
+from shared.errors import Conflict, NotFound, ServiceUnavailable
+from shared.keys import digest
 from shared.observability import count
-from shared.shipments import Shipment, ShipmentRepository, TrackingEvent, derive, outbox_entry
+from shared.shipments import Shipment, ShipmentRepository, TrackingEvent, TrackingNumberEntry, derive, outbox_entry
 from shared.tracking_status import CanonicalUpdate, TrackingStatus
 
 TRACKING_UPDATED = "ShipmentTrackingUpdated"
 Outcome = Literal["applied", "unchanged", "duplicate", "orphaned"]
 MAX_CONFLICT_RETRIES = 8
+RECENT_UPDATES_KEPT = 12
 
 
 @dataclass(frozen=True)
@@ -70,30 +74,121 @@ def apply_update(merchant_id: str, shipment: Shipment, update: CanonicalUpdate, 
     return AppliedUpdate(event, changed, status_change)
 
 
-def apply_canonical_update(shipments: ShipmentRepository, merchant_id: str, update: CanonicalUpdate) -> Outcome:
+class WarmState:
+    """What a warm webhook function remembers between deliveries: tracking number → shipment
+    entries (immutable once created) and the last shipment state it read or wrote.
+
+    A remembered shipment may be stale; that is safe: every shipment write is conditional on the
+    version it was computed from, and a conflict drops the memory and reads again.
+    """
+
+    def __init__(self, capacity: int = 2048) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[tuple[str, str], TrackingNumberEntry] = OrderedDict()
+        self._shipments: OrderedDict[tuple[str, str], Shipment] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _remember(self, store: OrderedDict[tuple[str, str], Any], key: tuple[str, str], value: Any) -> None:
+        with self._lock:
+            store[key] = value
+            store.move_to_end(key)
+            while len(store) > self._capacity:
+                store.popitem(last=False)
+
+    def _recall(self, store: OrderedDict[tuple[str, str], Any], key: tuple[str, str]) -> Any:
+        with self._lock:
+            return store.get(key)
+
+    def entry(self, shipments: ShipmentRepository, merchant_id: str, number: str) -> TrackingNumberEntry | None:
+        found = self._recall(self._entries, (merchant_id, number))
+        if found is None:
+            found = shipments.find_by_tracking_number(merchant_id, number)
+            if found is not None:
+                self._remember(self._entries, (merchant_id, number), found)
+        return found
+
+    def shipment(self, shipments: ShipmentRepository, merchant_id: str, shipment_id: str) -> Shipment:
+        found = self._recall(self._shipments, (merchant_id, shipment_id))
+        if found is None:
+            found = shipments.get(merchant_id, shipment_id, consistent=True)
+            self._remember(self._shipments, (merchant_id, shipment_id), found)
+        return found
+
+    def wrote(self, merchant_id: str, shipment: Shipment) -> None:
+        self._remember(self._shipments, (merchant_id, shipment.id), shipment)
+
+    def forget(self, merchant_id: str, shipment_id: str, number: str | None = None) -> None:
+        with self._lock:
+            self._shipments.pop((merchant_id, shipment_id), None)
+            if number is not None:
+                self._entries.pop((merchant_id, number), None)
+
+
+class _NoMemory(WarmState):
+    """Every lookup reads the table (API paths, orphan attachment)."""
+
+    def _remember(self, store: OrderedDict[tuple[str, str], Any], key: tuple[str, str], value: Any) -> None:
+        return None
+
+
+def apply_canonical_update(shipments: ShipmentRepository, merchant_id: str, update: CanonicalUpdate,
+                           warm: WarmState | None = None) -> Outcome:
     """Record one update: on its parcel's shipment, or as an orphan until that shipment exists."""
-    entry = shipments.find_by_tracking_number(merchant_id, update.tracking_number)
-    if entry is None:
-        recorded = shipments.record_orphan(merchant_id, update)
-        count("TrackingUpdateOrphaned" if recorded else "TrackingUpdateDuplicate")
-        return "orphaned" if recorded else "duplicate"
-    return apply_to_shipment(shipments, merchant_id, entry.shipment_id, update)
+    memory = warm or _NoMemory()
+    entry = memory.entry(shipments, merchant_id, update.tracking_number)
+    if entry is not None:
+        try:
+            return apply_to_shipment(shipments, merchant_id, entry.shipment_id, update, memory)
+        except NotFound:
+            # The shipment was deleted (retention) since this function remembered its number.
+            memory.forget(merchant_id, entry.shipment_id, update.tracking_number)
+            entry = shipments.find_by_tracking_number(merchant_id, update.tracking_number)
+            if entry is not None:
+                return apply_to_shipment(shipments, merchant_id, entry.shipment_id, update, memory)
+    recorded = shipments.record_orphan(merchant_id, update)
+    count("TrackingUpdateOrphaned" if recorded else "TrackingUpdateDuplicate")
+    return "orphaned" if recorded else "duplicate"
 
 
 def apply_to_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_id: str,
-                      update: CanonicalUpdate) -> Outcome:
-    """GetItem, then one conditional write (a transaction when the shipment changes); a
-    concurrent change of the same shipment makes it read and try again."""
+                      update: CanonicalUpdate, warm: WarmState | None = None) -> Outcome:
+    """At most two reads (tracking number, shipment; none when warm), at most two writes: the
+    shipment under an optimistic lock, then the history event (conditional put).
+
+    No transaction on purpose: the parcel keeps the digests of its latest updates, so a repeat
+    is seen on the shipment read, and re-putting its event heals a crash between the two writes.
+    """
+    memory = warm or _NoMemory()
+    key = update_digest(update)
     for _ in range(MAX_CONFLICT_RETRIES):
-        shipment = shipments.get(merchant_id, shipment_id, consistent=True)
+        shipment = memory.shipment(shipments, merchant_id, shipment_id)
+        parcel = shipment.parcel_by_number(update.tracking_number)
         applied = apply_update(merchant_id, shipment, update, clock.now())
-        outbox = outbox_entry(TRACKING_UPDATED, [applied.status_change]) if applied.status_change else None
-        written = shipments.record_event(merchant_id, shipment_id, applied.event, update.dedup_key(),
-                                         applied.shipment, shipment.version, outbox)
-        if written == "duplicate":
+        if parcel is not None and key in parcel.recent_updates:
+            shipments.record_event(merchant_id, shipment_id, applied.event, update.dedup_key())
             count("TrackingUpdateDuplicate")
             return "duplicate"
-        if written == "recorded":
-            count("TrackingUpdateApplied")
-            return "applied" if applied.status_change else "unchanged"
+        if applied.shipment is None:
+            recorded = shipments.record_event(merchant_id, shipment_id, applied.event, update.dedup_key())
+            count("TrackingUpdateApplied" if recorded else "TrackingUpdateDuplicate")
+            return "unchanged" if recorded else "duplicate"
+        changed_parcel = applied.shipment.parcel_by_number(update.tracking_number)
+        assert changed_parcel is not None
+        changed_parcel.recent_updates = [*changed_parcel.recent_updates, key][-RECENT_UPDATES_KEPT:]
+        outbox = outbox_entry(TRACKING_UPDATED, [applied.status_change]) if applied.status_change else None
+        try:
+            shipments.save(merchant_id, applied.shipment, shipment.version, outbox)
+        except Conflict:
+            memory.forget(merchant_id, shipment_id)
+            if not shipments.exists(merchant_id, shipment_id):
+                raise NotFound(f"Shipment {shipment_id} does not exist.") from None
+            continue
+        memory.wrote(merchant_id, applied.shipment)
+        shipments.record_event(merchant_id, shipment_id, applied.event, update.dedup_key())
+        count("TrackingUpdateApplied")
+        return "applied" if applied.status_change else "unchanged"
     raise ServiceUnavailable("The shipment kept changing; retry the delivery.")
+
+
+def update_digest(update: CanonicalUpdate) -> str:
+    return digest(update.dedup_key())[:16]

@@ -6,55 +6,16 @@ from datetime import datetime
 
 from shared import clock
 from shared.errors import Conflict
-from shared.ids import new_id
 from shared.merchants import MerchantRepository
-from shared.observability import count
+from shared.shipment_creation import SHIPMENT_CREATED, attach_orphan_updates, create_shipment
 from shared.shipment_queries import ShipmentFilter, page_shipments
-from shared.shipments import (
-    Parcel,
-    Shipment,
-    ShipmentIn,
-    ShipmentRepository,
-    TrackingEvent,
-    derive,
-    outbox_entry,
-)
-from shared.tracking import apply_to_shipment
+from shared.shipments import Shipment, ShipmentRepository, TrackingEvent, derive, outbox_entry
 from shared.tracking_status import TrackingStatus
 
-SHIPMENT_CREATED = "ShipmentCreated"
+# Creation lives in shared.shipment_creation (the orders' "tracking number by hand" uses it too).
+__all__ = ["SHIPMENT_CREATED", "attach_orphan_updates", "create_shipment"]
+
 SHIPMENT_STATUS_CHANGED = "ShipmentStatusChanged"
-
-
-def create_shipment(shipments: ShipmentRepository, merchant_id: str, body: ShipmentIn) -> Shipment:
-    now = clock.now()
-    parcels = [Parcel(id=new_id("prc"), index=number, tracking_number=p.tracking_number,
-                      tracking_url=str(p.tracking_url) if p.tracking_url else None, weight=p.weight)
-               for number, p in enumerate(body.parcels, start=1)]
-    shipment = Shipment(**body.model_dump(exclude={"parcels"}), id=new_id("shp"), status=TrackingStatus.pre_transit,
-                        created_at=now, updated_at=now, parcels=parcels)
-    created = outbox_entry(SHIPMENT_CREATED, [{"merchant_id": merchant_id, "shipment_id": shipment.id,
-                                               "parcel_count": len(parcels), "order_id": shipment.order_id,
-                                               "created_at": now.isoformat()}])
-    shipments.create(merchant_id, shipment, created)
-    count("ShipmentCreated")
-    if attach_orphan_updates(shipments, merchant_id, shipment):
-        return shipments.get(merchant_id, shipment.id, consistent=True)
-    return shipment
-
-
-def attach_orphan_updates(shipments: ShipmentRepository, merchant_id: str, shipment: Shipment) -> int:
-    """Updates that arrived before the shipment existed, applied oldest first, then dropped."""
-    attached = 0
-    for parcel in shipment.parcels:
-        for item_key, update in sorted(shipments.orphans(merchant_id, parcel.tracking_number),
-                                       key=lambda pair: pair[1].occurred_at):
-            apply_to_shipment(shipments, merchant_id, shipment.id, update)
-            shipments.delete_item(item_key)
-            attached += 1
-    if attached:
-        count("OrphanUpdatesAttached", attached)
-    return attached
 
 
 def get_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_id: str) -> Shipment:

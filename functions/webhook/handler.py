@@ -14,6 +14,7 @@ from shared.api import api_resolver, json_response, request_body_bytes
 from shared.connections import CachedConnections, ConnectionRepository
 from shared.observability import entrypoint
 from shared.shipments import ShipmentRepository
+from shared.tracking import WarmState
 
 # The body limit is checked by the service, after the connection: DESIGN.md fixes the order.
 app = api_resolver(default_body_limit=None)
@@ -32,13 +33,18 @@ def _connections() -> CachedConnections:
     return CachedConnections(ConnectionRepository())
 
 
+@cache
+def _warm_state() -> WarmState:
+    return WarmState()
+
+
 @app.post("/webhooks/<carrier>/<connection_id>",
           responses={200: {"description": "Accepted (also duplicates, unknown numbers, other event types)",
                            "content": {"application/json": {"model": DeliveryAnswer}}}})
 def receive_delivery(carrier: str, connection_id: str) -> Response[DeliveryAnswer]:
     event = app.current_event
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
-    result = service.ingest_delivery(_connections(), ShipmentRepository(), carrier, connection_id,
+    result = service.ingest_delivery(_connections(), ShipmentRepository(), _warm_state(), carrier, connection_id,
                                      request_body_bytes(event.raw_event), headers,
                                      dict(event.query_string_parameters or {}))
     return json_response(200, result.body())

@@ -13,7 +13,7 @@ from shared.connections import CARRIERS, CachedConnections
 from shared.errors import MAX_BODY_BYTES, NotFound, PayloadTooLarge, Unauthorized
 from shared.observability import count, logger
 from shared.shipments import ShipmentRepository
-from shared.tracking import Outcome, apply_canonical_update
+from shared.tracking import Outcome, WarmState, apply_canonical_update
 
 
 @dataclass
@@ -35,7 +35,7 @@ class DeliveryResult:
         return body
 
 
-def ingest_delivery(connections: CachedConnections, shipments: ShipmentRepository, carrier: str,
+def ingest_delivery(connections: CachedConnections, shipments: ShipmentRepository, warm: WarmState, carrier: str,
                     connection_id: str, raw_body: bytes, headers: Mapping[str, str],
                     query: Mapping[str, str]) -> DeliveryResult:
     if carrier not in CARRIERS:
@@ -53,7 +53,7 @@ def ingest_delivery(connections: CachedConnections, shipments: ShipmentRepositor
     result = DeliveryResult(failures=list(parsed.failures), ignored=parsed.ignored,
                             batch=carrier == "colis" and "events" in payload)
     for update in parsed.updates:
-        result.outcomes.append(apply_canonical_update(shipments, connection.merchant_id, update))
+        result.outcomes.append(apply_canonical_update(shipments, connection.merchant_id, update, warm))
     if result.batch and not result.outcomes:
         raise InvalidPayload("No event of the batch could be applied.",
                              errors=[{"index": f.index, "detail": f.detail} for f in result.failures])

@@ -31,6 +31,7 @@ NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 def merchant(aws_env: dict[str, Any]) -> str:
     clock.use_fixed(NOW)
     webhook_module._connections.cache_clear()
+    webhook_module._warm_state.cache_clear()
     return MerchantRepository().create("Atelier Lune").id
 
 
@@ -381,14 +382,57 @@ class RequestCounter:
                                                                "DeleteItem", "BatchWriteItem"))
 
 
-def test_a_new_update_costs_two_reads_and_one_write_and_a_duplicate_one_write(
+def test_a_new_update_costs_two_reads_and_two_writes_and_a_duplicate_one_write(
         merchant: str, connections: dict[str, tuple[str, str]]) -> None:
     made = new_shipment(merchant)
     event = colis_event(made["parcels"][0]["tracking_number"], "in_transit", NOW)
     signed(connections, "colis", colis_event("3SYZXG000000777", "in_transit", NOW))  # warms the connection cache
     counter = RequestCounter()
     signed(connections, "colis", event)
-    assert (counter.reads(), counter.writes()) == (2, 1)
+    assert (counter.reads(), counter.writes()) == (2, 2)
+    assert "TransactWriteItems" not in counter.calls
     counter.calls.clear()
     signed(connections, "colis", event)
     assert counter.reads() <= 2 and counter.writes() == 1
+
+
+def test_a_crash_between_the_shipment_write_and_the_history_write_heals_on_the_carriers_retry(
+        merchant: str, connections: dict[str, tuple[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.shipments import ShipmentRepository
+
+    made = new_shipment(merchant)
+    event = colis_event(made["parcels"][0]["tracking_number"], "in_transit", NOW)
+    real = ShipmentRepository.record_event
+
+    def crash(*args: Any, **kwargs: Any) -> bool:
+        raise ConnectionError("the function died here")
+
+    monkeypatch.setattr(ShipmentRepository, "record_event", crash)
+    assert signed(connections, "colis", event).status == 500
+    monkeypatch.setattr(ShipmentRepository, "record_event", real)
+    retried = signed(connections, "colis", event)
+    assert retried.status == 200 and retried.json()["duplicates"] == 1
+    assert shipment(merchant, made["id"])["parcels"][0]["status"] == "in_transit"
+    assert [e["status"] for e in history(merchant, made["id"])] == ["in_transit"]
+
+
+def test_a_warm_function_reads_nothing_for_the_next_update_of_a_parcel_it_just_wrote(
+        merchant: str, connections: dict[str, tuple[str, str]]) -> None:
+    made = new_shipment(merchant)
+    number = made["parcels"][0]["tracking_number"]
+    signed(connections, "colis", colis_event(number, "in_transit", NOW - timedelta(hours=2)))
+    counter = RequestCounter()
+    signed(connections, "colis", colis_event(number, "out_for_delivery", NOW - timedelta(hours=1)))
+    assert (counter.reads(), counter.writes()) == (0, 2)
+
+
+def test_a_stale_warm_state_is_caught_by_the_version_check(
+        merchant: str, connections: dict[str, tuple[str, str]]) -> None:
+    made = new_shipment(merchant)
+    number = made["parcels"][0]["tracking_number"]
+    signed(connections, "colis", colis_event(number, "in_transit", NOW - timedelta(hours=2)))
+    call(shipments_api, api_event("POST", "/v1/shipments/{shipment_id}/archive",
+                                  path_params={"shipment_id": made["id"]}, merchant_id=merchant))
+    signed(connections, "colis", colis_event(number, "delivered", NOW - timedelta(hours=1)))
+    current = shipment(merchant, made["id"])
+    assert current["status"] == "archived" and current["parcels"][0]["status"] == "delivered"
