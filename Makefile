@@ -28,7 +28,7 @@ run: install
 
 ## Everything CI checks: lint, template checks, OpenAPI drift, the test suites.
 test: install .venv-sam/.installed system-deps lint
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 lint: install .venv-sam/.installed
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,6 @@
 """Cold start: import time of each handler module in a fresh interpreter (median of 5), against
 a floor measured in the same run (boto3 + pydantic + a powertools Logger + a validating
-APIGatewayRestResolver). Target: every handler ≤ 1.3 × the floor."""
+APIGatewayRestResolver). Target: every handler at most 1.3 times the floor."""
 
 from __future__ import annotations
 
