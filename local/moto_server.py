@@ -20,6 +20,19 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 Middleware = Callable[[Any], Any]
 
 
+def _one_request_at_a_time(app: Any) -> Any:
+    """moto's backends are not thread-safe: concurrent transactions and conditional writes lose
+    updates (seen: refunded totals short under concurrent refunds). AWS applies each request
+    atomically, so the local engine serves one request at a time."""
+    lock = threading.Lock()
+
+    def serialised(environ: Any, start_response: Any) -> list[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return serialised
+
+
 class MotoServer(ThreadedMotoServer):
     """ThreadedMotoServer whose WSGI app can be wrapped (the outbox records SES sends that way)."""
 
@@ -32,6 +45,7 @@ class MotoServer(ThreadedMotoServer):
         app: Any = DomainDispatcherApplication(create_backend_app)
         if self._middleware is not None:
             app = self._middleware(app)
+        app = _one_request_at_a_time(app)
         try:
             self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         except BaseException as error:  # e.g. port in use: moto's start() would otherwise wait forever

@@ -173,16 +173,14 @@ class StreamReader(Poller):
 
     def _read_shard(self, shard_id: str) -> bool:
         client = self._aws.client("dynamodbstreams")
-        try:
-            page = client.get_records(ShardIterator=self._iterators[shard_id], Limit=1000)
-        except client.exceptions.ExpiredIteratorException:
-            self._iterators[shard_id] = client.get_shard_iterator(
-                StreamArn=self._stream_arn, ShardId=shard_id, ShardIteratorType="AFTER_SEQUENCE_NUMBER",
-                SequenceNumber=self._last_sequence[shard_id])["ShardIterator"]
-            return True
-        if page.get("NextShardIterator"):
-            self._iterators[shard_id] = page["NextShardIterator"]
-        else:
+        # A fresh iterator on every poll: when a TransactWriteItems fails, moto restores the table
+        # from a copy, shard included, and iterators on the old shard object go silently dry.
+        last = self._last_sequence.get(shard_id)
+        position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last} if last
+                    else {"ShardIteratorType": "TRIM_HORIZON"})
+        iterator = client.get_shard_iterator(StreamArn=self._stream_arn, ShardId=shard_id, **position)["ShardIterator"]
+        page = client.get_records(ShardIterator=iterator, Limit=1000)
+        if not page.get("NextShardIterator"):
             del self._iterators[shard_id]  # closed shard, fully read
         for raw in page.get("Records", []):
             record = self._lambda_record(raw)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 PK, SK, TTL = "pk", "sk", "ttl"
 
@@ -134,12 +134,221 @@ def idempotency_record(scope: str, idempotency_key: str) -> dict[str, str]:
 
 
 # --- orders, refunds, notes (orders area) ---------------------------------------------------
+# Everything of one order lives in its partition `M#<m>#O#<id>`: the order, its refund ledger,
+# refunds, provider settlements, tag entries and the activity log (notes included).
+ACTIVITY_PREFIX = "ACT#"
+REFUND_PREFIX = "REFUND#"
+
+
+def order_partition(merchant_id: str, order_id: str) -> str:
+    return f"M#{merchant_id}#O#{order_id}"
+
+
+def order(merchant_id: str, order_id: str) -> dict[str, str]:
+    return key(order_partition(merchant_id, order_id), "ORDER")
+
+
+def order_ledger(merchant_id: str, order_id: str) -> dict[str, str]:
+    """Per component: paid, and refunded-or-being-refunded (the over-refund guard)."""
+    return key(order_partition(merchant_id, order_id), "LEDGER")
+
+
+def order_number(merchant_id: str, number: str) -> dict[str, str]:
+    """Unique-key item: one order per order number and merchant."""
+    return key(f"M#{merchant_id}#ORDNUM#{number}", "ORDNUM")
+
+
+def order_activity(merchant_id: str, order_id: str, version: int, position: int) -> dict[str, str]:
+    # The order's version orders the log: every change writes its entries with the version it creates.
+    return key(order_partition(merchant_id, order_id), f"{ACTIVITY_PREFIX}{version:010d}#{position:02d}")
+
+
+def order_refund(merchant_id: str, order_id: str, refund_id: str) -> dict[str, str]:
+    return key(order_partition(merchant_id, order_id), f"{REFUND_PREFIX}{refund_id}")
+
+
+def order_settlement(merchant_id: str, order_id: str, refund_id: str) -> dict[str, str]:
+    """The embedded payment provider's record of money returned, one per refund id."""
+    return key(order_partition(merchant_id, order_id), f"SETTLEMENT#{refund_id}")
+
+
+def order_tag(merchant_id: str, order_id: str, tag: str) -> dict[str, str]:
+    return key(order_partition(merchant_id, order_id), f"TAG#{digest(tag)[:32]}")
+
+
+def orders_of_merchant(merchant_id: str) -> str:
+    """GSI1 partition of every order of a merchant (sort: created_at#id)."""
+    return f"M#{merchant_id}#ORD"
+
+
+def orders_by_tag(merchant_id: str, tag: str) -> str:
+    """GSI1 partition of the tag entries of one tag."""
+    return f"M#{merchant_id}#ORD#TAG#{digest(tag)[:32]}"
+
+
+def orders_by_status(merchant_id: str, status: str) -> str:
+    """GSI2 partition."""
+    return f"M#{merchant_id}#ORD#ST#{status}"
+
+
+def orders_by_customer(merchant_id: str, customer_id: str) -> str:
+    """GSI3 partition (customer merges relink orders through it)."""
+    return f"M#{merchant_id}#ORD#C#{customer_id}"
+
+
+def refund_idempotency_scope(merchant_id: str, order_id: str) -> str:
+    """Idempotency keys of refunds are scoped to (merchant, order): see `idempotency_record`."""
+    return f"refund\x00{merchant_id}\x00{order_id}"
 
 
 # --- customers, imports (customers area) ------------------------------------------------------
+# A customer's partition `M#<m>#C#<id>` holds the record and its tag entries. Usernames and emails
+# are claimed by unique-key items whose keys carry a digest (no personal data in keys). Address
+# entries (customer records' and imported orders' addresses) share one GSI2 partition per merchant,
+# sorted by fingerprint, so duplicate candidates are adjacent and found by a Query, never a Scan.
+CUSTOMER_SK = "CUSTOMER"
+CUSTOMER_TAG_PREFIX = "TAG#"
+
+
+def customer_partition(merchant_id: str, customer_id: str) -> str:
+    return f"M#{merchant_id}#C#{customer_id}"
+
+
+def customer(merchant_id: str, customer_id: str) -> dict[str, str]:
+    return key(customer_partition(merchant_id, customer_id), CUSTOMER_SK)
+
+
+def customers_of_merchant(merchant_id: str) -> str:
+    """GSI1 partition of every master record (sort: created_at#id); absorbed records leave it."""
+    return f"M#{merchant_id}#CUST"
+
+
+def customers_merged_into(merchant_id: str, master_id: str) -> str:
+    """GSI1 partition of the records absorbed into one master (erasure follows it)."""
+    return f"M#{merchant_id}#CUST#MERGED#{master_id}"
+
+
+def customer_username(merchant_id: str, username: str) -> dict[str, str]:
+    """Unique-key item of a username (compared exactly, after trimming)."""
+    return key(f"M#{merchant_id}#CUSTU#{digest(username)}", "CUSTU")
+
+
+def customer_email(merchant_id: str, email_casefolded: str) -> dict[str, str]:
+    """Unique-key item of an email (compared case-insensitively: pass it casefolded)."""
+    return key(f"M#{merchant_id}#CUSTE#{digest(email_casefolded)}", "CUSTE")
+
+
+def customer_tag(merchant_id: str, customer_id: str, tag: str) -> dict[str, str]:
+    return key(customer_partition(merchant_id, customer_id), f"{CUSTOMER_TAG_PREFIX}{digest(tag)[:32]}")
+
+
+def customers_by_tag(merchant_id: str, tag: str) -> str:
+    """GSI1 partition of the tag entries of one tag (sort: the customer's created_at#id)."""
+    return f"M#{merchant_id}#CUST#TAG#{digest(tag)[:32]}"
+
+
+def address_entry(merchant_id: str, owner_id: str) -> dict[str, str]:
+    """One address entry per owner (a customer record or an imported order)."""
+    return key(f"M#{merchant_id}#ADDR#{owner_id}", "ADDRESS")
+
+
+def addresses_of_merchant(merchant_id: str) -> str:
+    """GSI2 partition of every address entry of a merchant (sort: fingerprint#owner)."""
+    return f"M#{merchant_id}#ADDRS"
+
+
+def customer_claim_fence(merchant_id: str) -> dict[str, str]:
+    """The merchant's claim fence: held by an import while it claims identifiers in batches."""
+    return key(f"M#{merchant_id}", "CUSTFENCE")
+
+
+def customer_import(merchant_id: str, import_id: str) -> dict[str, str]:
+    return key(f"M#{merchant_id}", f"CIMPORT#{import_id}")
+
+
+def customer_import_errors_partition(merchant_id: str, import_id: str) -> str:
+    return f"M#{merchant_id}#CIMPORT#{import_id}"
+
+
+def customer_import_errors(merchant_id: str, import_id: str, first_row: int) -> dict[str, str]:
+    """The rejected rows of one chunk of an import (sorted by their first row)."""
+    return key(customer_import_errors_partition(merchant_id, import_id), f"ERRORS#{first_row:09d}")
+
+
+CUSTOMER_IMPORT_ERRORS_PREFIX = "ERRORS#"
+
 
 
 # --- notifications (notifications area) -------------------------------------------------------
+# One item per (subject, milestone), in the subject's own partition: retention deletes it with the
+# shipment or order, and its conditional write (`attribute_not_exists`) is the claim that makes an
+# email unique.
+NOTIFICATION_PREFIX = "NOTIFY#"
+
+
+def shipment_notification(merchant_id: str, shipment_id: str, milestone: str) -> dict[str, str]:
+    return key(shipment_partition(merchant_id, shipment_id), f"{NOTIFICATION_PREFIX}{milestone}")
+
+
+def order_notification(merchant_id: str, order_id: str, milestone: str) -> dict[str, str]:
+    return key(order_partition(merchant_id, order_id), f"{NOTIFICATION_PREFIX}{milestone}")
+
+
+def shipment_notifications_prefix(merchant_id: str, shipment_id: str) -> tuple[str, str]:
+    """(pk, sk prefix) of every notification of a shipment."""
+    return shipment_partition(merchant_id, shipment_id), NOTIFICATION_PREFIX
+
+
+def order_notifications_prefix(merchant_id: str, order_id: str) -> tuple[str, str]:
+    return order_partition(merchant_id, order_id), NOTIFICATION_PREFIX
+
 
 
 # --- retention timers (retention area) --------------------------------------------------------
+# A timer per (shipment, action) lives in the shipment's partition, so deleting the partition
+# takes it along. `ttl` is the due epoch (DynamoDB TTL fires the stream consumer); the sparse `due`
+# index groups timers by the month they fall due in (sorted by due time), so the schedule reads the
+# past months' partitions up to now only: what is due, never a scan and never what is not due yet.
+TIMER_PREFIX = "TIMER#"
+DUE_PARTITION_PREFIX = "DUE#"
+
+
+def retention_timer(merchant_id: str, shipment_id: str, action: str) -> dict[str, str]:
+    return key(shipment_partition(merchant_id, shipment_id), f"{TIMER_PREFIX}{action}")
+
+
+def timer_action(sk: str) -> str | None:
+    """`REDACT` of `TIMER#REDACT`; None for any other item of the partition."""
+    return sk.removeprefix(TIMER_PREFIX) if sk.startswith(TIMER_PREFIX) else None
+
+
+def shipment_of_partition(pk: str) -> tuple[str, str]:
+    """(merchant_id, shipment_id) of a `shipment_partition` value (timers are read KEYS_ONLY)."""
+    marker, merchant_id, kind, shipment_id = pk.split("#")
+    if marker != "M" or kind != "S":
+        raise ValueError("not a shipment partition")
+    return merchant_id, shipment_id
+
+
+def due_partition(day: date) -> str:
+    """`due` index partition of the timers due in the UTC month of `day`."""
+    return f"{DUE_PARTITION_PREFIX}{day:%Y-%m}"
+
+
+def due_position(due_epoch: int, pk: str) -> str:
+    # Zero-padded so that text order is time order within a month.
+    return f"{due_epoch:010d}#{pk}"
+
+
+def due_before(epoch: int) -> str:
+    """Sort-key bound: every `due_position` due at or before `epoch` sorts below it."""
+    return f"{epoch + 1:010d}"
+
+
+def due_epoch_of(position: str) -> int:
+    return int(position.split("#", 1)[0])
+
+
+def retention_cursor() -> dict[str, str]:
+    """The oldest month the schedule may still find due timers in (months before it are drained)."""
+    return key("RETENTION", "CURSOR")

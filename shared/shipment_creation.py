@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from shared import clock
 from shared.ids import new_id
+from shared.merchants import MerchantRepository, RetentionSettings
 from shared.observability import count
 from shared.outbox import outbox_entry
+from shared.retention import periods_for, shipment_timer_items
 from shared.shipments import Parcel, Shipment, ShipmentIn, ShipmentRepository
 from shared.tracking import apply_to_shipment
 from shared.tracking_status import TrackingStatus
@@ -18,7 +20,9 @@ from shared.tracking_status import TrackingStatus
 SHIPMENT_CREATED = "ShipmentCreated"
 
 
-def create_shipment(shipments: ShipmentRepository, merchant_id: str, body: ShipmentIn) -> Shipment:
+def create_shipment(shipments: ShipmentRepository, merchant_id: str, body: ShipmentIn,
+                    retention: RetentionSettings | None = None) -> Shipment:
+    """`retention`: the merchant's periods when the caller has them (else read from the settings)."""
     now = clock.now()
     parcels = [Parcel(id=new_id("prc"), index=number, tracking_number=p.tracking_number,
                       tracking_url=str(p.tracking_url) if p.tracking_url else None, weight=p.weight)
@@ -28,7 +32,11 @@ def create_shipment(shipments: ShipmentRepository, merchant_id: str, body: Shipm
     created = outbox_entry(SHIPMENT_CREATED, [{"merchant_id": merchant_id, "shipment_id": shipment.id,
                                                "parcel_count": len(parcels), "order_id": shipment.order_id,
                                                "created_at": now.isoformat()}])
-    shipments.create(merchant_id, shipment, created)
+    # Retention timers go in the creation's transaction, with the periods the settings say now: a
+    # later change of settings applies to shipments created afterwards (DESIGN.md §1.6).
+    periods = retention or periods_for(MerchantRepository(shipments.table), merchant_id)
+    timers = shipment_timer_items(merchant_id, shipment.id, now, shipment.order_id, periods)
+    shipments.create(merchant_id, shipment, created, also=timers)
     count("ShipmentCreated")
     if attach_orphan_updates(shipments, merchant_id, shipment):
         return shipments.get(merchant_id, shipment.id, consistent=True)

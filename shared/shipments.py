@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -209,8 +209,14 @@ class ShipmentRepository:
     def _client(self) -> Any:
         return self._table.meta.client
 
-    def create(self, merchant_id: str, shipment: Shipment, outbox: dict[str, Any]) -> None:
-        """Shipment and its tracking-number items in one transaction: a number taken → Conflict."""
+    @property
+    def table(self) -> Any:
+        return self._table
+
+    def create(self, merchant_id: str, shipment: Shipment, outbox: dict[str, Any],
+               also: Sequence[dict[str, Any]] = ()) -> None:
+        """Shipment and its tracking-number items in one transaction: a number taken → Conflict.
+        `also`: more items written with them (the retention timers), unconditionally."""
         items: list[dict[str, Any]] = [{"Put": {
             "TableName": self._table.name, "Item": shipment_to_item(merchant_id, shipment, outbox),
             "ConditionExpression": "attribute_not_exists(pk)"}}]
@@ -222,6 +228,7 @@ class ShipmentRepository:
                 "Item": {**keys.tracking_number(parcel.tracking_number, merchant_id),
                          **entry.model_dump(mode="json")},
                 "ConditionExpression": "attribute_not_exists(pk)"}})
+        items += [{"Put": {"TableName": self._table.name, "Item": item}} for item in also]
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:

@@ -76,7 +76,10 @@ class MultipartUpload:
         self._buffer += data
         self.bytes_written += len(data)
         while len(self._buffer) >= self._part_size:
-            self._upload_part(bytes(self._buffer[: self._part_size]))
+            with memoryview(self._buffer) as view:
+                part = bytes(view[: self._part_size])  # one copy; a bytearray slice then bytes() makes two
+            self._upload_part(part)
+            del part
             del self._buffer[: self._part_size]
         return len(data)
 

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from babel import Locale
@@ -70,6 +71,13 @@ class Brand(BaseModel):
     def _url_as_text(cls, value: object) -> object:
         # Settings hold a pydantic URL object; the view only needs its text.
         return None if value is None else str(value)
+
+    @classmethod
+    def of_merchant(cls, merchant_name: str, settings_brand: Any) -> Brand:
+        """The brand settings (`shared.merchants.Brand`), the account name standing in for a brand
+        name the merchant has not set."""
+        return cls(name=(settings_brand.name or "").strip() or merchant_name, logo_url=settings_brand.logo_url,
+                   color=settings_brand.color)
 
     @property
     def accent(self) -> str:

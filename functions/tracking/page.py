@@ -37,6 +37,10 @@ class TrackingPageEvent(BaseModel):
         return as_utc(value)
 
 
+class TrackingPageMerchant(Brand):
+    """The merchant's brand as the page shows it (its own name in the OpenAPI document)."""
+
+
 class TrackingPageView(BaseModel):
     """The JSON of `GET /track/{tracking_number}` (API.md, Public tracking)."""
 
@@ -47,7 +51,7 @@ class TrackingPageView(BaseModel):
     parcel_count: int = Field(ge=1)
     estimated_delivery: date | None = None
     events: list[TrackingPageEvent] = Field(default_factory=list)
-    merchant: Brand
+    merchant: TrackingPageMerchant
     language: str
 
     @field_validator("estimated_delivery", mode="before")
@@ -60,6 +64,11 @@ def render_tracking_page(view: TrackingPageView, language: str) -> str:
     newest_first = sorted(view.events, key=lambda event: event.occurred_at, reverse=True)
     template = template_environment(TEMPLATES_DIR).get_template("track.html")
     return template.render(view=view, events=newest_first, brand=view.merchant, m=Messages(language))
+
+
+def render_not_found_page(tracking_number: str, language: str) -> str:
+    template = template_environment(TEMPLATES_DIR).get_template("not_found.html")
+    return template.render(tracking_number=tracking_number, m=Messages(language))
 
 
 def choose_page_language(
@@ -101,3 +110,37 @@ def _weight(parameters: str) -> float | None:
                 return None
             return weight if 0 <= weight <= 1 else None
     return 1.0
+
+
+def prefers_json(accept_header: str | None) -> bool:
+    """Whether `Accept` asks for JSON rather than HTML (RFC 9110 §12.5.1: the most specific
+    matching range gives each type its weight). Browsers (`text/html,...,*/*;q=0.8`) get the page;
+    `application/json` gets JSON, also beside a wildcard (`application/json, */*`); no header, a
+    lone `*/*` or a tie between explicit types get the page."""
+    json_weight, json_specificity = _quality("application", "json", accept_header)
+    html_weight, html_specificity = _quality("text", "html", accept_header)
+    if json_weight != html_weight:
+        return json_weight > html_weight
+    return json_weight > 0 and json_specificity > html_specificity
+
+
+def _quality(kind: str, subtype: str, accept_header: str | None) -> tuple[float, int]:
+    """(weight, specificity) of `kind/subtype` under the most specific matching media range."""
+    best: tuple[int, float] | None = None
+    for item in (accept_header or "").split(","):
+        media_range, _, parameters = item.partition(";")
+        range_kind, _, range_subtype = media_range.strip().lower().partition("/")
+        weight = _weight(parameters)
+        if weight is None or not range_kind:
+            continue
+        if (range_kind, range_subtype) == (kind, subtype):
+            specificity = 2
+        elif (range_kind, range_subtype) == (kind, "*"):
+            specificity = 1
+        elif (range_kind, range_subtype) == ("*", "*"):
+            specificity = 0
+        else:
+            continue
+        if best is None or specificity > best[0]:
+            best = (specificity, weight)
+    return (0.0, -1) if best is None else (best[1], best[0])

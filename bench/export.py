@@ -1,0 +1,269 @@
+"""Shipment export: 10,000 and 100,000 parcel rows streamed to S3 by the real worker code against
+moto, which runs in its own process so that its storage never counts as the export's memory.
+
+For each size, in the same run and against the same items:
+- the floor: a bare paginated Query of the same created-month buckets, every parcel written as a
+  row with `csv.writer` into memory that is thrown away (no model, no spreadsheet rules, no S3);
+- the export: `run_export` as the worker runs it (claim, typed rows, spreadsheet-safe cells,
+  multipart upload, progress every 1,000 rows), timed, then once more under tracemalloc for the
+  peak memory of the export code.
+The last line is the JSON figures line. Shipments have 1 to 7 parcels (4 on average): moto's cost
+is per item returned, so this keeps the run to minutes without changing what is compared.
+Exit status 1 when `floor_ratio` < `min_floor_ratio`, when the peak memory grows by more than
+`max_memory_growth_mb` from 10,000 to 100,000 rows, or when anything scanned the table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SIZES = tuple(int(n) for n in os.environ.get("BENCH_EXPORT_ROWS", "10000,100000").split(","))
+PARCEL_CYCLE = (1, 2, 3, 4, 5, 6, 7)
+MIN_FLOOR_RATIO = 0.5
+MAX_MEMORY_GROWTH_MB = 20
+NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+MONTHS = 3  # shipments spread over three created-month buckets
+MiB = 1024 * 1024
+
+
+# --- moto in its own process ---------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    import requests
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/moto-api/", timeout=2).status_code == 200:
+                return process, url
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("moto server did not start")
+
+
+def _environment(endpoint: str) -> None:
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL": endpoint, "EXPORT_BUCKET": "colis-bench-exports", "CURSOR_SECRET": "bench",
+        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true",
+    })
+
+
+def _patient_clients() -> None:
+    """moto answers a 1 MB Query page in seconds on a busy machine; the functions' 10 s read timeout
+    is for AWS. Only the timeout changes."""
+    from botocore.config import Config
+
+    from shared import aws
+
+    aws._config = lambda: Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5,
+                                 read_timeout=300)
+    aws.reset_clients()
+
+
+# --- data ----------------------------------------------------------------------------------------
+def _parcel_counts(rows: int) -> Iterator[int]:
+    left, n = rows, 0
+    while left > 0:
+        parcels = min(PARCEL_CYCLE[n % len(PARCEL_CYCLE)], left)
+        yield parcels
+        left -= parcels
+        n += 1
+
+
+def _load(merchant_id: str, rows: int) -> int:
+    """Shipment items as the shipments API writes them, spread over MONTHS buckets; 25 per batch."""
+    from shared import aws
+    from shared.ids import new_id
+    from shared.shipments import Parcel, Shipment, ShipmentIn, shipment_to_item
+    from tests.factories import shipment_body
+
+    body = ShipmentIn.model_validate(shipment_body()).model_dump(exclude={"parcels"})
+    counts = list(_parcel_counts(rows))
+    spread = timedelta(days=30 * MONTHS) / len(counts)
+    number = 0
+    with aws.table().batch_writer() as batch:
+        for n, parcels in enumerate(counts):
+            parcel_list = []
+            for index in range(1, parcels + 1):
+                number += 1
+                parcel_list.append(Parcel(id=new_id("prc"), index=index, tracking_number=f"1Z{number:020d}"))
+            shipment = Shipment(**body, id=new_id("shp"), status="in_transit",
+                                created_at=NOW - timedelta(days=30 * MONTHS) + spread * n, parcels=parcel_list)
+            batch.put_item(Item=shipment_to_item(merchant_id, shipment))
+    return len(counts)
+
+
+class Requests:
+    """DynamoDB requests by operation, through botocore's event hooks."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls: Counter[str] = Counter()
+        client.meta.events.register("before-call.dynamodb.*", lambda model, **_: self.calls.update([model.name]))
+
+
+# --- the floor and the export ----------------------------------------------------------------------
+def _floor(merchant_id: str, since: datetime) -> tuple[int, float]:
+    """Paginated Query of the same month buckets as the export (from the merchant's creation), each
+    parcel a csv.writer row, output discarded."""
+    from boto3.dynamodb.conditions import Key
+
+    from shared import aws, keys
+    from shared.shipments import month_partitions
+
+    table = aws.table()
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    rows = 0
+    started = time.perf_counter()
+    for partition in month_partitions(merchant_id, NOW, since):
+        request: dict[str, Any] = {"IndexName": keys.GSI1.name, "KeyConditionExpression": Key(keys.GSI1.pk).eq(partition)}
+        while True:
+            page = table.query(**request)
+            for item in page["Items"]:
+                recipient, package = item["recipient"], item["package"]
+                for parcel in item["parcels"]:
+                    writer.writerow([item["id"], item["status"], recipient.get("first_name"),
+                                     recipient.get("last_name"), recipient.get("address_1"), recipient.get("city"),
+                                     recipient.get("postal_code"), recipient.get("country"), recipient.get("phone"),
+                                     recipient.get("email"), package.get("contents"), package.get("value"),
+                                     package.get("currency"), package.get("weight"), item["carrier"],
+                                     parcel["tracking_number"], parcel["index"], item["created_at"],
+                                     len(item["parcels"])])
+                    rows += 1
+                if text.tell() > MiB:
+                    text.seek(0)
+                    text.truncate()
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return rows, time.perf_counter() - started
+
+
+def _export(merchant_id: str, *, traced: bool) -> tuple[int, float, float, dict[str, Any]]:
+    """(rows, seconds, peak MiB of the export code or 0, file facts) of one worker run."""
+    from functions.export.jobs import Worker, run_export
+    from shared import aws
+    from shared.exports import ExportRepository, ExportStatus, ShipmentsExportRequest, new_job
+
+    exports = ExportRepository()
+    job = new_job(ShipmentsExportRequest(type="shipments", format="csv"))
+    exports.create(merchant_id, job)
+    worker = Worker.default()
+    if traced:
+        tracemalloc.start()
+    started = time.perf_counter()
+    status = run_export(worker, merchant_id, job.id)
+    elapsed = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] / MiB if traced else 0.0
+    if traced:
+        tracemalloc.stop()
+    done = exports.get(merchant_id, job.id)
+    if status is not ExportStatus.READY:
+        raise SystemExit(f"the export ended {status}: {done.error}")
+    s3, bucket = aws.client("s3"), os.environ["EXPORT_BUCKET"]
+    facts = {"mib": round(s3.head_object(Bucket=bucket, Key=done.object_key)["ContentLength"] / MiB, 2),
+             "parts": int(s3.head_object(Bucket=bucket, Key=done.object_key, PartNumber=1).get("PartsCount", 1))}
+    return int(done.row_count or 0), elapsed, peak, facts
+
+
+def _say(message: str) -> None:
+    """Progress on stderr: the figures line stays the last line of stdout."""
+    print(f"[bench/export {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _measure(rows: int) -> dict[str, Any]:
+    import boto3
+
+    from shared import aws, clock
+    from shared.merchants import MerchantRepository
+    from tests.template_resources import create_table
+
+    os.environ["TABLE_NAME"] = f"colis-bench-export-{rows}"
+    aws.reset_clients()
+    create_table(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+    since = NOW - timedelta(days=30 * MONTHS + 31)
+    clock.use_fixed(since)
+    merchant_id = MerchantRepository().create("Bench").id
+    clock.use_fixed(NOW)
+    _say(f"{rows:,} rows: loading")
+    shipments = _load(merchant_id, rows)
+    requests = Requests(aws.table().meta.client)
+    _say(f"{rows:,} rows: floor")
+    floor_rows, floor_seconds = _floor(merchant_id, since)
+    _say(f"{rows:,} rows: export")
+    exported, seconds, _, facts = _export(merchant_id, traced=False)
+    _say(f"{rows:,} rows: export under tracemalloc")
+    _, _, peak_mb, _ = _export(merchant_id, traced=True)
+    if not (floor_rows == exported == rows):
+        raise SystemExit(f"row counts differ: floor {floor_rows}, export {exported}, loaded {rows}")
+    rows_per_s, floor_per_s = rows / seconds, rows / floor_seconds
+    return {"rows": rows, "shipments": shipments, "rows_per_s": round(rows_per_s, 1),
+            "floor_rows_per_s": round(floor_per_s, 1), "floor_ratio": round(rows_per_s / floor_per_s, 3),
+            "seconds": round(seconds, 2), "floor_seconds": round(floor_seconds, 2),
+            "peak_memory_mb": round(peak_mb, 2), "file_mib": facts["mib"], "parts": facts["parts"],
+            "queries": requests.calls["Query"], "scans": requests.calls["Scan"]}
+
+
+def main() -> int:
+    moto, endpoint = _start_moto()
+    try:
+        _environment(endpoint)
+        _patient_clients()
+        import boto3
+
+        boto3.client("s3").create_bucket(Bucket=os.environ["EXPORT_BUCKET"],
+                                         CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        sizes = [_measure(rows) for rows in SIZES]
+    finally:
+        moto.terminate()
+        try:
+            moto.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            moto.kill()
+            moto.wait()
+    peaks = [size["peak_memory_mb"] for size in sizes]
+    figures = {
+        "bench": "export", "format": "csv", "parcels_per_shipment": f"{min(PARCEL_CYCLE)}-{max(PARCEL_CYCLE)}",
+        "sizes": sizes,
+        "rows_per_s": {str(s["rows"]): s["rows_per_s"] for s in sizes},
+        "peak_memory_mb": {str(s["rows"]): s["peak_memory_mb"] for s in sizes},
+        "floor_ratio": min(s["floor_ratio"] for s in sizes),
+        "memory_growth_mb": round(max(peaks) - min(peaks), 2),
+        "scans": sum(s["scans"] for s in sizes),
+        "min_floor_ratio": MIN_FLOOR_RATIO, "max_memory_growth_mb": MAX_MEMORY_GROWTH_MB,
+    }
+    print(json.dumps(figures))
+    ok = (figures["floor_ratio"] >= MIN_FLOOR_RATIO and figures["memory_growth_mb"] <= MAX_MEMORY_GROWTH_MB
+          and figures["scans"] == 0)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

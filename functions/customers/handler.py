@@ -1,0 +1,188 @@
+"""Customers API: records, tags, merges, duplicate candidates, the import template and CSV imports."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from functions.customers import service
+from functions.customers.csv_rows import template_csv
+from functions.customers.service import DuplicateGroup, ImportOut
+from shared import aws
+from shared.api import api_resolver, json_response, merchant_id, request_body_bytes
+from shared.customer_imports import CustomerImportRepository
+from shared.customers import Customer, CustomerIn, CustomerPatch, CustomerRepository, Tags
+from shared.errors import BadRequest, MethodNotAllowed, ProblemError, ValidationFailed
+from shared.observability import entrypoint
+from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+IMPORTS_PATH = "/v1/customer-imports"
+# API.md: "customer CSV: 4 MB" — decimal megabytes, 4,000,000 bytes of file (after any base64).
+MAX_INLINE_CSV_BYTES = 4_000_000
+INLINE_RELINK_SECONDS = 8.0  # the rest of a big merge's relinking is done by the CustomerMerged worker
+app = api_resolver(body_limits={IMPORTS_PATH: MAX_INLINE_CSV_BYTES})
+
+
+class CustomerList(BaseModel):
+    items: list[Customer]
+    next_cursor: str | None
+
+
+class TagsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tags: Tags
+
+
+class MergeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    absorb: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=50)
+
+
+class DuplicateList(BaseModel):
+    groups: list[DuplicateGroup]
+    next_cursor: str | None = None
+
+
+class UnsupportedMediaType(ProblemError):
+    status, title = 415, "Unsupported Media Type"
+
+
+class UploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    upload: Literal[True]
+
+
+def _orders() -> Any:
+    from shared.orders import OrderRepository  # imported on use: only merges need the orders
+
+    return OrderRepository()
+
+
+def _s3() -> Any:
+    return aws.client("s3")
+
+
+@cache
+def _signer(endpoint_url: str | None, region: str | None) -> Any:
+    """S3 client for upload URLs: SigV4 (botocore may otherwise presign with the legacy scheme) on
+    the bucket's regional host; path-style on a custom endpoint (the local stack's moto)."""
+    import boto3
+    from botocore.config import Config
+
+    addressing = {} if endpoint_url else {"addressing_style": "virtual"}
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region,
+                                          config=Config(signature_version="s3v4", s3=addressing))
+
+
+def _upload_signer() -> Any:
+    return _signer(os.environ.get("AWS_ENDPOINT_URL") or None,
+                   os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+
+
+# Static paths first: `/v1/customers/<customer_id>` would match them too.
+@app.get("/v1/customers/duplicates")
+def duplicates(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+               cursor: Annotated[str | None, Query(max_length=2048)] = None) -> DuplicateList:
+    groups, next_cursor = service.duplicate_groups(CustomerRepository(), merchant_id(app), limit=limit, cursor=cursor)
+    return DuplicateList(groups=groups, next_cursor=next_cursor)
+
+
+@app.get("/v1/customers/import-template", responses={200: {"description": "CustomerImportSample.csv",
+                                                            "content": {"text/csv": {}}}})
+def import_template() -> Response[bytes]:
+    return Response(status_code=200, content_type="text/csv; charset=utf-8", body=template_csv().decode("utf-8"),
+                    headers={"Content-Disposition": 'attachment; filename="CustomerImportSample.csv"'})
+
+
+@app.post("/v1/customers", responses={201: {"description": "Created",
+                                            "content": {"application/json": {"model": Customer}}}})
+def create_customer(body: CustomerIn) -> Response[Customer]:
+    return json_response(201, service.create_customer(CustomerRepository(), merchant_id(app), body))
+
+
+@app.get("/v1/customers")
+def list_customers(username: Annotated[str | None, Query(max_length=200)] = None,
+                   email: Annotated[str | None, Query(max_length=254)] = None,
+                   tag: Annotated[str | None, Query(max_length=100)] = None,
+                   limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+                   cursor: Annotated[str | None, Query(max_length=2048)] = None) -> CustomerList:
+    items, next_cursor = service.list_customers(CustomerRepository(), merchant_id(app), username=username,
+                                                email=email, tag=tag, limit=limit, cursor=cursor)
+    return CustomerList(items=items, next_cursor=next_cursor)
+
+
+@app.get("/v1/customers/<customer_id>")
+def get_customer(customer_id: str) -> Customer:
+    return service.get_customer(CustomerRepository(), merchant_id(app), customer_id)
+
+
+@app.patch("/v1/customers/<customer_id>")
+def patch_customer(customer_id: str, patch: CustomerPatch) -> Customer:
+    return service.patch_customer(CustomerRepository(), merchant_id(app), customer_id, patch)
+
+
+@app.delete("/v1/customers/<customer_id>", responses={405: {"description": "Customers are never deleted"}})
+def delete_customer(customer_id: str) -> Customer:
+    raise MethodNotAllowed("Customers cannot be deleted or deactivated; merge duplicates instead, or erase "
+                           "a customer's personal data with POST /v1/customers/{id}/erase.",
+                           headers={"Allow": "GET, PATCH"})
+
+
+@app.put("/v1/customers/<customer_id>/tags")
+def set_tags(customer_id: str, body: TagsBody) -> Customer:
+    return service.set_tags(CustomerRepository(), merchant_id(app), customer_id, body.tags)
+
+
+@app.post("/v1/customers/<customer_id>/merge")
+def merge(customer_id: str, body: MergeBody) -> Customer:
+    budget = min(INLINE_RELINK_SECONDS, max(0.0, app.lambda_context.get_remaining_time_in_millis() / 1000 - 10))
+    return service.merge(CustomerRepository(), _orders(), merchant_id(app), customer_id, body.absorb,
+                         relink_seconds=budget)
+
+
+@app.post(IMPORTS_PATH, responses={202: {"description": "Accepted", "content": {"application/json": {"model": ImportOut}}}})
+def start_import(blank_cells: Annotated[Literal["keep", "clear"], Query()] = "keep") -> Response[ImportOut]:
+    """`text/csv` body (at most 4,000,000 bytes), or `{"upload": true}` for a presigned upload URL."""
+    merchant = merchant_id(app)
+    body = request_body_bytes(app.current_event.raw_event)
+    content_type = (app.current_event.headers.get("content-type") or app.current_event.headers.get("Content-Type")
+                    or "").split(";")[0].strip().lower()
+    imports, bucket = CustomerImportRepository(), aws.env("IMPORT_BUCKET")
+    if content_type in ("text/csv", "application/csv", "text/plain"):
+        job = service.start_inline_import(imports, _s3(), bucket, merchant, body, blank_cells)
+        report = service.import_report(imports, merchant, job.id)
+    elif content_type == "application/json" or not content_type:
+        _upload_request(body)
+        job, url = service.start_upload_import(imports, _upload_signer(), bucket, merchant, blank_cells)
+        report = service.import_report(imports, merchant, job.id).model_copy(update={"upload_url": url})
+    else:
+        raise UnsupportedMediaType("Send the file as text/csv, or {\"upload\": true} as application/json.")
+    return json_response(202, report)
+
+
+@app.get(IMPORTS_PATH + "/<import_id>")
+def get_import(import_id: str) -> ImportOut:
+    return service.import_report(CustomerImportRepository(), merchant_id(app), import_id)
+
+
+def _upload_request(body: bytes) -> None:
+    try:
+        UploadRequest.model_validate(json.loads(body or b"null"))
+    except json.JSONDecodeError as error:
+        raise BadRequest("The request body is not valid JSON.") from error
+    except ValidationError as error:
+        raise ValidationFailed("Send {\"upload\": true} for an upload URL, or the CSV file itself as text/csv.",
+                               errors=[{"field": ".".join(str(p) for p in e["loc"]) or "body", "type": e["type"],
+                                        "message": e["msg"]} for e in error.errors(include_input=False)]) from error
+
+
+@entrypoint(correlation_id_path="requestContext.requestId")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,46 @@
+"""Exports API: request an export (202), follow the job, download its file (302 to a fresh link)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.export import service
+from functions.export.files import ExportFiles
+from functions.export.service import Export
+from shared.api import api_resolver, json_response, merchant_id
+from shared.customers import CustomerRepository
+from shared.exports import LINK_DEFAULT_SECONDS, LINK_MAX_SECONDS, ExportRepository, ExportRequest
+from shared.observability import entrypoint
+
+app = api_resolver()
+
+LinkSeconds = Annotated[int, Query(ge=1, le=LINK_MAX_SECONDS,
+                                   description="lifetime of the download link in seconds (at most 3600)")]
+
+
+@app.post("/v1/exports", responses={202: {"description": "Accepted: the export runs in the background",
+                                          "content": {"application/json": {"model": Export}}}})
+def create_export(body: Annotated[ExportRequest, Body()]) -> Response[Export]:
+    export = service.request_export(ExportRepository(), CustomerRepository(), merchant_id(app), body)
+    return json_response(202, export, headers={"Location": f"/v1/exports/{export.id}"})
+
+
+@app.get("/v1/exports/<export_id>")
+def get_export(export_id: str, expires_in: LinkSeconds = LINK_DEFAULT_SECONDS) -> Export:
+    return service.show_export(ExportRepository(), ExportFiles(), merchant_id(app), export_id, expires_in)
+
+
+@app.get("/v1/exports/<export_id>/download", responses={302: {"description": "Found: a fresh presigned link"},
+                                                        410: {"description": "Gone: the file has expired"}})
+def download_export(export_id: str, expires_in: LinkSeconds = LINK_DEFAULT_SECONDS) -> Response[None]:
+    link = service.download_link(ExportRepository(), ExportFiles(), merchant_id(app), export_id, expires_in)
+    return Response(status_code=302, headers={"Location": link.url, "Cache-Control": "no-store"})
+
+
+@entrypoint(correlation_id_path="requestContext.requestId")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

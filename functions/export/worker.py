@@ -1,0 +1,42 @@
+"""Export worker: runs the job named by an `ExportRequested` event (EventBridge rule on the bus).
+
+The event carries ids only: `{"merchant_id", "export_id"}`. An SQS-wrapped delivery (a queue
+between the rule and the function) is accepted too, one record per event, with partial failures.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from functions.export.jobs import Worker, run_export
+from shared.observability import entrypoint
+
+
+class ExportRequested(BaseModel):
+    merchant_id: str
+    export_id: str
+
+
+def run_event(event: dict[str, Any], context: LambdaContext) -> None:
+    detail = ExportRequested.model_validate(event["detail"])
+    run_export(Worker.default(), detail.merchant_id, detail.export_id,
+               remaining_ms=context.get_remaining_time_in_millis)
+
+
+@entrypoint(correlation_id_path="detail.export_id")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    if "Records" not in event:
+        run_event(event, context)
+        return None
+
+    def run_record(record: SQSRecord) -> None:
+        run_event(json.loads(record.body), context)
+
+    return process_partial_response(event=event, record_handler=run_record,
+                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)

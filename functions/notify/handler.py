@@ -1,0 +1,56 @@
+"""EventBridge consumer: customer emails for shipment milestones and order cancellations.
+
+Invoked asynchronously by the bus rule, one event per invocation. A raised exception makes Lambda
+retry the event (then the on-failure queue); the claims make a retried event skip what was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.notify import service
+from functions.notify.sender import ses_sender
+from shared.aws import env
+from shared.merchants import MerchantRepository
+from shared.notifications import NotificationRepository
+from shared.observability import entrypoint, logger
+from shared.shipments import ShipmentRepository
+
+Handler = Callable[[service.Dependencies, dict[str, Any]], service.Outcomes]
+
+HANDLERS: dict[str, Handler] = {
+    "ShipmentCreated": service.on_shipment_created,
+    "ShipmentTrackingUpdated": service.on_tracking_updated,
+    "OrderCancelled": service.on_order_cancelled,
+}
+
+
+def _orders() -> service.OrderReader | None:
+    # The orders area ships shared/orders.py; until it does, cancellation emails cannot be sent.
+    try:
+        from shared.orders import OrderRepository
+    except ImportError:
+        return None
+    return OrderRepository()
+
+
+def dependencies() -> service.Dependencies:
+    """Built per invocation (cheap: clients are cached), so settings and tables are read fresh."""
+    return service.Dependencies(
+        shipments=ShipmentRepository(), merchants=MerchantRepository(), notifications=NotificationRepository(),
+        sender=ses_sender(), tracking_base_url=env("TRACKING_BASE_URL"), orders=_orders())
+
+
+@entrypoint(correlation_id_path="id")
+@event_source(data_class=EventBridgeEvent)
+def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    handle = HANDLERS.get(event.detail_type)
+    if handle is None:
+        logger.warning("event type not handled", extra={"detail_type": event.detail_type})
+        return {"detail_type": event.detail_type, "outcomes": {}}
+    outcomes = handle(dependencies(), event.detail)
+    return {"detail_type": event.detail_type, "outcomes": {name: str(o) for name, o in outcomes.items()}}

@@ -1,0 +1,120 @@
+"""Sending one email through SES (v2), and telling apart the ways a send can go wrong.
+
+SES has no idempotency key: a request that reached SES and got no answer may have been sent. So
+the client never retries by itself (botocore's standard mode would resend after a read timeout),
+and each failure is classified as *not sent* (safe to try again) or *unknown* (never resent).
+"""
+
+from __future__ import annotations
+
+import os
+from email.utils import formataddr
+from functools import cache
+from typing import Any, Protocol
+
+from botocore.exceptions import (
+    ClientError,
+    NoCredentialsError,
+    ParamValidationError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from functions.notify.rendering import RenderedEmail
+
+# SES answers in well under a second; the function's timeout leaves room for one slow answer.
+CONNECT_TIMEOUT_SECONDS = 3
+READ_TIMEOUT_SECONDS = 8
+# Failures that happen before a request leaves this process, or while connecting.
+_BEFORE_SES = (ParamValidationError, NoCredentialsError, PartialCredentialsError, BotocoreConnectionError)
+# SES answered that it did not send, and asking again later may work.
+_THROTTLED = frozenset({"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException",
+                        "SendingPausedException", "AccountSendingPausedException"})
+
+
+class EmailNotSent(Exception):
+    """SES certainly did not send the email. `retryable`: the same send may succeed later."""
+
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class EmailOutcomeUnknown(Exception):
+    """The request may have reached SES and the answer was lost: it may have been sent."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class EmailSender(Protocol):
+    def send(self, to: str, email: RenderedEmail, *, from_name: str | None = None) -> str:
+        """Sends; returns SES's message id, or raises EmailNotSent / EmailOutcomeUnknown."""
+        ...
+
+
+class SesEmailSender:
+    def __init__(self, client: Any, from_address: str) -> None:
+        self._client = client
+        self._from_address = from_address
+
+    def send(self, to: str, email: RenderedEmail, *, from_name: str | None = None) -> str:
+        sender = formataddr((from_name, self._from_address), charset="utf-8") if from_name else self._from_address
+        try:
+            response = self._client.send_email(
+                FromEmailAddress=sender,
+                Destination={"ToAddresses": [to]},
+                Content={"Simple": {
+                    "Subject": {"Data": email.subject, "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": email.text, "Charset": "UTF-8"},
+                             "Html": {"Data": email.html, "Charset": "UTF-8"}}}},
+            )
+        except _BEFORE_SES as error:
+            raise EmailNotSent(type(error).__name__, retryable=True) from error
+        except ClientError as error:
+            raise classify_client_error(error) from error
+        except Exception as error:  # read timeouts, dropped connections, unparseable answers
+            raise EmailOutcomeUnknown(type(error).__name__) from error
+        return str(response["MessageId"])
+
+
+def classify_client_error(error: ClientError) -> Exception:
+    """SES's own answers: a 4xx means it did not send; a 5xx may hide a send."""
+    code = error.response.get("Error", {}).get("Code", "ClientError")
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    if code in _THROTTLED:
+        return EmailNotSent(code, retryable=True)
+    if 400 <= status < 500:
+        return EmailNotSent(code, retryable=False)
+    return EmailOutcomeUnknown(code)
+
+
+def ses_sender() -> SesEmailSender:
+    """The SES sender of this environment (`SENDER_EMAIL`, `AWS_ENDPOINT_URL`), read at call time."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return SesEmailSender(_ses_client(endpoint, region), os.environ["SENDER_EMAIL"])
+
+
+@cache
+def _ses_client(endpoint_url: str | None, region: str | None) -> Any:
+    return build_ses_client(endpoint_url, region)
+
+
+def build_ses_client(endpoint_url: str | None, region: str | None, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+                     read_timeout: float = READ_TIMEOUT_SECONDS) -> Any:
+    """A client of its own, because `shared.aws` clients retry: this one makes one attempt only."""
+    import boto3
+    from botocore.config import Config
+
+    # `total_max_attempts`, not `max_attempts`: the latter counts retries, so 1 would mean 2 sends.
+    config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=connect_timeout,
+                    read_timeout=read_timeout)
+    return boto3.session.Session().client("sesv2", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+def reset_client() -> None:
+    """Tests that switch between moto instances forget the cached client."""
+    _ses_client.cache_clear()

@@ -1,0 +1,280 @@
+"""Customer emails (DESIGN.md §1.2): which milestones an event reaches, and sending each at most once.
+
+Every email goes through `deliver`: render, claim the (subject, milestone) with a conditional
+write, send, record the outcome. Settings are read at send time, so a change of milestones,
+brand or default language applies to the next email.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from functions.notify.milestones import (
+    CLOSED_SHIPMENT,
+    NOT_YET_SCANNED,
+    Milestone,
+    enabled_milestones,
+    milestones_for_change,
+)
+from functions.notify.rendering import (
+    Brand,
+    CancellationEmailContext,
+    MilestoneEmailContext,
+    RenderedEmail,
+    choose_language,
+    render_cancellation_email,
+    render_milestone_email,
+)
+from functions.notify.sender import EmailNotSent, EmailOutcomeUnknown, EmailSender
+from shared import clock
+from shared.errors import NotFound
+from shared.merchants import Merchant, MerchantRepository
+from shared.notifications import (
+    REDACTED,
+    Notification,
+    NotificationRepository,
+    NotificationState,
+    NotificationTarget,
+)
+from shared.observability import count, logger
+from shared.shipments import Shipment, ShipmentRepository
+from shared.tracking_status import TrackingStatus
+
+ORDER_CANCELLED_MILESTONE = "order_cancelled"
+# A claim still `claimed` after this long belongs to an invocation that died (the function's
+# timeout is far shorter): its email may or may not have left, so it is recorded as `unknown`.
+STALE_CLAIM = timedelta(minutes=15)
+
+
+class Outcome(StrEnum):
+    sent = "sent"
+    duplicate = "duplicate"  # another delivery holds the claim: nothing sent by this one
+    failed = "failed"  # SES refused it; the claim is released for a later event
+    unknown = "unknown"  # the send may have happened: not retried
+    skipped_no_email = "skipped_no_email"
+    skipped = "skipped"  # recorded decision not to send (e.g. superseded)
+    disabled = "disabled"  # the merchant has this milestone off: no record
+    suppressed = "suppressed"  # closed shipment (cancelled, archived, deleted): no record
+    gone = "gone"  # the shipment, order or merchant no longer exists
+
+
+class RetryLater(Exception):
+    """A send failed before reaching SES: the claim is released and the event must be retried."""
+
+
+class OrderReader(Protocol):
+    def get(self, merchant_id: str, order_id: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    shipments: ShipmentRepository
+    merchants: MerchantRepository
+    notifications: NotificationRepository
+    sender: EmailSender
+    tracking_base_url: str
+    orders: OrderReader | None = None
+
+    def tracking_url(self, tracking_number: str) -> str:
+        return f"{self.tracking_base_url.rstrip('/')}/track/{quote(tracking_number, safe='')}"
+
+
+# --- event details (published by functions/outbox; no personal data) ---------------------------
+class _Detail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    merchant_id: str
+
+
+class ShipmentCreated(_Detail):
+    shipment_id: str
+
+
+class ShipmentTrackingUpdated(_Detail):
+    shipment_id: str
+    parcel_id: str | None = None
+    previous_parcel_status: TrackingStatus | None = None
+    parcel_status: TrackingStatus
+    previous_shipment_status: TrackingStatus | None = None
+    shipment_status: TrackingStatus
+    occurred_at: datetime | None = None
+
+
+class OrderCancelled(_Detail):
+    order_id: str
+    notify_customer: bool = False
+    refund_total: Decimal | None = None
+    currency: str | None = None
+    cancelled_at: datetime | None = None
+
+
+Outcomes = dict[str, Outcome]
+
+
+def on_shipment_created(deps: Dependencies, detail: dict[str, Any]) -> Outcomes:
+    event = ShipmentCreated.model_validate(detail)
+    return _each({Milestone.ready_to_ship: lambda: notify_milestone(
+        deps, event.merchant_id, event.shipment_id, Milestone.ready_to_ship)})
+
+
+def on_tracking_updated(deps: Dependencies, detail: dict[str, Any]) -> Outcomes:
+    event = ShipmentTrackingUpdated.model_validate(detail)
+    reached = milestones_for_change(event.previous_parcel_status, event.parcel_status,
+                                    event.previous_shipment_status, event.shipment_status)
+    return _each({milestone: _milestone_sender(deps, event, milestone) for milestone in reached})
+
+
+def on_order_cancelled(deps: Dependencies, detail: dict[str, Any]) -> Outcomes:
+    event = OrderCancelled.model_validate(detail)
+    if not event.notify_customer:
+        return {}
+    return _each({ORDER_CANCELLED_MILESTONE: lambda: notify_cancellation(deps, event)})
+
+
+def _milestone_sender(deps: Dependencies, event: ShipmentTrackingUpdated, milestone: Milestone) -> Callable[[], Outcome]:
+    return lambda: notify_milestone(deps, event.merchant_id, event.shipment_id, milestone,
+                                    parcel_id=event.parcel_id, occurred_at=event.occurred_at)
+
+
+def _each(senders: dict[str, Callable[[], Outcome]]) -> Outcomes:
+    """Runs every send even when one must be retried, then asks for the retry: the claims of
+    those that went out make the retried event skip them."""
+    outcomes: Outcomes = {}
+    retry: RetryLater | None = None
+    for milestone, send in senders.items():
+        try:
+            outcomes[milestone] = send()
+        except RetryLater as error:
+            retry = error
+    if retry is not None:
+        raise retry
+    return outcomes
+
+
+# --- milestones ---------------------------------------------------------------------------------
+def notify_milestone(deps: Dependencies, merchant_id: str, shipment_id: str, milestone: Milestone, *,
+                     parcel_id: str | None = None, occurred_at: datetime | None = None) -> Outcome:
+    try:
+        merchant = deps.merchants.get(merchant_id)
+        shipment = deps.shipments.get(merchant_id, shipment_id, consistent=True)
+    except NotFound:
+        return _outcome(Outcome.gone, milestone, shipment_id=shipment_id)
+    settings = merchant.settings
+    if milestone not in enabled_milestones(settings.notifications.model_dump()):
+        return _outcome(Outcome.disabled, milestone, shipment_id=shipment_id)
+    if shipment.status in CLOSED_SHIPMENT:
+        return _outcome(Outcome.suppressed, milestone, shipment_id=shipment_id)
+    recipient = shipment.recipient
+    language = choose_language(recipient.language, recipient.country, settings.default_language)
+    target = NotificationTarget(merchant_id, milestone.value, shipment_id=shipment_id)
+    if milestone is Milestone.ready_to_ship and _already_scanned(shipment):
+        # A carrier scanned a parcel before this event was handled (e.g. updates that arrived
+        # before the shipment and were attached at creation): "ready to ship" would be stale.
+        claim = deps.notifications.claim(target, language=language, recipient_email=None,
+                                         state=NotificationState.skipped, reason="superseded")
+        return _outcome(Outcome.skipped if claim.won else Outcome.duplicate, milestone, shipment_id=shipment_id)
+    number = _parcel_number(shipment, parcel_id)
+    context = MilestoneEmailContext(
+        brand=merchant_brand(merchant), carrier=shipment.carrier, parcel_count=len(shipment.parcels),
+        tracking_url=deps.tracking_url(number), tracking_number=number, recipient_first_name=recipient.first_name,
+        occurred_at=occurred_at, estimated_delivery=shipment.estimated_delivery)
+    outcome = deliver(deps, target, recipient.email, language, context.brand.name,
+                      lambda: render_milestone_email(milestone, language, context))
+    return _outcome(outcome, milestone, shipment_id=shipment_id)
+
+
+def _already_scanned(shipment: Shipment) -> bool:
+    return any(parcel.status not in NOT_YET_SCANNED for parcel in shipment.parcels)
+
+
+def _parcel_number(shipment: Shipment, parcel_id: str | None) -> str:
+    """The parcel the event is about, else the first: the email links to its tracking page."""
+    chosen = next((parcel for parcel in shipment.parcels if parcel.id == parcel_id), shipment.parcels[0])
+    return chosen.tracking_number
+
+
+# --- order cancellation -------------------------------------------------------------------------
+def notify_cancellation(deps: Dependencies, event: OrderCancelled) -> Outcome:
+    if deps.orders is None:
+        # shared/orders.py is not deployed with this function: nothing can be looked up.
+        logger.warning("order cancellation email without an order repository", extra={"order_id": event.order_id})
+        return _outcome(Outcome.gone, ORDER_CANCELLED_MILESTONE, order_id=event.order_id)
+    try:
+        merchant = deps.merchants.get(event.merchant_id)
+        order = deps.orders.get(event.merchant_id, event.order_id)
+    except NotFound:
+        return _outcome(Outcome.gone, ORDER_CANCELLED_MILESTONE, order_id=event.order_id)
+    customer = getattr(order, "customer", None)
+    address = getattr(order, "shipping_address", None)
+    language = choose_language(getattr(address, "language", None), getattr(address, "country", None),
+                               merchant.settings.default_language)
+    context = CancellationEmailContext(
+        brand=merchant_brand(merchant),
+        order_number=getattr(order, "order_number", None),
+        refund_total=event.refund_total if event.refund_total else None,
+        currency=event.currency if event.refund_total else None,
+        recipient_first_name=getattr(customer, "first_name", None), cancelled_at=event.cancelled_at)
+    to = getattr(customer, "email", None) or getattr(address, "email", None)
+    target = NotificationTarget(event.merchant_id, ORDER_CANCELLED_MILESTONE, order_id=event.order_id)
+    outcome = deliver(deps, target, to, language, context.brand.name,
+                      lambda: render_cancellation_email(language, context))
+    return _outcome(outcome, ORDER_CANCELLED_MILESTONE, order_id=event.order_id)
+
+
+# --- the one way an email leaves ---------------------------------------------------------------
+def deliver(deps: Dependencies, target: NotificationTarget, to: str | None, language: str, from_name: str,
+            render: Callable[[], RenderedEmail]) -> Outcome:
+    """Claim, send, record. At most one email per target, whatever runs concurrently."""
+    address = (to or "").strip()
+    if not address or address == REDACTED:
+        reason = "recipient_redacted" if address == REDACTED else "recipient_has_no_email"
+        claim = deps.notifications.claim(target, language=language, recipient_email=None,
+                                         state=NotificationState.skipped_no_email, reason=reason)
+        return Outcome.skipped_no_email if claim.won else Outcome.duplicate
+    email = render()  # before claiming: a rendering bug must fail loudly, not burn the claim
+    claim = deps.notifications.claim(target, language=language, recipient_email=address)
+    if not claim.won:
+        _close_interrupted(deps.notifications, claim.record)
+        return Outcome.duplicate
+    try:
+        message_id = deps.sender.send(address, email, from_name=from_name)
+    except EmailNotSent as error:
+        deps.notifications.finish(claim.record, NotificationState.failed, reason=error.reason)
+        if error.retryable:
+            count("NotificationRetried")
+            raise RetryLater(f"{target.milestone}: {error.reason}") from error
+        return Outcome.failed
+    except EmailOutcomeUnknown as error:
+        deps.notifications.finish(claim.record, NotificationState.unknown, reason=error.reason)
+        return Outcome.unknown
+    deps.notifications.finish(claim.record, NotificationState.sent, ses_message_id=message_id)
+    return Outcome.sent
+
+
+def _close_interrupted(notifications: NotificationRepository, record: Notification) -> None:
+    """A claim left `claimed` long ago: its invocation died mid-send. Say so, never resend."""
+    if record.state is NotificationState.claimed and clock.now() - record.claimed_at > STALE_CLAIM:
+        try:
+            notifications.finish(record, NotificationState.unknown, reason="interrupted")
+        except ClientError:  # someone else closed it first: theirs stands
+            logger.info("interrupted claim already closed", extra={"milestone": record.milestone})
+
+
+def _outcome(outcome: Outcome, milestone: str, **ids: str) -> Outcome:
+    # Ids only: never an address or a name in the logs.
+    logger.info("notification", extra={"milestone": str(milestone), "outcome": outcome.value, **ids})
+    count(f"Notification_{outcome.value}")
+    return outcome
+
+
+def merchant_brand(merchant: Merchant) -> Brand:
+    """What customers see of the merchant, from the settings as they are now."""
+    return Brand.of_merchant(merchant.name, merchant.settings.brand)

@@ -1,0 +1,110 @@
+"""Orders API: import, read, list, edit, notes, activity log, tracking numbers by hand."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field, ValidationError
+
+from functions.orders import service
+from shared.api import api_resolver, json_response, merchant_id
+from shared.errors import ValidationFailed
+from shared.merchants import MerchantRepository
+from shared.observability import entrypoint
+from shared.orders import Order, OrderActivity, OrderIn, OrderPatch, OrderRepository
+from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from shared.refunds import RefundRepository
+from shared.shipments import ShipmentRepository
+
+app = api_resolver()
+
+
+class OrderList(BaseModel):
+    items: list[Order]
+    next_cursor: str | None
+
+
+class OrderEdit(BaseModel):
+    order: Order
+    warnings: list[str]
+
+
+class OrderActivityList(BaseModel):
+    items: list[OrderActivity]
+    next_cursor: str | None
+
+
+class OrderTracking(BaseModel):
+    order: Order
+    # Typed loosely so that this API does not publish a second `Shipment` schema of its own.
+    shipment: dict[str, Any] = Field(description="the shipment, as GET /v1/shipments/{id} answers it (schema Shipment)")
+
+
+def _customers() -> service.CustomerDirectory:
+    return service.Customers()
+
+
+@app.post("/v1/orders", responses={201: {"description": "Created", "content": {"application/json": {"model": Order}}}})
+def import_order(body: OrderIn) -> Response[Order]:
+    order = service.import_order(OrderRepository(), RefundRepository(), MerchantRepository(), _customers(),
+                                 merchant_id(app), body)
+    return json_response(201, order)
+
+
+@app.get("/v1/orders")
+def list_orders(
+    status: Annotated[str | None, Query(description="open | paid | shipped | cancelled")] = None,
+    order_number: Annotated[str | None, Query(max_length=64)] = None,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> OrderList:
+    try:
+        filters = service.OrderFilter.model_validate({"status": status, "order_number": order_number,
+                                                      "customer_id": customer_id, "tag": tag})
+    except ValidationError as error:
+        raise ValidationFailed("The filters are invalid.", errors=[
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in error.errors()]) from error
+    items, next_cursor = service.list_orders(OrderRepository(), merchant_id(app), filters, limit, cursor)
+    return OrderList(items=items, next_cursor=next_cursor)
+
+
+@app.get("/v1/orders/<order_id>")
+def get_order(order_id: str) -> Order:
+    return service.get_order(OrderRepository(), merchant_id(app), order_id)
+
+
+@app.patch("/v1/orders/<order_id>")
+def edit_order(order_id: str, body: OrderPatch) -> OrderEdit:
+    outcome = service.edit_order(OrderRepository(), _customers(), merchant_id(app), order_id, body)
+    return OrderEdit(order=outcome.order, warnings=outcome.warnings)
+
+
+@app.post("/v1/orders/<order_id>/notes",
+          responses={201: {"description": "Created", "content": {"application/json": {"model": OrderActivity}}}})
+def add_note(order_id: str, body: service.NoteIn) -> Response[OrderActivity]:
+    return json_response(201, service.add_note(OrderRepository(), merchant_id(app), order_id, body.text))
+
+
+@app.get("/v1/orders/<order_id>/activity")
+def activity(order_id: str, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+             cursor: Annotated[str | None, Query(max_length=2048)] = None) -> OrderActivityList:
+    items, next_cursor = service.activity(OrderRepository(), merchant_id(app), order_id, limit, cursor)
+    return OrderActivityList(items=items, next_cursor=next_cursor)
+
+
+@app.post("/v1/orders/<order_id>/tracking",
+          responses={201: {"description": "Created", "content": {"application/json": {"model": OrderTracking}}}})
+def add_tracking_number(order_id: str, body: service.TrackingIn) -> Response[OrderTracking]:
+    outcome = service.add_tracking_number(OrderRepository(), ShipmentRepository(), MerchantRepository(),
+                                          merchant_id(app), order_id, body)
+    return json_response(201, OrderTracking(order=outcome.order, shipment=outcome.shipment.model_dump(mode="json")))
+
+
+@entrypoint(correlation_id_path="requestContext.requestId")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,398 @@
+"""Order use cases: import, read, list, edit, notes, activity, tracking numbers, and keeping the
+order's shipping status in step with its shipments (DESIGN.md §1.3)."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared import clock, keys
+from shared import customers as customer_records
+from shared.errors import Conflict, NotFound, ServiceUnavailable
+from shared.ids import new_id
+from shared.merchants import MerchantRepository
+from shared.models import Address, ShortText, WebUrl
+from shared.money import zero
+from shared.observability import count, logger
+from shared.orders import (
+    MAX_TAGS_IN_IMPORT,
+    NUMBER_TAKEN,
+    EditOutcome,
+    Order,
+    OrderActivity,
+    OrderIn,
+    OrderPatch,
+    OrderRepository,
+    OrderStatus,
+    RefundedAmounts,
+    TransactionFailed,
+    apply_patch,
+    bump_write,
+    estimated_weight,
+    has_tag,
+    now_ms,
+    order_fee,
+    order_total,
+    shipping_status,
+    status_is,
+)
+from shared.refunds import RefundRepository
+from shared.shipment_creation import create_shipment
+from shared.shipments import (
+    Package,
+    ParcelIn,
+    Shipment,
+    ShipmentIn,
+    ShipmentRepository,
+    month_partitions,
+    valid_tracking_number,
+)
+from shared.tracking_status import TrackingStatus
+
+MAX_ATTEMPTS = 10
+MANUAL_STORE = "manual"
+
+
+class CustomerDirectory(Protocol):
+    """What order import needs of the customers domain (shared/customers.py)."""
+
+    def find_or_create_for_order(self, merchant_id: str, *, store: str, username: str | None, email: str,
+                                 first_name: str | None, last_name: str | None) -> Any: ...
+
+    def address_entry(self, merchant_id: str, owner_id: str, customer_id: str, email: str,
+                      address: Address) -> dict[str, Any] | None: ...
+
+
+class Customers:
+    """The customers domain behind `CustomerDirectory`."""
+
+    def __init__(self, table: Any | None = None) -> None:
+        self._repository = customer_records.CustomerRepository(table)
+
+    def find_or_create_for_order(self, merchant_id: str, *, store: str, username: str | None, email: str,
+                                 first_name: str | None, last_name: str | None) -> Any:
+        return self._repository.find_or_create_for_order(merchant_id, store=store, username=username, email=email,
+                                                         first_name=first_name, last_name=last_name)
+
+    def address_entry(self, merchant_id: str, owner_id: str, customer_id: str, email: str,
+                      address: Address) -> dict[str, Any] | None:
+        return customer_records.address_entry_item(merchant_id, owner_id, customer_id, email, address)
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** attempt)))  # noqa: S311 - jitter, not security
+
+
+# --- import ---------------------------------------------------------------------------------------
+def import_order(orders: OrderRepository, refunds: RefundRepository, merchants: MerchantRepository,
+                 customers: CustomerDirectory, merchant_id: str, body: OrderIn) -> Order:
+    if body.order_number and orders.id_for_number(merchant_id, body.order_number):
+        raise _number_taken(body.order_number)
+    terms = merchants.get(merchant_id).settings.fees
+    customer = customers.find_or_create_for_order(
+        merchant_id, store=body.store or MANUAL_STORE, username=body.customer.username, email=body.customer.email,
+        first_name=body.customer.first_name, last_name=body.customer.last_name)
+    now = now_ms()
+    total = order_total(body.amounts)
+    currency = body.currency
+    order = Order(
+        **body.model_dump(), id=new_id("ord"), customer_id=customer.id,
+        tags=list(dict.fromkeys(customer.tags or [])), status=OrderStatus.paid if body.payment_mode == "platform"
+        else OrderStatus.open, total=total,
+        refunded=RefundedAmounts(**{n: zero(currency) for n in ("subtotal", "shipping", "duties_taxes", "total")}),
+        estimated_weight=estimated_weight(body.lines, body.package_dimensions),
+        fee_terms=terms, fee=order_fee(total, terms, currency), created_at=now, updated_at=now)
+    created = OrderActivity(type="created", at=now, details={
+        "store": order.store, "payment_mode": order.payment_mode, "customer_id": order.customer_id})
+    tags = orders.tag_writes(merchant_id, order)
+    writes = [*orders.create_writes(merchant_id, order, created), refunds.ledger_write(merchant_id, order),
+              *tags[:MAX_TAGS_IN_IMPORT]]
+    entry = customers.address_entry(merchant_id, order.id, order.customer_id, order.customer.email,
+                                    order.shipping_address)
+    if entry:
+        writes.append(orders.item_write(entry))
+    try:
+        orders.transact(writes)
+    except TransactionFailed as failure:
+        if NUMBER_TAKEN in failure.failed:
+            raise _number_taken(order.order_number or "") from None
+        raise
+    if tags[MAX_TAGS_IN_IMPORT:]:
+        orders.put_tags_after(tags[MAX_TAGS_IN_IMPORT:])
+    count("OrderImported")
+    logger.info("order imported", extra={"order_id": order.id, "customer_id": order.customer_id})
+    return order
+
+
+def _number_taken(number: str) -> Conflict:
+    return Conflict(f"Order number {number} is already used by another order; choose another number.")
+
+
+# --- reads ----------------------------------------------------------------------------------------
+class OrderFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: OrderStatus | None = None
+    order_number: str | None = Field(default=None, min_length=1, max_length=64)
+    customer_id: str | None = Field(default=None, min_length=1, max_length=64)
+    tag: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+def get_order(orders: OrderRepository, merchant_id: str, order_id: str) -> Order:
+    return orders.get(merchant_id, order_id)
+
+
+def list_orders(orders: OrderRepository, merchant_id: str, filters: OrderFilter, limit: int,
+                cursor: str | None) -> tuple[list[Order], str | None]:
+    """Newest first, always through an index: order number (unique item), customer, status, tag, or
+    all of the merchant's orders; the other filters narrow the chosen index."""
+    if filters.order_number:
+        return _by_number(orders, merchant_id, filters, cursor)
+    extra = []
+    if filters.customer_id:
+        index, partition = keys.GSI3, keys.orders_by_customer(merchant_id, filters.customer_id)
+        if filters.status:
+            extra.append(status_is(filters.status.value))
+        if filters.tag:
+            extra.append(has_tag(filters.tag))
+    elif filters.status:
+        index, partition = keys.GSI2, keys.orders_by_status(merchant_id, filters.status.value)
+        if filters.tag:
+            extra.append(has_tag(filters.tag))
+    elif filters.tag:
+        return orders.page_by_tag(merchant_id, filters.tag, limit=limit, cursor=cursor)
+    else:
+        index, partition = keys.GSI1, keys.orders_of_merchant(merchant_id)
+    expression = None
+    for part in extra:
+        expression = part if expression is None else expression & part
+    return orders.page(merchant_id, index=index, partition=partition, limit=limit, cursor=cursor,
+                       filter_expression=expression)
+
+
+def _by_number(orders: OrderRepository, merchant_id: str, filters: OrderFilter,
+               cursor: str | None) -> tuple[list[Order], str | None]:
+    from shared.pagination import decode_cursor
+
+    if cursor:
+        decode_cursor(merchant_id, cursor)  # validated (400 when tampered), and there is no second page
+        return [], None
+    order_id = orders.id_for_number(merchant_id, filters.order_number or "")
+    order = orders.find(merchant_id, order_id) if order_id else None
+    if order is None or (filters.status and order.status is not filters.status) \
+            or (filters.customer_id and order.customer_id != filters.customer_id) \
+            or (filters.tag and filters.tag not in order.tags):
+        return [], None
+    return [order], None
+
+
+# --- edits and notes ------------------------------------------------------------------------------
+def edit_order(orders: OrderRepository, customers: CustomerDirectory | None, merchant_id: str, order_id: str,
+               patch: OrderPatch) -> EditOutcome:
+    for attempt in range(MAX_ATTEMPTS):
+        order = orders.get(merchant_id, order_id, consistent=True)
+        if order.status is OrderStatus.cancelled:
+            raise Conflict("This order is cancelled and can no longer be edited; you can still add notes.")
+        outcome = apply_patch(order, patch)
+        if not outcome.changes:
+            return EditOutcome(order, [], [])
+        changed = outcome.order
+        changed.version, changed.updated_at = order.version + 1, now_ms()
+        entry = OrderActivity(type="edited", at=changed.updated_at, changes=outcome.changes,
+                              details={"warnings": outcome.warnings} if outcome.warnings else None)
+        writes = [orders.save_write(merchant_id, changed, order.version),
+                  *orders.activity_writes(merchant_id, order.id, changed.version, [entry])]
+        if outcome.number_changed_from is not None and changed.order_number:
+            writes += orders.number_change_writes(merchant_id, order.id, order.order_number, changed.order_number)
+        if outcome.shipping_address_changed and customers is not None:
+            address_entry = customers.address_entry(merchant_id, order.id, order.customer_id, order.customer.email,
+                                                    changed.shipping_address)
+            if address_entry:
+                writes.append(orders.item_write(address_entry))
+        try:
+            orders.transact(writes)
+        except TransactionFailed as failure:
+            if NUMBER_TAKEN in failure.failed:
+                raise _number_taken(changed.order_number or "") from None
+            _backoff(attempt)
+            continue
+        count("OrderEdited")
+        return outcome
+    raise ServiceUnavailable("The order kept changing; retry the edit.")
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    text: str = Field(min_length=1, max_length=5000)
+
+
+def add_note(orders: OrderRepository, merchant_id: str, order_id: str, text: str) -> OrderActivity:
+    """Notes are allowed on every order, cancelled ones included."""
+    for attempt in range(MAX_ATTEMPTS):
+        order = orders.get(merchant_id, order_id, consistent=True)
+        note = OrderActivity(id=new_id("note"), type="note", at=now_ms(), text=text)
+        try:
+            orders.transact([bump_write(orders.table, merchant_id, order_id, order.version),
+                             *orders.activity_writes(merchant_id, order_id, order.version + 1, [note])])
+        except TransactionFailed:
+            _backoff(attempt)
+            continue
+        return note
+    raise ServiceUnavailable("The order kept changing; retry the note.")
+
+
+def activity(orders: OrderRepository, merchant_id: str, order_id: str, limit: int,
+             cursor: str | None) -> tuple[list[OrderActivity], str | None]:
+    orders.get(merchant_id, order_id)
+    return orders.activity_page(merchant_id, order_id, limit=limit, cursor=cursor)
+
+
+# --- tracking numbers and shipments ---------------------------------------------------------------
+class TrackingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    carrier: ShortText
+    tracking_number: str
+    tracking_url: WebUrl | None = None
+
+    @field_validator("tracking_number")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        return valid_tracking_number(value)
+
+
+@dataclass
+class TrackingOutcome:
+    order: Order
+    shipment: Shipment
+
+
+def add_tracking_number(orders: OrderRepository, shipments: ShipmentRepository, merchants: MerchantRepository,
+                        merchant_id: str, order_id: str, body: TrackingIn) -> TrackingOutcome:
+    """Link the merchant's shipment with that tracking number, or create a minimal one from the
+    order; either way the order becomes `shipped`."""
+    order = orders.get(merchant_id, order_id)
+    if order.status is OrderStatus.cancelled:
+        raise Conflict("This order is cancelled; a tracking number cannot be added to it.")
+    entry = shipments.find_by_tracking_number(merchant_id, body.tracking_number)
+    if entry is not None:
+        shipment = _claim_shipment(shipments, merchant_id, entry.shipment_id, order.id)
+    else:
+        shipment = create_shipment(shipments, merchant_id, _shipment_for(shipments, merchants, merchant_id, order, body))
+    linked = link_shipment(orders, shipments, merchant_id, order.id, shipment.id)
+    if linked is None:
+        raise NotFound(f"Order {order_id} does not exist.")
+    if linked.status is OrderStatus.cancelled:
+        raise Conflict("This order was cancelled meanwhile; the shipment was linked but the order stays cancelled.")
+    return TrackingOutcome(linked, shipment)
+
+
+def _claim_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_id: str, order_id: str) -> Shipment:
+    for _ in range(MAX_ATTEMPTS):
+        shipment = shipments.get(merchant_id, shipment_id, consistent=True)
+        if shipment.order_id not in (None, order_id):
+            raise Conflict(f"This tracking number belongs to shipment {shipment.id} of order {shipment.order_id}; "
+                           "use another tracking number.")
+        if shipment.status is TrackingStatus.cancelled:
+            raise Conflict(f"The label of shipment {shipment.id} with this tracking number was voided; add the "
+                           "tracking number of the new label instead.")
+        if shipment.order_id == order_id:
+            return shipment
+        claimed = shipment.model_copy(deep=True)
+        claimed.order_id, claimed.version, claimed.updated_at = order_id, shipment.version + 1, clock.now()
+        try:
+            shipments.save(merchant_id, claimed, shipment.version)
+        except Conflict:
+            continue
+        return claimed
+    raise ServiceUnavailable("The shipment kept changing; retry.")
+
+
+def _shipment_for(shipments: ShipmentRepository, merchants: MerchantRepository, merchant_id: str, order: Order,
+                  body: TrackingIn) -> ShipmentIn:
+    """A minimal shipment for a label bought elsewhere: the order's shipping address as recipient,
+    the merchant's latest return address (else a placeholder with the brand name: the customer's
+    billing address would put their personal data where retention does not redact it), the
+    order's dimensions and estimated weight (else the smallest measures), the subtotal as value."""
+    dims = order.package_dimensions
+    one = Decimal(1)
+    weight = order.estimated_weight.value if order.estimated_weight and order.estimated_weight.value > 0 \
+        else Decimal("0.001")
+    package = Package(type="parcel", size_unit=dims.size_unit if dims else "cm",
+                      length=dims.length if dims else one, width=dims.width if dims else one,
+                      height=dims.height if dims else one, weight_unit="kg", weight=weight, contents="merchandise",
+                      value=order.amounts.subtotal, currency=order.currency)
+    return ShipmentIn(order_id=order.id, store=order.store, recipient=order.shipping_address,
+                      return_address=_return_address(shipments, merchants, merchant_id, order), package=package,
+                      postage_type="manual", carrier=body.carrier,
+                      parcels=[ParcelIn(tracking_number=body.tracking_number, tracking_url=body.tracking_url)])
+
+
+def _return_address(shipments: ShipmentRepository, merchants: MerchantRepository, merchant_id: str,
+                    order: Order) -> Address:
+    now = now_ms()
+    for partition in month_partitions(merchant_id, now, now - timedelta(days=92)):
+        latest, _ = shipments.page_by_index(merchant_id, keys.GSI1, partition, limit=1, cursor_position=None,
+                                            lower=None, upper=None)
+        if latest:
+            return latest[0].return_address
+    merchant = merchants.get(merchant_id)
+    return Address(name=merchant.settings.brand.name or merchant.name, address_1="Not provided", city="Not provided",
+                   country=order.shipping_address.country)
+
+
+def link_shipment(orders: OrderRepository, shipments: ShipmentRepository, merchant_id: str, order_id: str,
+                  shipment_id: str) -> Order | None:
+    """Add the shipment to the order and derive its status again. Idempotent (events repeat)."""
+    return _update_shipping(orders, shipments, merchant_id, order_id, shipment_id, linking=True)
+
+
+def shipment_voided(orders: OrderRepository, shipments: ShipmentRepository, merchant_id: str, order_id: str,
+                    shipment_id: str) -> Order | None:
+    """A linked label was voided: back to `paid`/`open` unless another linked shipment is active."""
+    return _update_shipping(orders, shipments, merchant_id, order_id, shipment_id, linking=False)
+
+
+def _update_shipping(orders: OrderRepository, shipments: ShipmentRepository, merchant_id: str, order_id: str,
+                     shipment_id: str, *, linking: bool) -> Order | None:
+    for attempt in range(MAX_ATTEMPTS):
+        order = orders.find(merchant_id, order_id, consistent=True)
+        if order is None:
+            logger.warning("shipment names an unknown order", extra={"shipment_id": shipment_id})
+            return None
+        newly_linked = linking and shipment_id not in order.shipment_ids
+        shipment_ids = [*order.shipment_ids, shipment_id] if newly_linked else order.shipment_ids
+        status = shipping_status(order, any(_is_active(shipments, merchant_id, s) for s in shipment_ids))
+        if not newly_linked and status is order.status:
+            return order
+        changed = order.model_copy(deep=True)
+        changed.shipment_ids, changed.status = shipment_ids, status
+        changed.version, changed.updated_at = order.version + 1, now_ms()
+        entries = []
+        if newly_linked:
+            kind = "shipped" if status is OrderStatus.shipped else "shipment_linked"
+            entries.append(OrderActivity(type=kind, at=changed.updated_at, details={"shipment_id": shipment_id}))
+        if order.status is OrderStatus.shipped and status is not OrderStatus.shipped:
+            entries.append(OrderActivity(type="shipment_voided", at=changed.updated_at,
+                                         details={"shipment_id": shipment_id, "status": status.value}))
+        try:
+            orders.transact([orders.save_write(merchant_id, changed, order.version),
+                             *orders.activity_writes(merchant_id, order.id, changed.version, entries)])
+        except TransactionFailed:
+            _backoff(attempt)
+            continue
+        return changed
+    raise ServiceUnavailable("The order kept changing; retry.")
+
+
+def _is_active(shipments: ShipmentRepository, merchant_id: str, shipment_id: str) -> bool:
+    """A shipment keeps its order shipped unless its label was voided (one removed by retention
+    was shipped and never voided)."""
+    try:
+        return shipments.get(merchant_id, shipment_id, consistent=True).status is not TrackingStatus.cancelled
+    except NotFound:
+        return True

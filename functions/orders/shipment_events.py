@@ -1,0 +1,47 @@
+"""EventBridge consumer: keeps each order's shipping status in step with its shipments.
+
+`ShipmentCreated` with an `order_id` links the shipment to the order (it becomes `shipped`);
+`ShipmentStatusChanged` with `action: void_label` returns the order to `paid`/`open` unless another
+linked shipment is still active. Both derive the status from the shipments themselves, so events
+that repeat or arrive out of order converge on the same answer. A failure raises: Lambda retries
+the asynchronous invocation, then hands the event to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.orders import service
+from shared.observability import entrypoint, logger
+from shared.orders import OrderRepository
+from shared.shipments import ShipmentRepository
+
+
+def on_shipment_created(detail: dict[str, Any]) -> None:
+    if detail.get("order_id"):
+        service.link_shipment(OrderRepository(), ShipmentRepository(), str(detail["merchant_id"]),
+                              str(detail["order_id"]), str(detail["shipment_id"]))
+
+
+def on_shipment_status_changed(detail: dict[str, Any]) -> None:
+    if detail.get("order_id") and detail.get("action") == "void_label":
+        service.shipment_voided(OrderRepository(), ShipmentRepository(), str(detail["merchant_id"]),
+                                str(detail["order_id"]), str(detail["shipment_id"]))
+
+
+HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "ShipmentCreated": on_shipment_created,
+    "ShipmentStatusChanged": on_shipment_status_changed,
+}
+
+
+@entrypoint(correlation_id_path="id")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
+    handle = HANDLERS.get(str(event.get("detail-type")))
+    if handle is None:
+        logger.warning("event type not handled", extra={"detail_type": event.get("detail-type")})
+        return
+    handle(event.get("detail") or {})

@@ -1,0 +1,64 @@
+"""The money-moving order routes: refunds and cancellation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from functions.refund import service
+from shared.api import api_resolver, merchant_id
+from shared.observability import entrypoint
+from shared.orders import OrderRepository
+from shared.payments import payment_provider
+from shared.refunds import Refund, RefundRepository, RefundRequest
+
+app = api_resolver()
+
+
+class RefundList(BaseModel):
+    items: list[Refund]
+    next_cursor: str | None = None
+
+
+class OrderCancellationResult(BaseModel):
+    # Typed loosely so that this API does not publish a second `Order` schema of its own (the
+    # orders API's has input and output variants of the same models).
+    order: dict[str, Any] = Field(description="the cancelled order, as GET /v1/orders/{id} answers it (schema Order)")
+    refund: Refund | None
+
+
+@app.post("/v1/orders/<order_id>/refunds",
+          responses={201: {"description": "Created (or the first answer, replayed, with Idempotent-Replayed: true)",
+                           "content": {"application/json": {"model": Refund}}}})
+def create_refund(order_id: str, body: RefundRequest,
+                  idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key",
+                                                                description="required; scoped to the order")] = None,
+                  ) -> Response[Any]:  # the stored first answer goes out as it is
+    orders = OrderRepository()
+    answer = service.refund(orders, RefundRepository(orders.table), payment_provider(orders.table), merchant_id(app),
+                            order_id, body, idempotency_key)
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return Response(status_code=answer.status, content_type="application/json", body=answer.body, headers=headers)
+
+
+@app.get("/v1/orders/<order_id>/refunds")
+def list_refunds(order_id: str) -> RefundList:
+    orders = OrderRepository()
+    return RefundList(items=service.list_refunds(orders, RefundRepository(orders.table), merchant_id(app), order_id))
+
+
+@app.post("/v1/orders/<order_id>/cancel")
+def cancel(order_id: str, body: service.CancelRequest) -> OrderCancellationResult:
+    orders = OrderRepository()
+    order, refund = service.cancel(orders, RefundRepository(orders.table), payment_provider(orders.table),
+                                   merchant_id(app), order_id, body)
+    return OrderCancellationResult(order=order.model_dump(mode="json"), refund=refund)
+
+
+@entrypoint(correlation_id_path="requestContext.requestId")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

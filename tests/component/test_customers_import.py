@@ -1,0 +1,503 @@
+"""Customer CSV imports against moto, rule by rule (DESIGN.md §1.5, §4), with files written the way
+spreadsheets write them: BOM, CRLF, quoted commas and newlines."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from functions.customers import importer
+from functions.customers.handler import lambda_handler as customers_api
+from functions.customers.import_handler import bulk_customers
+from functions.export.columns import ColumnKind
+from functions.export.spreadsheet import csv_cell
+from shared import aws, clock, keys
+from shared.customer_imports import CustomerImportRepository, object_key
+from shared.customers import CUSTOMER_CSV_COLUMNS, CustomerRepository, customer_to_csv_row
+from shared.merchants import MerchantRepository
+from tests.apigw import api_event, call
+from tests.component.customer_support import (
+    HEADER,
+    LongContext,
+    address,
+    all_customers,
+    api,
+    atomic_dynamodb,
+    create,
+    csv_bytes,
+    import_file,
+    listing,
+    person,
+    report,
+    row,
+    run_worker,
+    start_import,
+)
+
+
+@pytest.fixture
+def merchant(aws_env: dict[str, Any]) -> str:
+    clock.use_fixed(datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
+    return MerchantRepository().create("Atelier Lune").id
+
+
+def by_username(merchant: str, username: str) -> dict[str, Any]:
+    [found] = listing(merchant, username=username).json()["items"]
+    return found
+
+
+# --- the file ------------------------------------------------------------------------------------------
+def test_an_excel_file_with_bom_crlf_and_quoted_commas_and_newlines_creates_customers(merchant: str) -> None:
+    data = csv_bytes([
+        person("camille", "camille@example.fr", **{"Company Name": "Dupont, Fils & Cie",
+                                                   "Address Line 2": "Bâtiment B\r\n3e étage", "Tags": "vip; wholesale"}),
+        person("", "zoe@example.fr", **{"First Name": "Zoé", "Phone": "+33 6 12 34 56 78"}),
+    ])
+    assert data.startswith(b"\xef\xbb\xbf") and b'"Dupont, Fils & Cie"' in data
+    result = import_file(merchant, data)
+    assert result["status"] == "done"
+    assert (result["rows_processed"], result["created"], result["updated"], result["skipped"]) == (2, 2, 0, 0)
+    assert result["errors"] == []
+    camille = by_username(merchant, "camille")
+    assert camille["company"] == "Dupont, Fils & Cie" and camille["store"] == "manual"
+    assert camille["address"]["address_2"] == "Bâtiment B\r\n3e étage" and camille["tags"] == ["vip", "wholesale"]
+    zoe = listing(merchant, email="ZOE@example.fr").json()["items"][0]
+    assert zoe["first_name"] == "Zoé" and zoe["username"] is None and zoe["phone"] == "+33 6 12 34 56 78"
+    assert [c["id"] for c in listing(merchant, tag="wholesale").json()["items"]] == [camille["id"]]
+
+
+def test_an_lf_file_without_bom_imports_the_same(merchant: str) -> None:
+    result = import_file(merchant, csv_bytes([person("ana", "ana@example.com")], bom=False, crlf=False))
+    assert result["created"] == 1 and by_username(merchant, "ana")["address"]["postal_code"] == "69003"
+
+
+def test_rows_are_numbered_as_a_spreadsheet_shows_them(merchant: str) -> None:
+    """Header is row 1; a quoted newline does not start a row; blank rows count but are ignored."""
+    data = csv_bytes([person("a", "a@example.com", **{"Address Line 2": "line\nbreak"}),
+                      row(),
+                      person("b", "not-an-email"),
+                      person("c", "c@example.com")])
+    result = import_file(merchant, data)
+    assert result["errors"] == [{"row": 4, "reason": "Email is not a valid email address."}]
+    assert (result["rows_processed"], result["created"], result["skipped"]) == (4, 2, 1)
+
+
+@pytest.mark.parametrize("header", [
+    [h.upper() for h in HEADER][:-1],
+    ["Email", "Username", *HEADER[2:]],
+    [*HEADER, "Notes"],
+    ["username", "email", "first_name"],
+])
+def test_a_wrong_header_rejects_the_whole_file_and_changes_nothing(merchant: str, header: list[str]) -> None:
+    create(merchant, username="ana", first_name="Ana")
+    data = csv_bytes([["ana", "", "Changed"] + [""] * (len(header) - 3)], header=header)
+    response = start_import(merchant, data)
+    assert response.status == 400 and "template" in response.json()["detail"]
+    assert by_username(merchant, "ana")["first_name"] == "Ana"
+    assert aws.client("s3").list_objects_v2(Bucket=aws.env("IMPORT_BUCKET")).get("KeyCount") == 0
+
+
+def test_the_header_ignores_case_spaces_and_trailing_empty_cells(merchant: str) -> None:
+    header = [f" {h.lower()} " for h in HEADER] + ["", ""]
+    data = csv_bytes([[*person("ana", "ana@example.com").values(), "", ""]], header=header)
+    assert import_file(merchant, data)["created"] == 1
+
+
+def test_a_file_that_is_not_utf8_is_400(merchant: str) -> None:
+    """Sent base64-encoded, as API Gateway passes bodies of binary media types."""
+    data = ",".join(HEADER).encode() + b"\r\nana,ana@example.com,Ren\xe9e,,,,,1 rue,,Lyon,,69003,FR,\r\n"
+    event = api_event("POST", "/v1/customer-imports", headers={"Content-Type": "text/csv"}, merchant_id=merchant)
+    event["body"], event["isBase64Encoded"] = base64.b64encode(data).decode(), True
+    response = call(customers_api, event)
+    assert response.status == 400 and "UTF-8" in response.json()["detail"]
+    assert all_customers(merchant) == []
+
+
+def test_an_inline_file_over_4_mb_is_413_and_4_mb_is_accepted(merchant: str) -> None:
+    head = csv_bytes([])
+    filler = person("u", "u@example.com")
+    line = ",".join(filler.values()).encode() + b"\r\n"
+    body = head + line * ((4_000_000 - len(head)) // len(line))
+    body += b" " * (4_000_000 - len(body))  # exactly 4,000,000 bytes (trailing spaces: a blank last row)
+    assert len(body) == 4_000_000
+    assert start_import(merchant, body).status == 202
+    assert start_import(merchant, body + b" ").status == 413
+
+
+def test_an_uploaded_file_is_imported_when_it_lands_in_the_bucket(merchant: str) -> None:
+    response = api(merchant, "POST", "/v1/customer-imports", body={"upload": True}, query={"blank_cells": "clear"})
+    assert response.status == 202
+    job = response.json()
+    assert job["status"] == "pending" and "X-Amz-Expires=900" in job["upload_url"]
+    assert object_key(merchant, job["id"]) in job["upload_url"]
+    # The client PUTs the file to upload_url; S3 then notifies the worker.
+    aws.client("s3").put_object(Bucket=aws.env("IMPORT_BUCKET"), Key=object_key(merchant, job["id"]),
+                                Body=csv_bytes([person("ana", "ana@example.com")]))
+    run_worker(merchant, job["id"])
+    done = report(merchant, job["id"])
+    assert done["status"] == "done" and done["created"] == 1 and done["blank_cells"] == "clear"
+
+
+def test_an_uploaded_file_with_a_wrong_header_fails_and_changes_nothing(merchant: str) -> None:
+    job = api(merchant, "POST", "/v1/customer-imports", body={"upload": True}).json()
+    aws.client("s3").put_object(Bucket=aws.env("IMPORT_BUCKET"), Key=object_key(merchant, job["id"]),
+                                Body=b"Name,Mail\r\nAna,ana@example.com\r\n")
+    run_worker(merchant, job["id"])
+    failed = report(merchant, job["id"])
+    assert failed["status"] == "failed" and "template" in failed["failure"] and failed["rows_processed"] == 0
+    assert all_customers(merchant) == []
+
+
+@pytest.mark.parametrize("body", [{"upload": False}, {"file": "x"}, "not json"])
+def test_a_json_body_other_than_upload_true_is_refused(merchant: str, body: Any) -> None:
+    status = api(merchant, "POST", "/v1/customer-imports", body=body).status
+    assert status in (400, 422)
+
+
+def test_another_merchants_import_is_404(merchant: str) -> None:
+    job = start_import(merchant, csv_bytes([])).json()
+    other = MerchantRepository().create("Other").id
+    assert api(other, "GET", "/v1/customer-imports/{import_id}", import_id=job["id"]).status == 404
+
+
+def test_the_template_download_is_the_header_it_checks(merchant: str) -> None:
+    response = api(merchant, "GET", "/v1/customers/import-template")
+    assert response.status == 200 and response.headers["content-type"].startswith("text/csv")
+    assert 'filename="CustomerImportSample.csv"' in response.headers["content-disposition"]
+    assert next(csv.reader(io.StringIO(response.body.lstrip("\ufeff")))) == HEADER
+    assert import_file(merchant, response.body.encode("utf-8"))["status"] == "done"
+
+
+# --- matching --------------------------------------------------------------------------------------------
+def test_a_row_matches_by_username_else_by_email_case_insensitively(merchant: str) -> None:
+    by_name = create(merchant, username="ana", email="ana@example.com", first_name="Ana").json()
+    by_mail = create(merchant, email="Bo@Example.com", first_name="Bo").json()
+    result = import_file(merchant, csv_bytes([row(Username="ana", **{"Last Name": "Lima"}),
+                                              row(Email="bo@EXAMPLE.com", **{"Last Name": "Li"})]))
+    assert (result["created"], result["updated"], result["skipped"]) == (0, 2, 0)
+    assert listing(merchant, username="ana").json()["items"][0]["last_name"] == "Lima"
+    assert listing(merchant, email="bo@example.com").json()["items"][0]["last_name"] == "Li"
+    assert len(all_customers(merchant)) == 2 and by_name["id"] != by_mail["id"]
+
+
+def test_a_row_matching_two_records_is_an_error_and_changes_neither(merchant: str) -> None:
+    ana = create(merchant, username="ana", email="ana@example.com", first_name="Ana").json()
+    bo = create(merchant, username="bo", email="bo@example.com", first_name="Bo").json()
+    result = import_file(merchant, csv_bytes([row(Username="ana", Email="BO@example.com", **{"First Name": "X"})]))
+    [error] = result["errors"]
+    assert error["row"] == 2 and ana["id"] in error["reason"] and bo["id"] in error["reason"]
+    assert result["skipped"] == 1 and result["updated"] == 0
+    assert by_username(merchant, "ana")["first_name"] == "Ana" and by_username(merchant, "bo")["first_name"] == "Bo"
+
+
+def test_a_row_matched_by_email_gives_the_record_its_new_username(merchant: str) -> None:
+    customer = create(merchant, email="ana@example.com").json()
+    import_file(merchant, csv_bytes([row(Username="ana.l", Email="ana@example.com")]))
+    assert by_username(merchant, "ana.l")["id"] == customer["id"]
+
+
+def test_records_of_other_stores_are_skipped_as_managed_by_their_store(merchant: str) -> None:
+    create(merchant, username="ana", store="shopify", first_name="Ana")
+    result = import_file(merchant, csv_bytes([row(Username="ana", **{"First Name": "Changed"})]))
+    assert result["errors"] == [{"row": 2, "reason": result["errors"][0]["reason"]}]
+    assert "managed by shopify" in result["errors"][0]["reason"]
+    assert result["skipped"] == 1 and by_username(merchant, "ana")["first_name"] == "Ana"
+
+
+def test_an_absorbed_records_identifiers_update_the_master(merchant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.component.customer_support import FakeOrders
+
+    monkeypatch.setattr("functions.customers.handler._orders", FakeOrders)
+    master = create(merchant, username="ana").json()
+    other = create(merchant, username="ana2", email="ana2@example.com").json()
+    api(merchant, "POST", "/v1/customers/{customer_id}/merge", customer_id=master["id"], body={"absorb": [other["id"]]})
+    result = import_file(merchant, csv_bytes([row(Email="ANA2@example.com", Phone="+33100")]))
+    assert result["updated"] == 1
+    assert api(merchant, "GET", "/v1/customers/{customer_id}", customer_id=master["id"]).json()["phone"] == "+33100"
+
+
+def test_rows_of_one_chunk_see_each_other(merchant: str) -> None:
+    """A second row with a username created by an earlier row updates that record; a row naming
+    the records of two earlier rows matches two records."""
+    result = import_file(merchant, csv_bytes([person("ana", "ana@example.com", **{"Last Name": "Lima"}),
+                                              row(Username="ana", Phone="+33100"),
+                                              person("bo", "bo@example.com"),
+                                              row(Username="bo", Email="ANA@example.com")]))
+    assert (result["created"], result["updated"], result["skipped"]) == (2, 1, 1)
+    assert result["errors"][0]["row"] == 5 and "two different records" in result["errors"][0]["reason"]
+    ana = by_username(merchant, "ana")
+    assert ana["last_name"] == "Lima" and ana["phone"] == "+33100" and len(all_customers(merchant)) == 2
+
+
+# --- creating -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("cells", "reason"), [
+    ({"Username": "", "Email": ""}, "Username or Email is required"),
+    ({"First Name": "", "Last Name": ""}, "First Name, Last Name, Full Name or Company Name"),
+    ({"Address Line 1": ""}, "Address Line 1"),
+    ({"City": ""}, "City"),
+    ({"Country Code": ""}, "Country Code"),
+    ({"Country Code": "France"}, "ISO 3166-1"),
+    ({"Country Code": "ZZ"}, "ISO 3166-1"),
+    ({"Postal Code": ""}, "Postal Code is required for addresses in FR"),
+    ({"Country Code": "US", "City": "Austin", "Postal Code": "78701"}, "State is required for addresses in US"),
+    ({"Email": "ana@"}, "not a valid email"),
+    ({"Tags": ";".join(f"t{n}" for n in range(41))}, "at most 40"),
+    ({"Phone": "1" * 41}, "Phone is longer than 40"),
+])
+def test_a_new_record_needs_the_fields_of_the_template(merchant: str, cells: dict[str, str], reason: str) -> None:
+    result = import_file(merchant, csv_bytes([person("ana", "ana@example.com", **cells)]))
+    assert result["created"] == 0 and result["skipped"] == 1
+    assert result["errors"][0]["row"] == 2 and reason in result["errors"][0]["reason"], result["errors"]
+
+
+@pytest.mark.parametrize("cells", [
+    {"First Name": "", "Last Name": "", "Full Name": "Ana Lima"},
+    {"First Name": "", "Last Name": "", "Company Name": "Lima SA"},
+    {"Country Code": "hk", "Postal Code": "", "City": "Hong Kong"},
+    {"Country Code": "US", "City": "Austin", "State": "TX", "Postal Code": "78701"},
+])
+def test_a_new_record_accepts_any_name_field_and_countries_without_postal_codes(merchant: str, cells: dict[str, str]) -> None:
+    assert import_file(merchant, csv_bytes([person("ana", "ana@example.com", **cells)]))["created"] == 1
+
+
+# --- updating ------------------------------------------------------------------------------------------------
+def test_an_update_row_needs_only_username_or_email(merchant: str) -> None:
+    create(merchant, username="ana", first_name="Ana", address=address())
+    result = import_file(merchant, csv_bytes([row(Username="ana", Tags="vip")]))
+    assert result["updated"] == 1 and by_username(merchant, "ana")["tags"] == ["vip"]
+
+
+def test_blank_cells_keep_the_stored_values_by_default(merchant: str) -> None:
+    create(merchant, username="ana", first_name="Ana", phone="+331", tags=["vip"], address=address())
+    import_file(merchant, csv_bytes([row(Username="ana", **{"Last Name": "Lima"})]))
+    ana = by_username(merchant, "ana")
+    assert (ana["first_name"], ana["last_name"], ana["phone"], ana["tags"]) == ("Ana", "Lima", "+331", ["vip"])
+    assert ana["address"]["address_1"] == "12 rue des Lilas"
+
+
+def test_blank_cells_clear_the_stored_values_when_asked(merchant: str) -> None:
+    create(merchant, username="ana", email="ana@example.com", first_name="Ana", phone="+331", tags=["vip"],
+           address=address())
+    result = import_file(merchant, csv_bytes([row(Username="ana", **{"Last Name": "Lima"})]), blank_cells="clear")
+    assert result["updated"] == 1
+    ana = by_username(merchant, "ana")
+    assert (ana["first_name"], ana["last_name"], ana["phone"], ana["tags"], ana["address"], ana["email"]) == \
+        (None, "Lima", None, [], None, None)
+    assert listing(merchant, email="ana@example.com").json()["items"] == []  # the email is free again
+
+
+def test_an_update_can_change_part_of_the_address(merchant: str) -> None:
+    create(merchant, username="ana", address=address(address_2="Bât. B"))
+    import_file(merchant, csv_bytes([row(Username="ana", **{"Address Line 1": "1 place Bellecour", "Postal Code": "69002"})]))
+    ana = by_username(merchant, "ana")["address"]
+    assert (ana["address_1"], ana["address_2"], ana["postal_code"], ana["city"]) == \
+        ("1 place Bellecour", "Bât. B", "69002", "Lyon")
+
+
+def test_an_update_leaving_an_incomplete_address_is_an_error(merchant: str) -> None:
+    create(merchant, username="ana")
+    result = import_file(merchant, csv_bytes([row(Username="ana", City="Lyon")]))
+    assert result["skipped"] == 1 and "Address Line 1" in result["errors"][0]["reason"]
+
+
+def test_an_exported_customer_list_reimports_unchanged(merchant: str) -> None:
+    """The list export writes `customer_to_csv_row` through the spreadsheet escaping."""
+    originals = [
+        create(merchant, username="007", email="bond@example.com", first_name="James", phone="+441234",
+               address=address(postal_code="01234", address_1="=1+1 Formula Road"), tags=["vip", "-minus"]).json(),
+        create(merchant, email="zoe@example.fr", name="Zoé Durand", company="@home",
+               address=address(country="US", region="TX", city="Austin", postal_code="78701")).json(),
+    ]
+    repository = CustomerRepository()
+    rows = []
+    for original in originals:
+        cells = customer_to_csv_row(repository.get(merchant, original["id"]))
+        rows.append({c.header: csv_cell(cells[c.header] or None, ColumnKind(c.kind)) for c in CUSTOMER_CSV_COLUMNS})
+    data = csv_bytes(rows)
+    assert b'"=""007"""' in data and b"'+441234" in data and b'"=""01234"""' in data and b"'=1+1" in data
+    result = import_file(merchant, data)
+    assert (result["created"], result["updated"], result["skipped"]) == (0, 2, 0), result["errors"]
+    for original in originals:
+        after = api(merchant, "GET", "/v1/customers/{customer_id}", customer_id=original["id"]).json()
+        assert after == original
+
+
+# --- progress, scale and concurrency -----------------------------------------------------------------------
+def test_progress_is_visible_while_the_import_runs(merchant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 50)
+    seen: list[tuple[str, int]] = []
+    real = CustomerImportRepository.checkpoint
+
+    def checkpoint_and_look(self: CustomerImportRepository, merchant_id: str, import_id: str, *args: Any) -> None:
+        real(self, merchant_id, import_id, *args)
+        live = report(merchant_id, import_id)
+        seen.append((live["status"], live["rows_processed"]))
+
+    monkeypatch.setattr(CustomerImportRepository, "checkpoint", checkpoint_and_look)
+    rows = [person(f"user{n}", f"user{n}@example.com") for n in range(160)]
+    result = import_file(merchant, csv_bytes(rows))
+    assert seen == [("running", 50), ("running", 100), ("running", 150), ("running", 160)]
+    assert result["status"] == "done" and result["created"] == 160
+
+
+def test_a_crashed_import_resumes_after_its_last_chunk_without_duplicates(merchant: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 40)
+    rows = [person(f"user{n}", f"user{n}@example.com") for n in range(100)] + [row(Email="bad")]
+    job = start_import(merchant, csv_bytes(rows)).json()
+    real = CustomerImportRepository.checkpoint
+    calls = {"n": 0}
+
+    def crash_on_second_checkpoint(self: CustomerImportRepository, *args: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("the invocation died")  # chunk 2 written, its progress not recorded
+        real(self, *args)
+
+    monkeypatch.setattr(CustomerImportRepository, "checkpoint", crash_on_second_checkpoint)
+    with pytest.raises(RuntimeError):
+        run_worker(merchant, job["id"])
+    assert report(merchant, job["id"])["rows_processed"] == 40
+    run_worker(merchant, job["id"])  # Lambda's retry
+    result = report(merchant, job["id"])
+    assert (result["status"], result["rows_processed"], result["created"], result["updated"], result["skipped"]) == \
+        ("done", 101, 100, 0, 1)
+    assert len(all_customers(merchant)) == 100
+
+
+def test_an_import_out_of_time_saves_its_progress_and_the_retry_finishes(merchant: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 30)
+    job = start_import(merchant, csv_bytes([person(f"u{n}", f"u{n}@example.com") for n in range(70)])).json()
+    from functions.customers.service import ImportTimeBudgetExceeded
+
+    with pytest.raises(ImportTimeBudgetExceeded):
+        run_worker(merchant, job["id"], LongContext(remaining_ms=30_000))
+    assert report(merchant, job["id"])["rows_processed"] == 30
+    run_worker(merchant, job["id"])
+    assert report(merchant, job["id"])["created"] == 70
+
+
+def test_a_duplicate_notification_does_not_import_twice(merchant: str) -> None:
+    job = start_import(merchant, csv_bytes([person("ana", "ana@example.com")])).json()
+    run_worker(merchant, job["id"])
+    run_worker(merchant, job["id"])
+    assert report(merchant, job["id"])["created"] == 1
+
+
+def test_a_file_of_many_chunks_is_imported_with_batched_requests(merchant: str) -> None:
+    calls: dict[str, int] = {}
+    client = bulk_customers().client  # the import worker's own client
+
+    def count(name: str) -> Any:
+        real = getattr(client, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls[name] = calls.get(name, 0) + 1
+            return real(*args, **kwargs)
+
+        return counted
+
+    rows = [person(f"u{n}", f"u{n}@example.com", Tags="vip" if n % 3 == 0 else "") for n in range(1_200)]
+    originals = {name: getattr(client, name) for name in ("batch_write_item", "batch_get_item", "put_item")}
+    for name in originals:
+        setattr(client, name, count(name))
+    try:
+        result = import_file(merchant, csv_bytes(rows))
+    finally:
+        for name, real in originals.items():
+            setattr(client, name, real)
+    assert result["created"] == 1_200 and result["rows_processed"] == 1_200
+    # 2,400 claims, then 1,200 records + 1,200 address entries + 400 tag entries: 25 per request
+    # (a few more where chunks end).
+    assert calls["batch_write_item"] <= 5_200 // 25 + 6
+    # Unique items of 2,400 identifiers, then their (absent) records: 100 keys per request.
+    assert calls["batch_get_item"] <= 2_400 // 100 + 3
+    assert calls.get("put_item", 0) == 0  # no single write per row
+    assert len(listing(merchant, tag="vip", limit="100").json()["items"]) == 100
+
+
+def test_a_creation_racing_an_import_chunk_gives_way(merchant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An API creation commits after the chunk read the claims and before it wrote them: the
+    chunk's claim replaces it, and the creation, seeing the fence move, takes itself back (409)."""
+    real_claim = importer.ChunkImporter._claim
+    racing: dict[str, Any] = {}
+
+    def claim_after_a_racing_creation(self: importer.ChunkImporter, changed: list[Any]) -> None:
+        def api_side() -> None:
+            racing["response"] = create(merchant, username="ana", email="api@example.com")
+
+        racing["thread"] = threading.Thread(target=api_side)
+        racing["thread"].start()
+        repository = CustomerRepository()
+        deadline = time.monotonic() + 10
+        while repository.claim_owner(keys.customer_username(merchant, "ana")) is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # the creation's transaction has committed
+        real_claim(self, changed)
+
+    monkeypatch.setattr(importer.ChunkImporter, "_claim", claim_after_a_racing_creation)
+    with atomic_dynamodb():
+        result = import_file(merchant, csv_bytes([person("ana", "ana@example.com")]))
+        racing["thread"].join(timeout=60)
+    assert racing["response"].status == 409, racing["response"].body
+    assert result["created"] == 1
+    [ana] = all_customers(merchant)
+    assert ana["email"] == "ana@example.com" and listing(merchant, email="api@example.com").json()["items"] == []
+
+
+def test_an_import_and_concurrent_api_creations_never_share_an_identifier(merchant: str) -> None:
+    rows = [person(f"user{n}", f"user{n}@example.com") for n in range(120)]
+    job = start_import(merchant, csv_bytes(rows)).json()
+    barrier = threading.Barrier(2)
+
+    def api_side() -> list[int]:
+        barrier.wait()
+        return [create(merchant, username=f"user{n}", email=f"api{n}@example.com").status for n in range(0, 120, 3)]
+
+    def import_side() -> None:
+        barrier.wait()
+        run_worker(merchant, job["id"])
+
+    with atomic_dynamodb(), ThreadPoolExecutor(max_workers=2) as pool:
+        api_future = pool.submit(api_side)
+        pool.submit(import_side).result()
+        statuses = api_future.result()
+    result = report(merchant, job["id"])
+    customers = all_customers(merchant)
+    usernames = [c["username"] for c in customers]
+    assert sorted(usernames) == sorted(set(usernames)) and set(usernames) == {f"user{n}" for n in range(120)}
+    won_by_api = statuses.count(201)
+    assert len(customers) == 120
+    # A row whose username the API took first updates that record instead of creating one.
+    assert result["created"] == 120 - won_by_api and result["updated"] == won_by_api and result["skipped"] == 0
+
+
+def test_two_imports_of_overlapping_files_make_one_record_per_identifier(merchant: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of both imports take the claim fence in turn: the second to claim an identifier
+    finds it taken and updates that record instead of creating a second one."""
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 20)
+    first = start_import(merchant, csv_bytes([person(f"user{n}", f"user{n}@example.com") for n in range(0, 80)])).json()
+    second = start_import(merchant, csv_bytes([person(f"user{n}", f"user{n}@example.com", Phone="+33100")
+                                               for n in range(40, 120)])).json()
+    barrier = threading.Barrier(2)
+
+    def run(job: dict[str, Any]) -> None:
+        barrier.wait()
+        run_worker(merchant, job["id"])
+
+    with atomic_dynamodb(), ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(run, [first, second]))
+    reports = [report(merchant, first["id"]), report(merchant, second["id"])]
+    customers = all_customers(merchant)
+    assert sorted(c["username"] for c in customers) == sorted(f"user{n}" for n in range(120))
+    assert sum(r["created"] for r in reports) == 120 and sum(r["updated"] for r in reports) == 40
+    assert all(r["skipped"] == 0 for r in reports)
