@@ -72,7 +72,7 @@ class AsyncQueueFeed(Poller):
     def poll_once(self) -> bool:
         sqs = self._aws.client("sqs")
         messages = sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10,
-                                       WaitTimeSeconds=1).get("Messages", [])
+                                       WaitTimeSeconds=0).get("Messages", [])
         for message in messages:
             for event in self._events_from(json.loads(message["Body"])):
                 invoke_async(self._invoker, self._aws, self._function, event, self.stop_event)

@@ -61,7 +61,7 @@ class QueueConsumer(Poller):
     def poll_once(self) -> bool:
         sqs = self._aws.client("sqs")
         messages = sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=self._batch_size,
-                                       WaitTimeSeconds=1, AttributeNames=["All"],
+                                       WaitTimeSeconds=0, AttributeNames=["All"],
                                        MessageAttributeNames=["All"]).get("Messages", [])
         if not messages:
             return False

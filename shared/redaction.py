@@ -91,6 +91,3 @@ def redact_activity_changes(entry: OrderActivity) -> list[dict[str, Any]] | None
         redacted.append(change)
     return redacted if touched else None
 
-
-def is_redacted_shipment(shipment: Shipment) -> bool:
-    return shipment.redacted_at is not None and redact_address(shipment.recipient) == shipment.recipient

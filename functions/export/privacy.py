@@ -223,7 +223,9 @@ class _Tables:
 
 
 def write_zip(data: CustomerData, sink: BinaryFile, progress: Progress) -> int:
-    """One CSV per table. Each table is read when it is written, so memory holds one record."""
+    """One CSV per table, streamed into the zip entry by entry. The customer's orders and shipments
+    are held while their tables are written (a zip entry must end before the next begins, and each
+    feeds several tables); everything else is read as it is written."""
     with zipfile.ZipFile(_ForwardOnly(sink), "w", compression=zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
         tables = _Tables(archive, progress)
         customer = data.customer()

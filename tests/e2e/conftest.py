@@ -16,7 +16,7 @@ import pytest
 import requests
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT_SECONDS = 60
+START_TIMEOUT_SECONDS = 180
 STOP_TIMEOUT_SECONDS = 15
 
 
