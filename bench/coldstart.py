@@ -63,7 +63,7 @@ def main() -> int:
         seconds = _measure(f"import {module}\n")
         ratio = seconds / floor
         worst = max(worst, ratio)
-        name = module.split(".")[1]
+        name = module.removeprefix("functions.").replace(".handler", "").replace(".", "_")
         figures[f"{name}_ms"] = round(seconds * 1000, 1)
         print(f"{module:40s} {seconds * 1000:7.1f} ms  {ratio:4.2f}x floor")
     print(f"{'floor (boto3, pydantic, Logger, resolver)':40s} {floor * 1000:7.1f} ms")

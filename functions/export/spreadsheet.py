@@ -23,11 +23,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import Protocol, TypeAlias
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell
 
 from functions.export.columns import Column, ColumnKind
 
@@ -41,6 +40,9 @@ _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 XlsxContent: TypeAlias = str | int | Decimal | bool | None
 Row: TypeAlias = Mapping[str, object] | Sequence[object]
+
+# openpyxl's ILLEGAL_CHARACTERS_RE: the control characters XML 1.0 forbids.
+_ILLEGAL_XML_CHARACTERS = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
 class BinaryFile(Protocol):
@@ -86,7 +88,7 @@ def xlsx_content(value: object, kind: ColumnKind) -> XlsxContent:
     if kind is ColumnKind.BOOL and isinstance(value, bool):
         return value
     # Control characters are not allowed in XML; openpyxl would fail the whole export on one.
-    return ILLEGAL_CHARACTERS_RE.sub("", _as_text(value)) or None
+    return _ILLEGAL_XML_CHARACTERS.sub("", _as_text(value)) or None
 
 
 def _as_number(value: object) -> int | Decimal | None:
@@ -224,6 +226,8 @@ class XlsxExportWriter:
         self._temp_dir = temp_dir
         self._closed = False
         self.rows_written = 0
+        from openpyxl import Workbook  # only XLSX exports pay for openpyxl's import
+
         self._workbook = Workbook(write_only=True)
         self._sheet = self._workbook.create_sheet(sheet_title)
         self._sheet.freeze_panes = "A2"
@@ -276,6 +280,8 @@ class XlsxExportWriter:
         return self._text_cell(content) if isinstance(content, str) else content
 
     def _text_cell(self, text: str) -> Cell:
+        from openpyxl.cell import WriteOnlyCell
+
         cell = WriteOnlyCell(self._sheet, value=text)
         # openpyxl turns a string starting with "=" into a formula; the type keeps it a string.
         cell.data_type = "s"
