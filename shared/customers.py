@@ -31,7 +31,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from shared import aws, clock, keys
 from shared.errors import Conflict, NotFound, ServiceUnavailable
 from shared.ids import new_id
-from shared.models import Address
+from shared.models import Address, without_nulls
 from shared.pagination import Page, query_page
 
 STORE_MANUAL = "manual"
@@ -238,17 +238,11 @@ def customer_to_csv_row(customer: Customer) -> dict[str, str]:
 
 
 # --- items --------------------------------------------------------------------------------------
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
 
 
 def customer_to_item(merchant_id: str, customer: Customer, *, outbox: dict[str, Any] | None = None,
                      import_id: str | None = None, import_row: int | None = None) -> dict[str, Any]:
-    data = _without_nulls(customer.model_dump(mode="json"))
+    data = without_nulls(customer.model_dump(mode="json"))
     created = clock.isoformat(customer.created_at)
     data.update(merchant_id=merchant_id, created_at=created, version=customer.version)
     if customer.updated_at:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
@@ -81,3 +81,12 @@ class Address(BaseModel):
         """`first_name last_name`, or `name` (DESIGN.md §1.4)."""
         joined = " ".join(part for part in (self.first_name, self.last_name) if part)
         return joined or self.name
+
+
+def without_nulls(value: Any) -> Any:
+    """Item attributes without None values (DynamoDB stores absence, not nulls)."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value

@@ -23,7 +23,7 @@ from shared import aws, clock, keys
 from shared.errors import BadRequest, NotFound
 from shared.ids import new_id
 from shared.merchants import FeeSettings
-from shared.models import Address, Amount, Measure, OptionalText, ShortText
+from shared.models import Address, Amount, Measure, OptionalText, ShortText, without_nulls
 from shared.money import has_valid_precision, is_currency, quantum, round_half_up, zero
 from shared.pagination import Page, decode_cursor, query_page
 
@@ -363,16 +363,10 @@ ORDER_CHANGED = "order_changed"
 NUMBER_TAKEN = "order_number_taken"
 
 
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
 
 
 def order_to_item(merchant_id: str, order: Order, outbox: dict[str, Any] | None = None) -> dict[str, Any]:
-    data = _without_nulls(order.model_dump(mode="json"))
+    data = without_nulls(order.model_dump(mode="json"))
     created = clock.isoformat(order.created_at)
     data.update(merchant_id=merchant_id, created_at=created, updated_at=clock.isoformat(order.updated_at),
                 version=order.version)
@@ -525,7 +519,7 @@ class OrderRepository:
     def activity_writes(self, merchant_id: str, order_id: str, version: int,
                         entries: Iterable[OrderActivity]) -> list[Write]:
         return [put_write(self._table, {**keys.order_activity(merchant_id, order_id, version, position),
-                                        **_without_nulls(entry.model_dump(mode="json")),
+                                        **without_nulls(entry.model_dump(mode="json")),
                                         "at": clock.isoformat(entry.at)})
                 for position, entry in enumerate(entries)]
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shared import aws, clock, keys
 from shared.errors import Conflict, NotFound
-from shared.models import Address, Amount, Measure, OptionalText, ShortText, WebUrl
+from shared.models import Address, Amount, Measure, OptionalText, ShortText, WebUrl, without_nulls
 from shared.money import has_valid_precision, is_currency
 from shared.outbox import outbox_entry  # noqa: F401 - re-exported: callers import it from here
 from shared.tracking_status import CanonicalUpdate, TrackingStatus, derive_shipment_status
@@ -173,7 +173,7 @@ def shipment_to_item(merchant_id: str, shipment: Shipment, outbox: dict[str, Any
     data["created_at"] = created
     name = shipment.recipient.display_name()
     data["name_search"] = name.casefold() if name else None
-    item = {**keys.shipment(merchant_id, shipment.id), **_without_nulls(data),
+    item = {**keys.shipment(merchant_id, shipment.id), **without_nulls(data),
             **keys.index_entry(keys.GSI1, keys.shipment_created_month(merchant_id, shipment.created_at),
                                keys.sortable(created, shipment.id)),
             **keys.index_entry(keys.GSI2, keys.shipment_status_partition(merchant_id, shipment.status.value),
@@ -186,12 +186,6 @@ def shipment_to_item(merchant_id: str, shipment: Shipment, outbox: dict[str, Any
     return item
 
 
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
 
 
 def shipment_from_item(item: dict[str, Any]) -> Shipment:
@@ -276,7 +270,7 @@ class ShipmentRepository:
 
     def event_put(self, merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str) -> dict[str, Any]:
         item = {**keys.tracking_event(merchant_id, shipment_id, _iso(event.occurred_at), dedup_key),
-                **_without_nulls(event.model_dump(mode="json"))}
+                **without_nulls(event.model_dump(mode="json"))}
         return {"TableName": self._table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
 
     def record_event(self, merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str) -> bool:
@@ -297,7 +291,7 @@ class ShipmentRepository:
                 "update": update.model_dump(mode="json"), "received_at": _iso(clock.now()),
                 keys.TTL: int(expires.timestamp())}
         try:
-            self._table.put_item(Item=_without_nulls(item), ConditionExpression="attribute_not_exists(pk)")
+            self._table.put_item(Item=without_nulls(item), ConditionExpression="attribute_not_exists(pk)")
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
@@ -319,13 +313,7 @@ class ShipmentRepository:
                       cursor_position: dict[str, Any] | None, lower: str | None, upper: str | None,
                       filter_expression: Any = None) -> tuple[list[Shipment], dict[str, Any] | None]:
         """Newest first within one index partition, bounded by sortable created-at strings."""
-        condition = Key(index.pk).eq(partition)
-        if lower and upper:
-            condition &= Key(index.sk).between(lower, upper)
-        elif lower:
-            condition &= Key(index.sk).gte(lower)
-        elif upper:
-            condition &= Key(index.sk).lte(upper)
+        condition = _partition_range(index, partition, lower, upper)
         request: dict[str, Any] = {"IndexName": index.name, "KeyConditionExpression": condition,
                                    "ScanIndexForward": False}
         if filter_expression is not None:
@@ -351,18 +339,23 @@ class ShipmentRepository:
 
     def iterate_by_index(self, index: keys.Index, partition: str, *, lower: str | None, upper: str | None,
                          filter_expression: Any = None) -> Iterator[dict[str, Any]]:
-        condition = Key(index.pk).eq(partition)
-        if lower and upper:
-            condition &= Key(index.sk).between(lower, upper)
-        elif lower:
-            condition &= Key(index.sk).gte(lower)
-        elif upper:
-            condition &= Key(index.sk).lte(upper)
+        condition = _partition_range(index, partition, lower, upper)
         request: dict[str, Any] = {"IndexName": index.name, "KeyConditionExpression": condition,
                                    "ScanIndexForward": True}
         if filter_expression is not None:
             request["FilterExpression"] = filter_expression
         yield from _query_all(self._table, request)
+
+
+def _partition_range(index: keys.Index, partition: str, lower: str | None, upper: str | None) -> Any:
+    condition = Key(index.pk).eq(partition)
+    if lower and upper:
+        return condition & Key(index.sk).between(lower, upper)
+    if lower:
+        return condition & Key(index.sk).gte(lower)
+    if upper:
+        return condition & Key(index.sk).lte(upper)
+    return condition
 
 
 def _query_all(table: Any, request: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -136,7 +136,10 @@ def read_records(lines: Iterable[str]) -> Iterator[list[str]]:
 def check_header(cells: list[str] | None) -> None:
     """The template's header, in its order (case and surrounding spaces aside); empty trailing
     cells, which spreadsheets sometimes add, are allowed."""
-    found = [cell.strip().lstrip("\ufeff").strip() for cell in (cells or [])]
+    if cells is None:
+        raise CsvFileError("The file is empty; it needs at least the template's header. Download the template "
+                           "from /v1/customers/import-template.")
+    found = [cell.strip().lstrip("\ufeff").strip() for cell in cells]
     while found and not found[-1]:
         found.pop()
     if [c.casefold() for c in found] != [c.casefold() for c in CUSTOMER_CSV_HEADER]:

@@ -205,7 +205,7 @@ def _parcel_number(shipment: Shipment, parcel_id: str | None) -> str:
 def notify_cancellation(deps: Dependencies, event: OrderCancelled) -> Outcome:
     if deps.orders is None:
         # shared/orders.py is not deployed with this function: nothing can be looked up.
-        logger.warning("order cancellation email without an order repository", extra={"order_id": event.order_id})
+        logger.warning("order cancellation message without an order repository", extra={"order_id": event.order_id})
         return _outcome(Outcome.gone, ORDER_CANCELLED_MILESTONE, order_id=event.order_id)
     try:
         merchant = deps.merchants.get(event.merchant_id)

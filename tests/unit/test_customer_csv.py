@@ -108,7 +108,12 @@ def test_the_header_is_the_templates() -> None:
     check_header(["\ufeffUsername", *HEADER[1:]])
 
 
-@pytest.mark.parametrize("header", [None, [], HEADER[:-1], [*HEADER, "Notes"], [HEADER[1], HEADER[0], *HEADER[2:]],
+def test_an_empty_file_is_refused_as_such() -> None:
+    with pytest.raises(CsvFileError, match="empty"):
+        check_header(next(iter(records_of(b"")), None))
+
+
+@pytest.mark.parametrize("header", [[], HEADER[:-1], [*HEADER, "Notes"], [HEADER[1], HEADER[0], *HEADER[2:]],
                                     ["User Name", *HEADER[1:]]])
 def test_any_other_header_rejects_the_file(header: list[str] | None) -> None:
     with pytest.raises(CsvFileError, match="template"):
