@@ -139,6 +139,9 @@ class GatewayServer(ThreadingHTTPServer):
     """Bound at once (so port 0 resolves before the functions' environment is built), served later."""
 
     daemon_threads = True
+    # socketserver's default backlog is 5: a burst of concurrent clients (50 refunds at once)
+    # would see connections reset, which API Gateway never does.
+    request_queue_size = 256
     gateway: Gateway
 
     def __init__(self, port: int) -> None:
