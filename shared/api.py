@@ -56,6 +56,12 @@ def _on_model_validation(exc: ValidationError) -> Response:
                             errors=_field_errors(exc.errors(include_input=False)))
 
 
+def _on_undecodable_body(_: UnicodeDecodeError) -> Response:
+    # powertools decodes a base64 body (API Gateway sends non-UTF-8 bytes so) as UTF-8 before
+    # validating it; JSON is UTF-8 (RFC 8259), so bytes that are not are a malformed body.
+    return problem_response(400, "Bad Request", "The request body is not valid JSON (UTF-8).")
+
+
 def _on_unsupported_content_type(_: RequestUnsupportedContentType) -> Response:
     return problem_response(415, "Unsupported Media Type", "Send the body as application/json.")
 
@@ -93,6 +99,7 @@ def api_resolver(*, body_limits: Mapping[str, int] | None = None,
     app.exception_handler(ProblemError)(_on_problem)
     app.exception_handler(RequestValidationError)(_on_request_validation)
     app.exception_handler(RequestUnsupportedContentType)(_on_unsupported_content_type)
+    app.exception_handler(UnicodeDecodeError)(_on_undecodable_body)
     app.exception_handler(ValidationError)(_on_model_validation)
     app.exception_handler(NotFoundError)(_on_not_found)
     app.exception_handler(Exception)(_on_unexpected)

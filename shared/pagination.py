@@ -41,7 +41,9 @@ def decode_cursor(merchant_id: str, cursor: str) -> dict[str, Any]:
         payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     except (ValueError, TypeError) as exc:
         raise BadRequest("The cursor is not valid.") from exc
-    if not hmac.compare_digest(signature, _signature(merchant_id, payload)):
+    # compare_digest refuses non-ASCII str (TypeError, a 500): compare bytes so garbage simply fails.
+    expected = _signature(merchant_id, payload).encode("ascii")
+    if not hmac.compare_digest(signature.encode("utf-8", "replace"), expected):
         raise BadRequest("The cursor is not valid.")
     position = json.loads(payload)
     if not isinstance(position, dict):
