@@ -20,11 +20,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"))
     parser.add_argument("--secret-prefix", default=os.environ.get("CONNECTION_SECRET_PREFIX"),
                         help="SSM path of connection secrets, e.g. /colis/prod/connections/")
+    parser.add_argument("--usage-plan-id", default=os.environ.get("USAGE_PLAN_ID"),
+                        help="the stack's UsagePlanId output (env USAGE_PLAN_ID): merchants are enrolled in it")
     commands = parser.add_subparsers(dest="command", required=True)
 
     merchant = commands.add_parser("create-merchant", help="create a merchant (and its first API key)")
     merchant.add_argument("name")
     merchant.add_argument("--no-key", action="store_true", help="do not create an API key")
+
+    enrol = commands.add_parser("enrol-merchant", help="enrol an existing merchant in the usage plan")
+    enrol.add_argument("merchant_id")
 
     key = commands.add_parser("create-api-key", help="create an API key for a merchant")
     key.add_argument("merchant_id")
@@ -56,9 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "create-merchant":
-            result = operations.create_merchant(args.name)
+            result = operations.create_merchant(args.name, args.usage_plan_id)
             if not args.no_key:
                 result["api_key"] = operations.create_api_key(result["merchant_id"])
+        elif args.command == "enrol-merchant":
+            if not args.usage_plan_id:
+                raise SystemExit("colis: --usage-plan-id (or USAGE_PLAN_ID) is required")
+            result = operations.enrol(args.merchant_id, args.usage_plan_id)
         elif args.command == "create-api-key":
             result = operations.create_api_key(args.merchant_id)
         else:

@@ -7,11 +7,23 @@ from typing import Any
 from shared.api_keys import ApiKeyRepository
 from shared.connections import ConnectionRepository, webhook_url
 from shared.merchants import MerchantRepository
+from shared.usage_plans import enrol_merchant
 
 
-def create_merchant(name: str) -> dict[str, Any]:
+def create_merchant(name: str, usage_plan_id: str | None = None) -> dict[str, Any]:
+    """Creates the merchant and, given the stack's usage plan, enrols it (without a usage-plan key
+    API Gateway refuses the merchant's requests with 403)."""
     merchant = MerchantRepository().create(name)
-    return {"merchant_id": merchant.id, "name": merchant.name, "created_at": merchant.created_at}
+    created: dict[str, Any] = {"merchant_id": merchant.id, "name": merchant.name, "created_at": merchant.created_at}
+    if usage_plan_id:
+        created["usage_plan"] = enrol(merchant.id, usage_plan_id)
+    return created
+
+
+def enrol(merchant_id: str, usage_plan_id: str) -> dict[str, Any]:
+    MerchantRepository().get(merchant_id)
+    key_id = enrol_merchant(merchant_id, usage_plan_id)
+    return {"usage_plan_id": usage_plan_id, "usage_key_id": key_id, "merchant_id": merchant_id}
 
 
 def create_api_key(merchant_id: str) -> dict[str, Any]:

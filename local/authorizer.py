@@ -20,6 +20,7 @@ log = logging.getLogger("local.authorizer")
 class Decision:
     refusal: str | None  # a gateway response type when refused
     context: dict[str, Any] | None = None
+    usage_identifier: str | None = None  # the authorizer's usageIdentifierKey
 
 
 def authorize(invoker: Invoker, route: Route, request: IncomingRequest, path_parameters: dict[str, str]) -> Decision:
@@ -60,7 +61,9 @@ def _decide(result: Any, arn: str, latency: int) -> Decision:
         if isinstance(value, dict | list):
             return Decision("AUTHORIZER_CONFIGURATION_ERROR")  # only primitives are allowed
         context[key] = str(value).lower() if isinstance(value, bool) else str(value)
-    return Decision(None, {**context, "principalId": str(result["principalId"]), "integrationLatency": latency})
+    usage = result.get("usageIdentifierKey")
+    return Decision(None, {**context, "principalId": str(result["principalId"]), "integrationLatency": latency},
+                    str(usage) if usage is not None else None)
 
 
 def _applies(statement: dict[str, Any], arn: str) -> bool:

@@ -15,6 +15,7 @@ from local.gateway_responses import Answer, gateway_response, integration_failur
 from local.invoker import Invoker
 from local.proxy_event import IncomingRequest, proxy_event
 from local.routes import MethodNotAllowed, RouteTable
+from local.usage_plans import UsagePlanGate
 
 log = logging.getLogger("local.gateway")
 
@@ -39,10 +40,12 @@ def function_answer(result: Any) -> Answer:
 
 
 class Gateway:
-    def __init__(self, routes: RouteTable, invoker: Invoker, local_routes: LocalRoutes | None) -> None:
+    def __init__(self, routes: RouteTable, invoker: Invoker, local_routes: LocalRoutes | None,
+                 usage_plans: UsagePlanGate | None = None) -> None:
         self.routes = routes
         self._invoker = invoker
         self._local_routes = local_routes
+        self._usage_plans = usage_plans
         apis = {route.api.logical_id: route.api for route in routes.routes}
         self._sole_api = next(iter(apis.values())) if len(apis) == 1 else None
 
@@ -61,12 +64,17 @@ class Gateway:
             return problem(405, "Method Not Allowed", f"{request.method} is not allowed here.",
                            [("Allow", ", ".join(match.allowed))])
         route = match.route
-        authorizer_context = None
+        authorizer_context, usage_identifier = None, None
         if route.authorizer is not None:
             decision = authorize(self._invoker, route, request, match.path_parameters)
             if decision.refusal is not None:
                 return gateway_response(decision.refusal, route.api, request.request_id)
-            authorizer_context = decision.context
+            authorizer_context, usage_identifier = decision.context, decision.usage_identifier
+        if route.api_key_required and self._usage_plans is not None:
+            key = usage_identifier if route.api.api_key_source == "AUTHORIZER" else request.header("x-api-key")
+            refusal = self._usage_plans.refusal(route.api, key)
+            if refusal is not None:
+                return gateway_response(refusal, route.api, request.request_id)
         event = proxy_event(request, route, match.path_parameters, authorizer_context)
         try:
             result = self._invoker.invoke(route.function, event)

@@ -20,6 +20,9 @@ _DEFAULTS: dict[str, tuple[int, str, str]] = {
     # AWS answers 403 "Missing Authentication Token" for an unknown route; locally a plain 404.
     "MISSING_AUTHENTICATION_TOKEN": (404, "Not Found", "No route matches this path."),
     "REQUEST_TOO_LARGE": (413, "Content Too Large", "The request body exceeds API Gateway's 10 MB limit."),
+    "INVALID_API_KEY": (403, "Forbidden", "Forbidden"),
+    "THROTTLED": (429, "Too Many Requests", "Too Many Requests"),
+    "QUOTA_EXCEEDED": (429, "Too Many Requests", "Limit Exceeded"),
 }
 _NO_DEFAULT_FALLBACK = {"MISSING_AUTHENTICATION_TOKEN"}
 

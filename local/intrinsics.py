@@ -37,6 +37,11 @@ class Resolver:
             return self._parameters[name]
         if name in self._refs:
             return self._refs[name]
+        base, _, member = name.partition(".")
+        if member == "Stage" and base in self._refs:
+            # SAM's `!Ref MyApi.Stage`: the stage the Serverless::Api creates
+            props = ((self._body.get("Resources") or {}).get(base) or {}).get("Properties") or {}
+            return self.resolve(props.get("StageName", "Prod"))
         raise Unresolvable(f"Ref {name}")
 
     def get_att(self, logical_id: str, attribute: str) -> Any:

@@ -153,6 +153,25 @@ def _create_parameter(aws: Aws, logical_id: str, props: dict[str, Any]) -> tuple
 
 
 Creator = Callable[[Aws, str, dict[str, Any]], tuple[str, Attributes]]
+def _create_usage_plan(aws: Aws, logical_id: str, props: dict[str, Any]) -> tuple[str, Attributes]:
+    """In moto, so that merchant enrolment (`create_usage_plan_key`) runs against it as in AWS."""
+    throttle = props.get("Throttle") or {}
+    quota = props.get("Quota") or {}
+    args: dict[str, Any] = {
+        "name": props.get("UsagePlanName") or physical_name(logical_id),
+        "apiStages": [{"apiId": str(stage["ApiId"]), "stage": str(stage["Stage"])}
+                      for stage in props.get("ApiStages") or []],
+    }
+    if throttle:
+        args["throttle"] = {"rateLimit": float(throttle.get("RateLimit", 10000)),
+                            "burstLimit": int(throttle.get("BurstLimit", 5000))}
+    if quota:
+        args["quota"] = {"limit": int(quota["Limit"]), "period": quota.get("Period", "DAY"),
+                         "offset": int(quota.get("Offset", 0))}
+    plan = aws.client("apigateway").create_usage_plan(**args)
+    return plan["id"], {}
+
+
 CREATORS: dict[str, Creator] = {
     "AWS::DynamoDB::Table": _create_table,
     "AWS::Serverless::SimpleTable": _create_simple_table,
@@ -162,6 +181,7 @@ CREATORS: dict[str, Creator] = {
     "AWS::SNS::Topic": _create_topic,
     "AWS::SecretsManager::Secret": _create_secret,
     "AWS::SSM::Parameter": _create_parameter,
+    "AWS::ApiGateway::UsagePlan": _create_usage_plan,
 }
 
 

@@ -34,6 +34,8 @@ class ApiSpec:
     authorizers: dict[str, AuthorizerSpec] = field(default_factory=dict)
     gateway_responses: dict[str, Any] = field(default_factory=dict)
     binary_media_types: tuple[str, ...] = ()
+    api_key_source: str = "HEADER"  # or AUTHORIZER: the authorizer's usageIdentifierKey
+    api_key_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Route:
     pattern: re.Pattern[str]
     parameters: tuple[str, ...]
     specificity: tuple[int, ...]
+    api_key_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ def _api_spec(template: Template, resolver: Resolver, logical_id: str, functions
         authorizers=_authorizers(props, functions),
         gateway_responses=props.get("GatewayResponses") or {},
         binary_media_types=tuple(props.get("BinaryMediaTypes") or []),
+        api_key_source=str(props.get("ApiKeySourceType", "HEADER")).upper(),
+        api_key_required=bool((props.get("Auth") or {}).get("ApiKeyRequired", False)),
     )
 
 
@@ -147,10 +152,12 @@ def build_routes(template: Template, resolver: Resolver, functions: dict[str, Fu
             if api_logical_id not in apis:
                 apis[api_logical_id] = _api_spec(template, resolver, api_logical_id, functions)
             api = apis[api_logical_id]
-            authorizer_name = (props.get("Auth") or {}).get("Authorizer", api.default_authorizer)
+            auth = props.get("Auth") or {}
+            authorizer_name = auth.get("Authorizer", api.default_authorizer)
             authorizer = None if authorizer_name in (None, "NONE") else api.authorizers.get(authorizer_name)
             pattern, parameters, specificity = compile_path(props["Path"])
             method = str(props["Method"]).upper()
             routes.append(Route("ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method,
-                                props["Path"], function, api, authorizer, pattern, parameters, specificity))
+                                props["Path"], function, api, authorizer, pattern, parameters, specificity,
+                                bool(auth.get("ApiKeyRequired", api.api_key_required))))
     return RouteTable(routes)

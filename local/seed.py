@@ -22,21 +22,25 @@ def _without_token(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def seed_merchants(api_url: str) -> dict[str, Any]:
-    """Two merchants with a key each; the first gets one connection per carrier."""
+def seed_merchants(api_url: str, usage_plan_ids: list[str] | None = None) -> dict[str, Any]:
+    """Two merchants with a key each, enrolled in the template's usage plan; the first gets one
+    connection per carrier."""
     try:
         from cli import operations
     except ImportError:
         log.warning("cli/operations.py is missing: nothing seeded")
         return {"merchant_id": None, "api_key": None, "webhooks": {}, "second_merchant": None}
-    first = operations.create_merchant("Demo Shop")
+    if len(usage_plan_ids or []) > 1:
+        log.warning("several usage plans: merchants are enrolled in the first")
+    plan = (usage_plan_ids or [None])[0]
+    first = operations.create_merchant("Demo Shop", plan)
     first_key = operations.create_api_key(first["merchant_id"])
     webhooks = {}
     for carrier in CARRIERS:
         connection = operations.create_connection(first["merchant_id"], carrier, api_url)
         webhooks[carrier] = {"connection_id": connection["id"], "url": _without_token(connection["url"]),
                              "secret": connection["secret"]}
-    second = operations.create_merchant("Second Shop")
+    second = operations.create_merchant("Second Shop", plan)
     second_key = operations.create_api_key(second["merchant_id"])
     return {
         "merchant_id": first["merchant_id"], "api_key": first_key["key"], "webhooks": webhooks,

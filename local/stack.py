@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import secrets
 import sys
 import threading
@@ -30,6 +31,7 @@ from local.seed import seed_merchants, write_state
 from local.streams import stream_pollers
 from local.template import Template
 from local.ttl import ServiceDeletions, TtlSweeper, ttl_tables
+from local.usage_plans import UsagePlanGate
 
 log = logging.getLogger("local.stack")
 
@@ -46,6 +48,7 @@ class Stack:
     aws_endpoint_url: str = ""
     state: dict[str, Any] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    usage_plan_ids: list[str] = field(default_factory=list)
     aws: Aws | None = None
     schedules: Schedules | None = None
     ttl: TtlSweeper | None = None
@@ -116,6 +119,7 @@ def _wire(stack: Stack, template: Template, aws: Aws, project_root: Path, backgr
     """Everything between moto and the functions; returns the gateway to serve."""
     resolver = Resolver(template.body, _parameters(template), _pseudo_parameters(aws))
     resources = create_resources(template, resolver, aws)
+    stack.usage_plan_ids = [r.ref for r in resources.values() if r.kind == "AWS::ApiGateway::UsagePlan"]
     functions = stack.functions = load_functions(template, resolver, aws, project_root)
     _warn_unemulated(functions)
     environments = with_local_values({name: f.environment for name, f in functions.items()}, stack.api_url)
@@ -138,7 +142,7 @@ def _wire(stack: Stack, template: Template, aws: Aws, project_root: Path, backgr
     for poller in stack._pollers:
         poller.start()
     local_routes = LocalRoutes(stack.clock, stack.ttl.sweep, stack.schedules, stack.outbox)
-    return Gateway(build_routes(template, resolver, functions), invoker, local_routes)
+    return Gateway(build_routes(template, resolver, functions), invoker, local_routes, UsagePlanGate(aws))
 
 
 def start_stack(template_path: str | Path = "template.yaml", api_port: int = 3000, moto_port: int = 5000,
@@ -163,9 +167,13 @@ def start_stack(template_path: str | Path = "template.yaml", api_port: int = 300
         stack.environment.apply(base_environment(stack.aws_endpoint_url))
         gateway = _wire(stack, template, stack.aws, root, background_schedules, ttl_interval)
         stack._gateway.serve(gateway)
-        stack.state = {"api_url": stack.api_url, "aws_endpoint_url": stack.aws_endpoint_url}
+        # what the `colis` CLI needs to work against this stack (--table, --secret-prefix, --usage-plan-id)
+        stack.state = {"api_url": stack.api_url, "aws_endpoint_url": stack.aws_endpoint_url,
+                       "table_name": os.environ.get("TABLE_NAME"),
+                       "connection_secret_prefix": os.environ.get("CONNECTION_SECRET_PREFIX"),
+                       "usage_plan_id": (stack.usage_plan_ids or [None])[0]}
         if seed:
-            stack.state.update(seed_merchants(stack.api_url))
+            stack.state.update(seed_merchants(stack.api_url, stack.usage_plan_ids))
         if state_path is not None:
             write_state(state_path, stack.state)
     except BaseException:

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.api_keys import ApiKeyRepository
 from shared.observability import entrypoint, logger
+from shared.usage_plans import usage_identifier
 
 
 class Unauthorized(Exception):
@@ -44,4 +45,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": _api_scope(event.get("methodArn", "*"))},
         ]},
         "context": {"merchant_id": api_key.merchant_id, "key_id": api_key.id},
+        # the merchant's usage-plan key: API Gateway throttles each merchant by its plan
+        "usageIdentifierKey": usage_identifier(api_key.merchant_id),
     }

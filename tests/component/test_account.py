@@ -158,3 +158,28 @@ def test_a_merchant_cannot_touch_another_merchants_keys_or_connections(merchant:
 def test_without_authorizer_context_the_route_is_401(aws_env: dict[str, Any]) -> None:
     response = call(account, api_event("GET", "/v1/settings"))
     assert response.status == 401
+
+
+def test_authorizer_names_the_merchants_usage_plan_key(merchant: str) -> None:
+    from shared.usage_plans import usage_identifier
+
+    key = call(account, api_event("POST", "/v1/api-keys", merchant_id=merchant)).json()["key"]
+    other = MerchantRepository().create("Other Shop").id
+    other_key = call(account, api_event("POST", "/v1/api-keys", merchant_id=other)).json()["key"]
+    assert _authorize(key)["usageIdentifierKey"] == usage_identifier(merchant)
+    assert _authorize(other_key)["usageIdentifierKey"] == usage_identifier(other) != usage_identifier(merchant)
+    assert len(usage_identifier(merchant)) >= 20  # API Gateway's minimum key length
+
+
+def test_enrolment_puts_one_key_per_merchant_in_the_plan_and_can_be_repeated(merchant: str) -> None:
+    import boto3
+
+    from shared.usage_plans import enrol_merchant, usage_identifier
+
+    gateway = boto3.client("apigateway")
+    plan = gateway.create_usage_plan(name="colis-test-merchants", throttle={"rateLimit": 50.0, "burstLimit": 100})
+    first = enrol_merchant(merchant, plan["id"])
+    assert enrol_merchant(merchant, plan["id"]) == first
+    keys = gateway.get_api_keys(includeValues=True)["items"]
+    assert [(k["id"], k["value"]) for k in keys] == [(first, usage_identifier(merchant))]
+    assert [k["id"] for k in gateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]] == [first]

@@ -3,10 +3,17 @@ isolation between merchants, problem details, and the local-only routes."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
 from typing import Any
 
 import pytest
+import requests
 
+from tests.carrier_signing import colis_headers
 from tests.e2e.conftest import ApiClient
 
 pytestmark = pytest.mark.xdist_group("e2e")
@@ -54,3 +61,57 @@ def test_the_local_clock_moves(public_api: ApiClient) -> None:
     after = public_api.post("/_local/clock", json={"advance_days": 0}).json()["now"]
     assert after >= before
     assert isinstance(public_api.get("/_local/schedules").json()["schedules"], list)
+
+
+def _colis(local_stack: dict[str, Any], *arguments: str, usage_plan: bool = True) -> subprocess.CompletedProcess[str]:
+    """The operator CLI, as an operator runs it against the local stack's endpoint."""
+    options = ["--endpoint-url", local_stack["aws_endpoint_url"], "--table", local_stack["table_name"],
+               "--secret-prefix", local_stack["connection_secret_prefix"]]
+    if usage_plan:
+        options += ["--usage-plan-id", local_stack["usage_plan_id"]]
+    environment = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    environment.pop("USAGE_PLAN_ID", None)
+    return subprocess.run([sys.executable, "-m", "cli.main", *options, *arguments], capture_output=True, text=True,
+                          env=environment, timeout=60, check=False)
+
+
+def test_cli_creates_a_merchant_whose_key_works_and_a_connection_whose_webhook_verifies(
+        local_stack: dict[str, Any]) -> None:
+    created = _colis(local_stack, "create-merchant", "Fromagerie Vasseur")
+    assert created.returncode == 0, created.stderr
+    merchant = json.loads(created.stdout)
+    assert merchant["usage_plan"]["usage_plan_id"] == local_stack["usage_plan_id"]
+    with ApiClient(local_stack["api_url"], merchant["api_key"]["key"]) as client:
+        assert client.get("/v1/settings").status_code == 200
+
+    connection = _colis(local_stack, "create-connection", merchant["merchant_id"], "colis",
+                        "--api-url", local_stack["api_url"])
+    assert connection.returncode == 0, connection.stderr
+    hook = json.loads(connection.stdout)
+    body = json.dumps({"event_id": "evt-cli-1", "carrier": "colissimo", "tracking_number": "CLI000000001",
+                       "status": "in_transit", "occurred_at": "2026-01-01T00:00:00+00:00"}).encode()
+    now = datetime.fromisoformat(requests.get(local_stack["api_url"] + "/_local/clock", timeout=30).json()["now"])
+    signed = requests.post(hook["url"], data=body, timeout=30, headers=colis_headers(hook["secret"], body, now))
+    unsigned = requests.post(hook["url"], data=body, timeout=30, headers={"Colis-Signature": "t=1,v1=00"})
+    assert signed.status_code == 200 and unsigned.status_code == 401
+
+
+def test_cli_merchant_outside_the_usage_plan_is_refused_until_enrolled(local_stack: dict[str, Any]) -> None:
+    created = _colis(local_stack, "create-merchant", "Late Shop", usage_plan=False)
+    assert created.returncode == 0, created.stderr
+    merchant = json.loads(created.stdout)
+    assert "usage_plan" not in merchant
+    with ApiClient(local_stack["api_url"], merchant["api_key"]["key"]) as client:
+        refused = client.get("/v1/settings")
+        assert refused.status_code == 403
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        enrolled = _colis(local_stack, "enrol-merchant", merchant["merchant_id"])
+        assert enrolled.returncode == 0, enrolled.stderr
+        again = _colis(local_stack, "enrol-merchant", merchant["merchant_id"])  # idempotent
+        assert json.loads(again.stdout)["usage_key_id"] == json.loads(enrolled.stdout)["usage_key_id"]
+        assert client.get("/v1/settings").status_code == 200
+
+
+def test_cli_refuses_an_unknown_merchant(local_stack: dict[str, Any]) -> None:
+    result = _colis(local_stack, "create-api-key", "mer_does_not_exist")
+    assert result.returncode == 1 and "mer_does_not_exist" in result.stderr

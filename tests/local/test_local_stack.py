@@ -113,6 +113,24 @@ def test_function_response_is_written_back_faithfully(stack: Stack, http: reques
     assert response.raw.headers.getlist("Set-Cookie") == ["a=1", "b=2"]
 
 
+def test_usage_plan_refuses_unenrolled_keys_and_throttles_enrolled_ones(stack: Stack, http: requests.Session) -> None:
+    """Route with ApiKeyRequired, key named by the authorizer (ApiKeySourceType AUTHORIZER), plan in moto."""
+    from tests.local.fixture_functions.authorizer import USAGE_KEY
+
+    refused = http.get(url(stack, "/v1/metered"), headers=GOOD)
+    assert refused.status_code == 403 and refused.headers["Content-Type"] == "application/problem+json"
+    assert http.get(url(stack, "/v1/things/1"), headers=GOOD).status_code == 200  # no key required there
+
+    assert stack.aws is not None and len(stack.usage_plan_ids) == 1
+    gateway = stack.aws.client("apigateway")
+    key = gateway.create_api_key(name="mer_good", value=USAGE_KEY, enabled=True)
+    gateway.create_usage_plan_key(usagePlanId=stack.usage_plan_ids[0], keyId=key["id"], keyType="API_KEY")
+    statuses = [http.get(url(stack, "/v1/metered"), headers=GOOD).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]  # burst 2, then 0.2 per second
+    throttled = http.get(url(stack, "/v1/metered"), headers=GOOD)
+    assert throttled.status_code == 429 and throttled.json()["status"] == 429
+
+
 def test_unknown_route_is_404_and_wrong_method_405(stack: Stack, http: requests.Session) -> None:
     missing = http.get(url(stack, "/v2/nothing"), headers=GOOD)
     assert missing.status_code == 404
