@@ -68,7 +68,8 @@ def list_orders(
                                                       "customer_id": customer_id, "tag": tag})
     except ValidationError as error:
         raise ValidationFailed("The filters are invalid.", errors=[
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in error.errors()]) from error
+            {"field": ".".join(str(p) for p in e["loc"]), "type": e["type"], "message": e["msg"]}
+            for e in error.errors()]) from error
     items, next_cursor = service.list_orders(OrderRepository(), merchant_id(app), filters, limit, cursor)
     return OrderList(items=items, next_cursor=next_cursor)
 

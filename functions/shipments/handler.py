@@ -52,7 +52,8 @@ def list_shipments(
                                                  "status": status or [], "batch_id": batch_id, "q": q})
     except ValidationError as error:
         raise ValidationFailed("The filters are invalid.", errors=[
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in error.errors()]) from error
+            {"field": ".".join(str(p) for p in e["loc"]), "type": e["type"], "message": e["msg"]}
+            for e in error.errors()]) from error
     items, next_cursor = service.list_shipments(ShipmentRepository(), MerchantRepository(), merchant_id(app),
                                                 filters, limit, cursor)
     return ShipmentList(items=items, next_cursor=next_cursor)

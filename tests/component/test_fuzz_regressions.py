@@ -62,3 +62,18 @@ def test_a_body_that_is_not_utf8_is_400(merchant: str, handler: Any, method: str
     response = call(handler, _binary_event(method, resource, merchant, NOT_UTF8))
     _assert_problem(response, 400)
     assert response.json()["detail"] == "The request body is not valid JSON (UTF-8)."
+
+
+# `GET /v1/orders?status=%F0%A4%82%A8...&limit=100`: the list filters' 422 listed its field problems
+# without `type`, unlike every other 422 (the document's FieldProblem: field, type, message).
+@pytest.mark.parametrize(("handler", "resource", "query"), [
+    (orders, "/v1/orders", {"status": "\U000240a8\U000a2733ç/", "limit": "100"}),
+    (shipments, "/v1/shipments", {"status": "teleported"}),
+    (shipments, "/v1/shipments", {"created_from": "2026-02-30"}),
+])
+def test_list_filter_problems_have_field_type_and_message(merchant: str, handler: Any, resource: str,
+                                                          query: dict[str, str]) -> None:
+    response = call(handler, api_event("GET", resource, query=query, merchant_id=merchant))
+    _assert_problem(response, 422)
+    errors = response.json()["errors"]
+    assert errors and all({"field", "type", "message"} <= set(error) for error in errors), errors
