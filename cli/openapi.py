@@ -39,6 +39,93 @@ def template_routes(template_path: Path = ROOT / "template.yaml") -> dict[tuple[
     return routes
 
 
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+PROBLEM_SCHEMAS = {
+    "Problem": {
+        "title": "Problem", "type": "object", "required": ["type", "title", "status", "detail"],
+        "description": "RFC 9457 problem details: every error of the API.",
+        "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "errors": {"type": "array",
+                       "items": {"anyOf": [{"$ref": "#/components/schemas/FieldProblem"},
+                                           {"$ref": "#/components/schemas/EventProblem"}]},
+                       "description": "422: one entry per invalid field; a rejected webhook batch: per event"},
+        },
+    },
+    "FieldProblem": {
+        "title": "FieldProblem", "type": "object", "required": ["field", "type", "message"],
+        "properties": {"field": {"type": "string"}, "type": {"type": "string"}, "message": {"type": "string"}},
+    },
+    "EventProblem": {
+        "title": "EventProblem", "type": "object", "required": ["index", "detail"],
+        "properties": {"index": {"type": "integer"}, "detail": {"type": "string"}},
+    },
+}
+# powertools' own validation-error models: our resolver answers problem details instead.
+_POWERTOOLS_ERROR_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+ERROR_DESCRIPTIONS = {
+    400: "Malformed JSON, a tampered or foreign cursor, or a missing required header",
+    401: "Missing or invalid API key (webhooks: a bad signature)",
+    403: "The merchant is not enrolled in a usage plan",
+    404: "No such resource (another merchant's is not found either)",
+    405: "This method is not allowed on this resource",
+    409: "Conflicts with the resource's current state",
+    410: "No longer available",
+    413: "The request body is too large",
+    415: "Send the body as application/json",
+    422: "Invalid fields (`errors` lists them)",
+    429: "Too many requests (API Gateway throttling): retry later",
+    503: "A dependency failed: send the same request again",
+}
+# Which errors each family of routes can answer (API.md), beside any its handler declares.
+_ERRORS_BY_PREFIX = {
+    "/v1/": (400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+    "/webhooks/": (400, 401, 404, 413, 422, 429, 503),
+    "/track/": (404, 422, 429),
+}
+# Routes that read their raw body (not a pydantic model), so powertools cannot describe it.
+_RAW_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/webhooks/{carrier}/{connection_id}"): {
+        "description": "The carrier's delivery as it signs it (JSON); verified over the raw bytes.",
+        "required": True, "content": {"application/json": {"schema": {}}}},
+    ("post", "/v1/customer-imports"): {
+        "description": 'The CSV file (at most 4,000,000 bytes), or `{"upload": true}` for a presigned upload URL.',
+        "required": True,
+        "content": {"text/csv": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"type": "object", "required": ["upload"],
+                                                    "properties": {"upload": {"type": "boolean"}}}}}},
+}
+
+
+def _problem_response(status: int, existing: dict[str, Any] | None) -> dict[str, Any]:
+    """`status` answered as problem details; other media types a handler declares (the tracking
+    page's HTML 404) are kept."""
+    content = {media: spec for media, spec in ((existing or {}).get("content") or {}).items()
+               if media not in ("application/json", PROBLEM_JSON)}
+    description = (existing or {}).get("description")
+    if not description or description == "Validation Error":
+        description = ERROR_DESCRIPTIONS.get(status, "Error")
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}, **content}}
+
+
+def document_errors(method: str, path: str, operation: dict[str, Any]) -> None:
+    """Every 4xx/5xx of `operation` as application/problem+json, the request body of raw-body
+    routes, and no body on a 204."""
+    responses = operation.setdefault("responses", {})
+    statuses = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
+    statuses |= set(next((codes for prefix, codes in _ERRORS_BY_PREFIX.items() if path.startswith(prefix)), ()))
+    for status in sorted(statuses):
+        responses[str(status)] = _problem_response(status, responses.get(str(status)))
+    if "204" in responses:
+        responses["204"].pop("content", None)
+    operation["responses"] = dict(sorted(responses.items()))
+    raw_body = _RAW_BODIES.get((method, path))
+    if raw_body is not None:
+        operation["requestBody"] = raw_body
+
+
 def _merge_components(into: dict[str, Any], schemas: dict[str, Any], module: str) -> None:
     for name, schema in schemas.items():
         if name in into and into[name] != schema:
@@ -64,9 +151,14 @@ def generate() -> dict[str, Any]:
                     continue
                 if path.startswith("/v1/"):
                     operation["security"] = [{"bearer": []}]
+                document_errors(method, path, operation)
                 document["paths"].setdefault(path, {})[method] = operation
         _merge_components(document["components"]["schemas"], schema.get("components", {}).get("schemas", {}),
                           module_name)
+    schemas = document["components"]["schemas"]
+    for name in _POWERTOOLS_ERROR_SCHEMAS:
+        schemas.pop(name, None)
+    _merge_components(schemas, PROBLEM_SCHEMAS, "problem details")
     document["paths"] = dict(sorted(document["paths"].items()))
     document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
     return document

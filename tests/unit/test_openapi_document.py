@@ -3,6 +3,9 @@ documented and served (and nothing else)."""
 
 from __future__ import annotations
 
+import json
+import re
+
 from cli import openapi
 
 
@@ -15,3 +18,49 @@ def test_every_public_route_of_the_contract_is_documented() -> None:
     assert "/webhooks/{carrier}/{connection_id}" in paths
     assert all(path.startswith(("/v1/", "/webhooks/", "/track/")) for path in paths)
     assert all("security" in op for path, ops in paths.items() if path.startswith("/v1/") for op in ops.values())
+
+
+def _operations(document: dict) -> list[tuple[str, str, dict]]:
+    return [(method.upper(), path, op) for path, ops in document["paths"].items() for method, op in ops.items()]
+
+
+def test_every_route_of_the_template_is_in_the_committed_document_and_nothing_else() -> None:
+    committed = json.loads(openapi.DOCUMENT.read_text())
+    documented = {(method, path) for method, path, _ in _operations(committed)}
+    assert documented == set(openapi.template_routes())
+
+
+def test_v1_operations_require_the_bearer_scheme_and_public_ones_do_not() -> None:
+    document = openapi.generate()
+    assert document["components"]["securitySchemes"] == {"bearer": {"type": "http", "scheme": "bearer"}}
+    for _, path, operation in _operations(document):
+        assert (operation.get("security") == [{"bearer": []}]) == path.startswith("/v1/"), path
+
+
+def test_every_error_response_is_problem_json() -> None:
+    document = openapi.generate()
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for method, path, operation in _operations(document):
+        errors = {code: spec for code, spec in operation["responses"].items() if int(code) >= 400}
+        assert {"404", "422", "429"} <= set(errors), f"{method} {path}"
+        for code, spec in errors.items():
+            assert spec["content"]["application/problem+json"] == {"schema": problem}, f"{method} {path} {code}"
+            assert "application/json" not in spec["content"], f"{method} {path} {code}"
+    assert {"type", "title", "status", "detail"} <= set(document["components"]["schemas"]["Problem"]["required"])
+
+
+def test_contract_statuses_are_documented() -> None:
+    paths = openapi.generate()["paths"]
+    webhook = paths["/webhooks/{carrier}/{connection_id}"]["post"]
+    assert {"200", "400", "401", "404", "413"} <= set(webhook["responses"])
+    assert "application/json" in webhook["requestBody"]["content"]
+    assert {"401", "403", "400", "422"} <= set(paths["/v1/orders"]["get"]["responses"])
+    assert "text/html" in paths["/track/{tracking_number}"]["get"]["responses"]["404"]["content"]
+    assert "content" not in paths["/v1/api-keys/{key_id}"]["delete"]["responses"]["204"]
+
+
+def test_every_reference_resolves_and_every_schema_is_used() -> None:
+    document = openapi.generate()
+    text = json.dumps(document)
+    referenced = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', text))
+    assert referenced == set(document["components"]["schemas"])
