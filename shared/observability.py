@@ -7,6 +7,7 @@ decided at the first invocation rather than at import time.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 logger = Logger(service="colis")
+
+# Lambda's advanced logging controls can put the root logger at DEBUG; botocore then logs every
+# request and response body (table items with names, addresses, emails, phones) and urllib3 and
+# s3transfer what they carry. Nothing of ours needs their DEBUG lines, so they stop at INFO.
+WIRE_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+for _name in WIRE_LOGGERS:
+    _wire = logging.getLogger(_name)
+    _wire.setLevel(max(_wire.level, logging.INFO))
 
 _metrics: Any = None
 
