@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,7 +23,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from shared import aws, clock, keys
 from shared.money import minor_units
@@ -49,6 +50,12 @@ class PaymentFailed(Exception):
     """The provider did not refund. Nothing moved; the same refund id may be retried."""
 
 
+class PaymentOutcomeUnknown(Exception):
+    """The request may have reached the provider and its answer was lost (a timeout, a 5xx): the
+    money may have moved. Never taken for a failure, which would free the amount for another
+    refund; the refund stays reserved and is finished by sending the same refund id again."""
+
+
 class PaymentProvider(Protocol):
     name: str
 
@@ -71,9 +78,15 @@ class EmbeddedPaymentProvider:
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise PaymentFailed("the settlement could not be recorded") from error
-            return self._already_settled(request)
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return self._already_settled(request)
+            if int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500:
+                raise PaymentOutcomeUnknown("the settlement may have been recorded") from error
+            raise PaymentFailed("the settlement could not be recorded") from error
+        except (EndpointConnectionError, ConnectTimeoutError) as error:
+            raise PaymentFailed("the settlement could not be recorded") from error
+        except BotoCoreError as error:  # read timeouts, dropped connections: the write may have landed
+            raise PaymentOutcomeUnknown("the settlement may have been recorded") from error
         return ProviderReceipt(self.name, request.refund_id, settled_at)
 
     def _already_settled(self, request: ProviderRefund) -> ProviderReceipt:
@@ -117,9 +130,15 @@ class StripePaymentProvider:
             with self._open(http_request, timeout=self.TIMEOUT_SECONDS) as response:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as error:
+            if error.code >= 500:  # Stripe may have refunded; its idempotency key makes a retry safe
+                raise PaymentOutcomeUnknown(f"Stripe answered {error.code}") from error
             raise PaymentFailed(f"Stripe answered {error.code}") from error
-        except (urllib.error.URLError, TimeoutError, ValueError) as error:
-            raise PaymentFailed("Stripe could not be reached") from error
+        except urllib.error.URLError as error:
+            if isinstance(error.reason, ConnectionRefusedError | socket.gaierror):
+                raise PaymentFailed("Stripe could not be reached") from error
+            raise PaymentOutcomeUnknown("Stripe's answer was lost") from error
+        except (TimeoutError, ValueError) as error:  # sent, then no (readable) answer
+            raise PaymentOutcomeUnknown("Stripe's answer was lost") from error
         if body.get("status") not in ("succeeded", "pending"):
             raise PaymentFailed(f"Stripe refund status {body.get('status')!r}")
         return ProviderReceipt(self.name, str(body["id"]), clock.now())

@@ -23,7 +23,7 @@ own retry handler (standard mode in `shared/aws.py`) sits between them:
 What can go wrong (`error`):
 - `AwsError(code, status)`: the service answers an error (ThrottlingException, SlowDown,
   ConditionalCheckFailedException, InternalError, MessageRejected, ...); the request was not
-  applied.
+  applied, unless `applied=True` (a 5xx that hid a write: "the request may have succeeded").
 - `LostAnswer()`: the request reached the service and was applied, then the answer never came
   back (a ReadTimeoutError): the hardest case, where a retry repeats a write that already landed.
 - `NoConnection()`: the request never left (EndpointConnectionError).
@@ -47,16 +47,19 @@ from typing import Any, Literal
 
 from botocore import handlers as botocore_handlers
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 Layer = Literal["call", "send"]
 
 
 @dataclass(frozen=True)
 class AwsError:
+    """`applied`: the service did the work and still answered the error (a 5xx may hide a write)."""
+
     code: str
     status: int = 400
     message: str = "injected fault"
+    applied: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,7 @@ def _on_before_call(context: dict[str, Any], event_name: str, **_: Any) -> Any:
     fault = context.get(_CONTEXT_KEY)
     if fault is None:
         return None
-    if isinstance(fault.error, AwsError):
+    if isinstance(fault.error, AwsError) and not fault.error.applied:
         # Answered as the service would: botocore raises its modelled exception for the code.
         response = AWSResponse("https://injected.invalid/", fault.error.status, {}, None)
         return response, {"Error": {"Code": fault.error.code, "Message": fault.error.message},
@@ -205,6 +208,9 @@ def _on_after_call(parsed: dict[str, Any], context: dict[str, Any], event_name: 
         return
     if isinstance(fault.error, LostAnswer):
         raise ReadTimeoutError(endpoint_url=f"https://{_names(event_name)[0]}.injected.invalid/")
+    if isinstance(fault.error, AwsError) and fault.error.applied:
+        raise ClientError({"Error": {"Code": fault.error.code, "Message": fault.error.message},
+                           "ResponseMetadata": {"HTTPStatusCode": fault.error.status}}, _names(event_name)[1])
     if isinstance(fault.error, FailedEntries):
         refused: list[int] = context[_CONTEXT_KEY + ".refused"]
         accepted = iter(parsed.get("Entries") or [])
@@ -259,6 +265,8 @@ def _send_layer(moto_call: Callable[..., Any]) -> Callable[..., Any]:
         if fault is None:
             return moto_call(stubber, event_name, request, **kwargs)
         if isinstance(fault.error, AwsError):
+            if fault.error.applied:
+                moto_call(stubber, event_name, request, **kwargs)
             return _error_answer(service, request.url, fault.error)
         if isinstance(fault.error, NoConnection):
             raise EndpointConnectionError(endpoint_url=request.url)

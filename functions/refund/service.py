@@ -40,7 +40,7 @@ from shared.orders import (
     refund_status_of,
 )
 from shared.outbox import outbox_entry
-from shared.payments import PaymentFailed, PaymentProvider, ProviderRefund
+from shared.payments import PaymentFailed, PaymentOutcomeUnknown, PaymentProvider, ProviderRefund
 from shared.refunds import (
     ALREADY_SETTLED,
     KEY_TAKEN,
@@ -204,6 +204,10 @@ def _pay_and_settle(orders: OrderRepository, refunds: RefundRepository, provider
         _undo_reservation(orders, refunds, merchant_id, pending, key)
         raise ServiceUnavailable("The payment provider did not refund, so nothing changed. Retry with the same "
                                  "Idempotency-Key.") from None
+    except PaymentOutcomeUnknown:
+        _release(refunds, merchant_id, pending)
+        raise ServiceUnavailable("The payment provider did not confirm the refund, so its amount stays reserved. "
+                                 "Retry with the same Idempotency-Key to finish it: it is never paid twice.") from None
     for attempt in range(MAX_ATTEMPTS):
         order = orders.get(merchant_id, pending.order_id, consistent=True)
         changed, settled = apply_refund(order, pending)
@@ -230,6 +234,17 @@ def _pay_and_settle(orders: OrderRepository, refunds: RefundRepository, provider
     # The money moved; the refund stays pending and a retry with the same key settles it.
     raise ServiceUnavailable("The refund was paid but could not be recorded yet; retry with the same "
                              "Idempotency-Key to finish it.")
+
+
+def _release(refunds: RefundRepository, merchant_id: str, pending: Refund) -> None:
+    """The money may have moved: keep the reservation (undoing it would let another refund take the
+    same amount again) and let the next retry take the refund over now; the provider deduplicates
+    on the refund id."""
+    count("RefundProviderOutcomeUnknown")
+    try:
+        refunds.release(merchant_id, pending)
+    except Exception as error:  # the lease runs out by itself; the retry then waits a little longer
+        logger.warning("refund lease not released", extra={"refund_id": pending.id, "error": type(error).__name__})
 
 
 def _undo_reservation(orders: OrderRepository, refunds: RefundRepository, merchant_id: str, pending: Refund,
@@ -380,6 +395,10 @@ def _pay_and_settle_cancellation(orders: OrderRepository, refunds: RefundReposit
         _undo_cancellation(orders, refunds, merchant_id, pending)
         raise ServiceUnavailable("The payment provider did not refund, so the order was not cancelled. Retry the "
                                  "cancellation.") from None
+    except PaymentOutcomeUnknown:
+        _release(refunds, merchant_id, pending)
+        raise ServiceUnavailable("The payment provider did not confirm the refund; retry the cancellation to finish "
+                                 "it: it is never paid twice.") from None
     for attempt in range(MAX_ATTEMPTS):
         order = orders.get(merchant_id, pending.order_id, consistent=True)
         if order.pending_refund_id != pending.id:  # another attempt settled it
