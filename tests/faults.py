@@ -111,14 +111,11 @@ class Fault:
             return False
         return self.when is None or bool(self.when(params))
 
-    def take(self) -> bool:
-        """Counts one matching call; True when this one fails."""
+    def due(self) -> bool:
+        """Counts one matching call; True when this one is to fail."""
         self.seen += 1
         last = None if self.times is None else self.on_call + self.times - 1
-        if self.seen >= self.on_call and (last is None or self.seen <= last):
-            self.hits += 1
-            return True
-        return False
+        return self.seen >= self.on_call and (last is None or self.seen <= last)
 
 
 @dataclass(frozen=True)
@@ -155,9 +152,11 @@ class FaultInjector:
         with self._lock:
             if layer == "call":
                 self.calls.append(Call(service, operation, params))
-            for fault in self.faults:
-                if fault.at == layer and fault.matches(service, operation, params) and fault.take():
-                    return fault
+            # Every fault counts the calls it matches; the first one due breaks the call.
+            due = [f for f in self.faults if f.at == layer and f.matches(service, operation, params) and f.due()]
+            if due:
+                due[0].hits += 1
+                return due[0]
         return None
 
 
@@ -182,8 +181,11 @@ def _on_client_params(params: dict[str, Any], context: dict[str, Any], event_nam
     context[_CONTEXT_KEY] = fault
     if isinstance(fault.error, FailedEntries):
         entries = list(params.get("Entries") or [])
+        context[_CONTEXT_KEY + ".entries"] = entries
         refused = _refused_indices(fault.error, len(entries))
         context[_CONTEXT_KEY + ".refused"] = refused
+        if len(refused) == len(entries):
+            return None  # nothing is sent (see _on_before_call): an empty request would not validate
         return {**params, "Entries": [e for i, e in enumerate(entries) if i not in refused]}
     return None
 
@@ -199,6 +201,9 @@ def _on_before_call(context: dict[str, Any], event_name: str, **_: Any) -> Any:
                           "ResponseMetadata": {"HTTPStatusCode": fault.error.status}}
     if isinstance(fault.error, NoConnection):
         raise EndpointConnectionError(endpoint_url=f"https://{_names(event_name)[0]}.injected.invalid/")
+    if isinstance(fault.error, FailedEntries) and len(context[_CONTEXT_KEY + ".refused"]) == len(
+            context.get(_CONTEXT_KEY + ".entries", [])):
+        return AWSResponse("https://injected.invalid/", 200, {}, None), {"Entries": [], "FailedEntryCount": 0}
     return None
 
 

@@ -1,4 +1,9 @@
-"""Table stream consumer: publishes each new outbox entry to the event bus."""
+"""Table stream consumer: publishes each new outbox entry to the event bus.
+
+A batch stops at its first failed record: Lambda restarts the shard from the lowest failed
+sequence number, so records after it come again anyway, and publishing them now would put their
+events on the bus twice. They are reported failed without being published.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,10 @@ from shared.observability import entrypoint
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
+class AfterAFailedRecord(Exception):
+    """Not published: an earlier record of the batch failed, and the stream hands both again."""
+
+
 def publish_record(record: DynamoDBRecord) -> None:
     pending = service.pending_events(record.raw_event)
     if pending is not None:
@@ -24,4 +33,16 @@ def publish_record(record: DynamoDBRecord) -> None:
 
 @entrypoint()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=publish_record, processor=processor, context=context)
+    failed: list[bool] = []
+
+    def publish_in_order(record: DynamoDBRecord) -> None:
+        if failed:
+            raise AfterAFailedRecord
+        try:
+            publish_record(record)
+        except Exception:
+            failed.append(True)
+            raise
+
+    return process_partial_response(event=event, record_handler=publish_in_order, processor=processor,
+                                    context=context)

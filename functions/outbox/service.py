@@ -5,6 +5,7 @@ event (the stream retries), and no event exists without its write."""
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from shared import aws
 from shared.observability import count
 
 SOURCE = "colis"
+PUT_ATTEMPTS = 3  # refused entries are put again by themselves before the record fails
 _deserializer = TypeDeserializer()
 
 
@@ -46,7 +48,19 @@ def publish(detail_type: str, events: list[dict[str, Any]], bus_name: str) -> No
     entries = [{"Source": SOURCE, "DetailType": detail_type, "EventBusName": bus_name,
                 "Detail": json.dumps(event, default=_json_value)} for event in events]
     for start in range(0, len(entries), 10):
-        response = aws.client("events").put_events(Entries=entries[start:start + 10])
-        if response.get("FailedEntryCount"):
-            raise RuntimeError(f"EventBridge refused {response['FailedEntryCount']} {detail_type} event(s)")
+        _put(entries[start:start + 10], detail_type)
     count(f"{detail_type}Published", len(entries))
+
+
+def _put(entries: list[dict[str, Any]], detail_type: str) -> None:
+    """PutEvents, then again with only the entries it refused: the stream's retry would put the
+    accepted ones a second time."""
+    pending = entries
+    for attempt in range(PUT_ATTEMPTS):
+        if attempt:
+            time.sleep(0.05 * 2 ** attempt)
+        response = aws.client("events").put_events(Entries=pending)
+        if not response.get("FailedEntryCount"):
+            return
+        pending = [entry for entry, result in zip(pending, response["Entries"], strict=True) if result.get("ErrorCode")]
+    raise RuntimeError(f"EventBridge refused {len(pending)} {detail_type} event(s)")
