@@ -122,6 +122,7 @@ def run_export(worker: Worker, merchant_id: str, export_id: str,
         logger.info("export already finished or unknown; nothing to do", extra={"export_id": export_id})
         return None
     progress = RunProgress(worker.exports, merchant_id, export_id, attempt, remaining_ms)
+    key: str | None = None
     try:
         content = content_for(job, merchant_id, worker.sources)
         key = object_key(merchant_id, export_id, attempt, content.filename)
@@ -130,6 +131,9 @@ def run_export(worker: Worker, merchant_id: str, export_id: str,
         logger.info("export taken over by a newer run", extra={"export_id": export_id})
         return None
     except Exception as error:
+        if key is not None:
+            # A PutObject or CompleteMultipartUpload whose answer was lost may have made the object.
+            _discard(worker, export_id, key)
         return _fail(worker, merchant_id, job, attempt, error)
     return _publish(worker, merchant_id, job, attempt, key, content.filename, rows)
 

@@ -92,8 +92,8 @@ class MultipartUpload:
                                     **self._object_args)
             else:
                 self._finish_multipart()
-        except BaseException:
-            self.abort()
+        except BaseException as error:
+            self._abort_keeping(error)
             raise
         self._finished = True
         self._buffer = bytearray()
@@ -116,10 +116,15 @@ class MultipartUpload:
             if not self._finished:
                 self.complete()
             return
+        self._abort_keeping(exc)
+
+    def _abort_keeping(self, error: BaseException) -> None:
+        """Abort after `error`; should the abort fail too (or find the upload already completed, when
+        the completion's answer was lost), the original error is the one that counts."""
         try:
             self.abort()
-        except Exception as abort_error:  # the original error matters more; keep it, note this one
-            exc.add_note(f"aborting multipart upload {self._upload_id} also failed: {abort_error!r}")
+        except Exception as abort_error:
+            error.add_note(f"aborting multipart upload {self._upload_id} also failed: {abort_error!r}")
 
     def _finish_multipart(self) -> None:
         if self._buffer:
