@@ -112,14 +112,15 @@ def _problem_response(status: int, existing: dict[str, Any] | None) -> dict[str,
 
 def document_errors(method: str, path: str, operation: dict[str, Any]) -> None:
     """Every 4xx/5xx of `operation` as application/problem+json, the request body of raw-body
-    routes, and no body on a 204."""
+    routes, and no body on a 204 or a redirect."""
     responses = operation.setdefault("responses", {})
     statuses = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
     statuses |= set(next((codes for prefix, codes in _ERRORS_BY_PREFIX.items() if path.startswith(prefix)), ()))
     for status in sorted(statuses):
         responses[str(status)] = _problem_response(status, responses.get(str(status)))
-    if "204" in responses:
-        responses["204"].pop("content", None)
+    for code, response in responses.items():
+        if code == "204" or code.startswith("3"):  # powertools gives every response a JSON body
+            response.pop("content", None)
     operation["responses"] = dict(sorted(responses.items()))
     raw_body = _RAW_BODIES.get((method, path))
     if raw_body is not None:

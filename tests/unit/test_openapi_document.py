@@ -57,6 +57,7 @@ def test_contract_statuses_are_documented() -> None:
     assert {"401", "403", "400", "422"} <= set(paths["/v1/orders"]["get"]["responses"])
     assert "text/html" in paths["/track/{tracking_number}"]["get"]["responses"]["404"]["content"]
     assert "content" not in paths["/v1/api-keys/{key_id}"]["delete"]["responses"]["204"]
+    assert "content" not in paths["/v1/exports/{export_id}/download"]["get"]["responses"]["302"]
 
 
 def test_every_reference_resolves_and_every_schema_is_used() -> None:
