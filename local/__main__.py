@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import Any
 
+from local.docs import DOCS_PATH, DOCUMENT_PATH
 from local.stack import start_stack
 
 
@@ -29,6 +30,7 @@ def _banner(state: dict[str, Any]) -> str:
             lines.append(f"  webhook {carrier:<9} {webhook['url']}")
         second = state.get("second_merchant") or {}
         lines.append(f"  second merchant {second.get('merchant_id')}  Bearer {second.get('api_key')}")
+    lines.append(f"  API docs (Swagger UI) {state['api_url']}{DOCS_PATH}  (OpenAPI: {state['api_url']}{DOCUMENT_PATH})")
     lines.append("  local routes: /_local/clock, /_local/schedules, /_local/outbox  (Ctrl-C stops)")
     return "\n".join(lines)
 

@@ -1,5 +1,5 @@
 """Local-only routes under `/_local/` (never in template.yaml): the product clock, schedules on
-demand, and the emails sent."""
+demand, the emails sent, and the API documentation (local/docs.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from local.docs import ApiDocs
 from local.gateway_responses import Answer, json_answer, problem
 from local.outbox import Outbox
 from local.proxy_event import IncomingRequest
@@ -31,17 +32,22 @@ def iso(moment: datetime) -> str:
 
 
 class LocalRoutes:
-    def __init__(self, clock: ProductClock, sweep_ttl: Callable[[], int], schedules: Schedules, outbox: Outbox) -> None:
+    def __init__(self, clock: ProductClock, sweep_ttl: Callable[[], int], schedules: Schedules, outbox: Outbox,
+                 docs: ApiDocs | None = None) -> None:
         self._clock = clock
         self._sweep_ttl = sweep_ttl
         self._schedules = schedules
         self._outbox = outbox
+        self._docs = docs
 
     def handle(self, request: IncomingRequest) -> Answer | None:
         if not request.path.startswith(PREFIX):
             return None
         name = request.path.removeprefix(PREFIX).rstrip("/")
         method = request.method
+        documentation = self._docs.handle(method, request.path) if self._docs is not None else None
+        if documentation is not None:
+            return documentation
         if name == "clock" and method == "GET":
             return self._clock_now()
         if name == "clock" and method == "POST":
