@@ -13,6 +13,8 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from local import transactions
+
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account for any credentials
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -82,6 +84,7 @@ class Aws:
 def start_moto(port: int, middleware: Middleware | None = None) -> tuple[MotoServer, Aws]:
     # werkzeug logs every request at INFO: far too loud next to the functions' own logs.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    transactions.install()  # moto copies the whole table per transaction item: O(table) per write
     server = MotoServer(port, middleware)
     server.start()
     if server.startup_error is not None:
