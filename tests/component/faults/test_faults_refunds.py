@@ -79,6 +79,8 @@ def test_the_walk_covers_every_dynamodb_call_of_a_refund(merchant: str, faults: 
 def test_a_fault_at_any_step_never_over_refunds_and_the_same_key_finishes_once(
         merchant: str, faults: FaultInjector, error: str) -> None:
     for point, (service, operation) in enumerate(REFUND_CALLS):
+        if error == "timeout" and operation == "GetItem":
+            continue  # a read's lost answer is a refused read to the function
         where = f"fault at call {point + 1} ({operation})"
         order = new_order(merchant)
         faults.clear()
