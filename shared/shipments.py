@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
@@ -12,10 +13,11 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared import aws, clock, keys
-from shared.errors import Conflict, NotFound
+from shared.errors import BadRequest, Conflict, NotFound
 from shared.models import Address, Amount, Measure, OptionalText, ShortText, WebUrl, without_nulls
 from shared.money import has_valid_precision, is_currency
 from shared.outbox import outbox_entry  # noqa: F401 - re-exported: callers import it from here
+from shared.pagination import decode_cursor, query_page
 from shared.tracking_status import CanonicalUpdate, TrackingStatus, derive_shipment_status
 
 _TRACKING_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
@@ -161,11 +163,19 @@ def _iso(moment: datetime) -> str:
     return clock.isoformat(moment)
 
 
+# Written as one JSON string (`doc`): nothing queries or filters inside them, and every write
+# replaces the whole shipment, so a nested DynamoDB map per address, package and parcel would only
+# cost serialising, parsing and storing one typed value per leaf on every tracking update.
+_DOCUMENT_FIELDS = ("recipient", "return_address", "package", "fees", "parcels")
+
+
 def shipment_to_item(merchant_id: str, shipment: Shipment, outbox: dict[str, Any] | None = None) -> dict[str, Any]:
     data = shipment.model_dump(mode="json", exclude={"parcels"})
-    # recent_updates travel as one string: a list would cost one DynamoDB value per digest.
+    # recent_updates travel as one string: a list would cost one value per digest.
     data["parcels"] = [{**p.model_dump(mode="json"), "status_at": _iso(p.status_at) if p.status_at else None,
                         "recent_updates": " ".join(p.recent_updates) or None} for p in shipment.parcels]
+    document = without_nulls({name: data.pop(name) for name in _DOCUMENT_FIELDS if name in data})
+    data["doc"] = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
     data["merchant_status"] = shipment.merchant_status.value if shipment.merchant_status else None
     data["version"] = shipment.version
     data["merchant_id"] = merchant_id
@@ -190,6 +200,8 @@ def shipment_to_item(merchant_id: str, shipment: Shipment, outbox: dict[str, Any
 
 def shipment_from_item(item: dict[str, Any]) -> Shipment:
     data = keys.strip_keys(item)
+    if "doc" in data:  # items written before `doc` hold these fields as nested maps
+        data.update(json.loads(data.pop("doc")))
     parcels = [Parcel.model_validate({**p, "recent_updates": (p.get("recent_updates") or "").split()})
                for p in data.pop("parcels", [])]
     return Shipment.model_validate({**data, "parcels": parcels})
@@ -267,6 +279,16 @@ class ShipmentRepository:
         request = {"KeyConditionExpression": Key(keys.PK).eq(keys.shipment_partition(merchant_id, shipment_id))
                    & Key(keys.SK).begins_with(keys.EVENT_PREFIX), "ScanIndexForward": False}
         return [TrackingEvent.model_validate(keys.strip_keys(item)) for item in _query_all(self._table, request)]
+
+    def events_page(self, merchant_id: str, shipment_id: str, limit: int,
+                    cursor: str | None) -> tuple[list[TrackingEvent], str | None]:
+        """One page of the tracking history, newest first."""
+        partition = keys.shipment_partition(merchant_id, shipment_id)
+        if cursor and decode_cursor(merchant_id, cursor).get(keys.PK) != partition:
+            raise BadRequest("The cursor is not valid.")  # another shipment's history
+        page = query_page(self._table, merchant_id, limit=limit, cursor=cursor,
+                          key_condition=Key(keys.PK).eq(partition) & Key(keys.SK).begins_with(keys.EVENT_PREFIX))
+        return [TrackingEvent.model_validate(keys.strip_keys(item)) for item in page.items], page.next_cursor
 
     def event_put(self, merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str) -> dict[str, Any]:
         item = {**keys.tracking_event(merchant_id, shipment_id, _iso(event.occurred_at), dedup_key),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -89,12 +90,14 @@ def bulk_shipments(merchant_id: str, count: int, *, parcels: int, at: datetime |
 def write_shipment_item(merchant_id: str, shipment: Shipment, **changes: Any) -> None:
     """Store a shipment item as another area would have left it (e.g. retention's `redacted`)."""
     item = shipment_to_item(merchant_id, shipment)
+    document = json.loads(item["doc"])  # recipient, addresses, package, parcels live in `doc`
     for path, value in changes.items():
-        target = item
         *parents, leaf = path.split(".")
+        target = document if (parents or [leaf])[0] in document else item
         for parent in parents:
             target = target[parent]
         target[leaf] = value
+    item["doc"] = json.dumps(document)
     aws.table().put_item(Item=item)
 
 
