@@ -65,8 +65,13 @@ def get_shipment(shipment_id: str) -> Shipment:
 
 
 @app.get("/v1/shipments/<shipment_id>/events")
-def tracking_history(shipment_id: str) -> EventList:
-    return EventList(items=service.tracking_history(ShipmentRepository(), merchant_id(app), shipment_id))
+def tracking_history(
+    shipment_id: str,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> EventList:
+    items, next_cursor = service.tracking_history(ShipmentRepository(), merchant_id(app), shipment_id, limit, cursor)
+    return EventList(items=items, next_cursor=next_cursor)
 
 
 @app.post("/v1/shipments/<shipment_id>/void-label")

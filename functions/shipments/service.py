@@ -28,9 +28,10 @@ def list_shipments(shipments: ShipmentRepository, merchants: MerchantRepository,
     return page_shipments(shipments, merchant_id, filters, limit=limit, cursor=cursor, oldest=oldest)
 
 
-def tracking_history(shipments: ShipmentRepository, merchant_id: str, shipment_id: str) -> list[TrackingEvent]:
+def tracking_history(shipments: ShipmentRepository, merchant_id: str, shipment_id: str, limit: int,
+                     cursor: str | None) -> tuple[list[TrackingEvent], str | None]:
     shipments.get(merchant_id, shipment_id)
-    return shipments.events(merchant_id, shipment_id)
+    return shipments.events_page(merchant_id, shipment_id, limit, cursor)
 
 
 # The merchant's own statuses: what each action sets, and the statuses it cannot leave.

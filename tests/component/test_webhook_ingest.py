@@ -436,3 +436,33 @@ def test_a_stale_warm_state_is_caught_by_the_version_check(
     signed(connections, "colis", colis_event(number, "delivered", NOW - timedelta(hours=1)))
     current = shipment(merchant, made["id"])
     assert current["status"] == "archived" and current["parcels"][0]["status"] == "delivered"
+
+
+def _history_page(merchant: str, shipment_id: str, **query: str) -> ApiResponse:
+    return call(shipments_api, api_event("GET", "/v1/shipments/{shipment_id}/events", query=query,
+                                         path_params={"shipment_id": shipment_id}, merchant_id=merchant))
+
+
+def test_the_history_is_paged_newest_first_and_a_cursor_only_pages_its_own_shipment(
+        merchant: str, connections: dict[str, tuple[str, str]]) -> None:
+    made, other = new_shipment(merchant), new_shipment(merchant)
+    number = made["parcels"][0]["tracking_number"]
+    statuses = ["in_transit", "delayed", "in_transit", "out_for_delivery", "delivered"]
+    for hours, status in enumerate(statuses):
+        assert signed(connections, "colis", colis_event(number, status, NOW - timedelta(hours=10 - hours))).status == 200
+    signed(connections, "colis", colis_event(other["parcels"][0]["tracking_number"], "in_transit", NOW))
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = _history_page(merchant, made["id"], limit="2", **({"cursor": cursor} if cursor else {}))
+        assert page.status == 200, page.body
+        seen += page.json()["items"]
+        pages, cursor = pages + 1, page.json()["next_cursor"]
+        if cursor is None:
+            break
+        assert _history_page(merchant, other["id"], cursor=cursor).status == 400  # not this shipment's cursor
+    assert pages == 3
+    assert [e["status"] for e in seen] == list(reversed(statuses))
+    assert seen == history(merchant, made["id"])
+    assert _history_page(merchant, made["id"], limit="0").status == 422
+    assert _history_page(merchant, made["id"], limit="101").status == 422
+    assert _history_page(merchant, made["id"], cursor="garbage").status == 400
