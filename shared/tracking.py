@@ -76,17 +76,27 @@ def apply_update(merchant_id: str, shipment: Shipment, update: CanonicalUpdate, 
 
 class WarmState:
     """What a warm webhook function remembers between deliveries: tracking number → shipment
-    entries (immutable once created) and the last shipment state it read or wrote.
+    entries (immutable once created), the last shipment state it read or wrote, and the updates
+    whose history event it saw stored.
 
     A remembered shipment may be stale; that is safe: every shipment write is conditional on the
-    version it was computed from, and a conflict drops the memory and reads again.
+    version it was computed from, and a conflict drops the memory and reads again. A remembered
+    history event is one this function itself wrote or found written (history events are never
+    changed), so a repeat of that update needs no write at all.
     """
 
     def __init__(self, capacity: int = 2048) -> None:
         self._capacity = capacity
         self._entries: OrderedDict[tuple[str, str], TrackingNumberEntry] = OrderedDict()
         self._shipments: OrderedDict[tuple[str, str], Shipment] = OrderedDict()
+        self._stored_events: OrderedDict[tuple[str, str], bool] = OrderedDict()
         self._lock = threading.Lock()
+
+    def event_stored(self, shipment_id: str, digest: str) -> bool:
+        return bool(self._recall(self._stored_events, (shipment_id, digest)))
+
+    def saw_event_stored(self, shipment_id: str, digest: str) -> None:
+        self._remember(self._stored_events, (shipment_id, digest), True)
 
     def _remember(self, store: OrderedDict[tuple[str, str], Any], key: tuple[str, str], value: Any) -> None:
         with self._lock:
@@ -120,6 +130,8 @@ class WarmState:
     def forget(self, merchant_id: str, shipment_id: str, number: str | None = None) -> None:
         with self._lock:
             self._shipments.pop((merchant_id, shipment_id), None)
+            for stored in [k for k in self._stored_events if k[0] == shipment_id]:
+                del self._stored_events[stored]
             if number is not None:
                 self._entries.pop((merchant_id, number), None)
 
@@ -165,7 +177,10 @@ def apply_to_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_
         parcel = shipment.parcel_by_number(update.tracking_number)
         applied = apply_update(merchant_id, shipment, update, clock.now())
         if parcel is not None and key in parcel.recent_updates:
-            shipments.record_event(merchant_id, shipment_id, applied.event, update.dedup_key())
+            if not memory.event_stored(shipment_id, key):
+                # re-put: it heals a crash between this update's shipment write and its event write
+                shipments.record_event(merchant_id, shipment_id, applied.event, update.dedup_key())
+                memory.saw_event_stored(shipment_id, key)
             count("TrackingUpdateDuplicate")
             return "duplicate"
         if applied.shipment is None:
@@ -185,6 +200,7 @@ def apply_to_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_
             continue
         memory.wrote(merchant_id, applied.shipment)
         shipments.record_event(merchant_id, shipment_id, applied.event, update.dedup_key())
+        memory.saw_event_stored(shipment_id, key)
         count("TrackingUpdateApplied")
         return "applied" if applied.status_change else "unchanged"
     raise ServiceUnavailable("The shipment kept changing; retry the delivery.")

@@ -392,8 +392,13 @@ def test_a_new_update_costs_two_reads_and_two_writes_and_a_duplicate_one_write(
     assert (counter.reads(), counter.writes()) == (2, 2)
     assert "TransactWriteItems" not in counter.calls
     counter.calls.clear()
-    signed(connections, "colis", event)
-    assert counter.reads() <= 2 and counter.writes() == 1
+    repeat = signed(connections, "colis", event)  # same warm function: it saw the event stored
+    assert repeat.json()["duplicates"] == 1 and (counter.reads(), counter.writes()) == (0, 0)
+    webhook_module._warm_state.cache_clear()  # another (or a new) function instance
+    counter.calls.clear()
+    repeat = signed(connections, "colis", event)
+    assert repeat.json()["duplicates"] == 1 and counter.reads() <= 2 and counter.writes() == 1
+    assert len(history(merchant, made["id"])) == 1
 
 
 def test_a_crash_between_the_shipment_write_and_the_history_write_heals_on_the_carriers_retry(
