@@ -196,6 +196,11 @@ def orders_by_customer(merchant_id: str, customer_id: str) -> str:
     return f"M#{merchant_id}#ORD#C#{customer_id}"
 
 
+def order_import_idempotency_scope(merchant_id: str) -> str:
+    """Idempotency keys of order imports are scoped to the merchant: see `idempotency_record`."""
+    return f"order-import\x00{merchant_id}"
+
+
 def refund_idempotency_scope(merchant_id: str, order_id: str) -> str:
     """Idempotency keys of refunds are scoped to (merchant, order): see `idempotency_record`."""
     return f"refund\x00{merchant_id}\x00{order_id}"

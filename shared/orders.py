@@ -7,6 +7,8 @@ that change are keyed by the version it creates, so the log is in the order the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -361,6 +363,21 @@ def put_write(table: Any, item: dict[str, Any], condition: str = "unconditional"
 # --- items ----------------------------------------------------------------------------------------
 ORDER_CHANGED = "order_changed"
 NUMBER_TAKEN = "order_number_taken"
+IMPORT_KEY_TAKEN = "import_key_taken"
+IMPORT_KEY_HOURS = 24  # a storefront's retries of one import come within hours, not days
+
+
+@dataclass(frozen=True)
+class ImportKeyRecord:
+    """What an `Idempotency-Key` of an order import stands for: the order it created, and the
+    fingerprint of the body that created it (the same key with another body is refused)."""
+    order_id: str
+    fingerprint: str
+
+
+def import_fingerprint(body: BaseModel) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 
@@ -530,6 +547,24 @@ class OrderRepository:
                                             "ConditionExpression": "order_id = :id",
                                             "ExpressionAttributeValues": {":id": order_id}}}, ORDER_CHANGED))
         return writes
+
+    def import_key_record(self, merchant_id: str, idempotency_key: str) -> ImportKeyRecord | None:
+        item = self._table.get_item(Key=self._import_key(merchant_id, idempotency_key), ConsistentRead=True).get("Item")
+        if not item or int(item.get(keys.TTL, 0)) <= clock.epoch_seconds():
+            return None  # never used, or expired (TTL deletes it later)
+        return ImportKeyRecord(order_id=str(item["order_id"]), fingerprint=str(item["fingerprint"]))
+
+    def import_key_write(self, merchant_id: str, idempotency_key: str, record: ImportKeyRecord) -> Write:
+        """The key's record, written with the order; a live record of the key refuses it."""
+        expires = clock.epoch_seconds() + IMPORT_KEY_HOURS * 3600
+        item = {**self._import_key(merchant_id, idempotency_key), "order_id": record.order_id,
+                "fingerprint": record.fingerprint, keys.TTL: expires}
+        return put_write(self._table, item, IMPORT_KEY_TAKEN, "attribute_not_exists(pk) OR #ttl <= :now",
+                         {":now": clock.epoch_seconds()}, {"#ttl": keys.TTL})
+
+    @staticmethod
+    def _import_key(merchant_id: str, idempotency_key: str) -> dict[str, str]:
+        return keys.idempotency_record(keys.order_import_idempotency_scope(merchant_id), idempotency_key)
 
     def _number_write(self, merchant_id: str, number: str, order_id: str) -> Write:
         return put_write(self._table, {**keys.order_number(merchant_id, number), "order_id": order_id,

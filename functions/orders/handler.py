@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, ValidationError
 
@@ -47,11 +47,17 @@ def _customers() -> service.CustomerDirectory:
     return service.Customers()
 
 
-@app.post("/v1/orders", responses={201: {"description": "Created", "content": {"application/json": {"model": Order}}}})
-def import_order(body: OrderIn) -> Response[Order]:
-    order = service.import_order(OrderRepository(), RefundRepository(), MerchantRepository(), _customers(),
-                                 merchant_id(app), body)
-    return json_response(201, order)
+@app.post("/v1/orders", responses={201: {
+    "description": "Created (or the order the same Idempotency-Key created, with Idempotent-Replayed: true)",
+    "content": {"application/json": {"model": Order}}}})
+def import_order(body: OrderIn,
+                 idempotency_key: Annotated[str | None, Header(
+                     alias="Idempotency-Key", max_length=255,
+                     description="optional: a retry with the same key and body answers the first order")] = None,
+                 ) -> Response[Order]:
+    answer = service.import_order(OrderRepository(), RefundRepository(), MerchantRepository(), _customers(),
+                                  merchant_id(app), body, idempotency_key)
+    return json_response(201, answer.order, {"Idempotent-Replayed": "true"} if answer.replayed else None)
 
 
 @app.get("/v1/orders")

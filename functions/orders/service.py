@@ -21,9 +21,11 @@ from shared.models import Address, ShortText, WebUrl
 from shared.money import zero
 from shared.observability import count, logger
 from shared.orders import (
+    IMPORT_KEY_TAKEN,
     MAX_TAGS_IN_IMPORT,
     NUMBER_TAKEN,
     EditOutcome,
+    ImportKeyRecord,
     Order,
     OrderActivity,
     OrderIn,
@@ -36,6 +38,7 @@ from shared.orders import (
     bump_write,
     estimated_weight,
     has_tag,
+    import_fingerprint,
     now_ms,
     order_fee,
     order_total,
@@ -90,8 +93,45 @@ def _backoff(attempt: int) -> None:
 
 
 # --- import ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImportAnswer:
+    order: Order
+    replayed: bool  # the order an earlier request with the same Idempotency-Key created
+
+
 def import_order(orders: OrderRepository, refunds: RefundRepository, merchants: MerchantRepository,
-                 customers: CustomerDirectory, merchant_id: str, body: OrderIn) -> Order:
+                 customers: CustomerDirectory, merchant_id: str, body: OrderIn,
+                 idempotency_key: str | None = None) -> ImportAnswer:
+    """Imports the order once per `Idempotency-Key` (optional): a storefront that retries an
+    import whose answer it lost gets the order the first request created, not a second one."""
+    fingerprint = import_fingerprint(body)
+    if idempotency_key:
+        replayed = _replay(orders, merchant_id, idempotency_key, fingerprint)
+        if replayed is not None:
+            return ImportAnswer(replayed, replayed=True)
+    try:
+        return ImportAnswer(_import(orders, refunds, merchants, customers, merchant_id, body,
+                                    (idempotency_key, fingerprint) if idempotency_key else None), replayed=False)
+    except TransactionFailed as failure:
+        if idempotency_key and IMPORT_KEY_TAKEN in failure.failed:  # a concurrent request with the key won
+            replayed = _replay(orders, merchant_id, idempotency_key, fingerprint)
+            if replayed is not None:
+                return ImportAnswer(replayed, replayed=True)
+        raise ServiceUnavailable("Another request is importing this order; retry.") from None
+
+
+def _replay(orders: OrderRepository, merchant_id: str, idempotency_key: str, fingerprint: str) -> Order | None:
+    record = orders.import_key_record(merchant_id, idempotency_key)
+    if record is None:
+        return None
+    if record.fingerprint != fingerprint:
+        raise Conflict("This Idempotency-Key was used for another order import; use a new key for a new order.")
+    return orders.get(merchant_id, record.order_id)
+
+
+def _import(orders: OrderRepository, refunds: RefundRepository, merchants: MerchantRepository,
+            customers: CustomerDirectory, merchant_id: str, body: OrderIn,
+            import_key: tuple[str, str] | None) -> Order:
     if body.order_number and orders.id_for_number(merchant_id, body.order_number):
         raise _number_taken(body.order_number)
     terms = merchants.get(merchant_id).settings.fees
@@ -117,10 +157,12 @@ def import_order(orders: OrderRepository, refunds: RefundRepository, merchants: 
                                     order.shipping_address)
     if entry:
         writes.append(orders.item_write(entry))
+    if import_key is not None:
+        writes.append(orders.import_key_write(merchant_id, import_key[0], ImportKeyRecord(order.id, import_key[1])))
     try:
         orders.transact(writes)
     except TransactionFailed as failure:
-        if NUMBER_TAKEN in failure.failed:
+        if NUMBER_TAKEN in failure.failed and IMPORT_KEY_TAKEN not in failure.failed:
             raise _number_taken(order.order_number or "") from None
         raise
     if tags[MAX_TAGS_IN_IMPORT:]:

@@ -390,3 +390,45 @@ def test_the_repository_gives_notifications_what_a_cancellation_email_needs(merc
 def test_orders_created_on_other_days_keep_their_creation_time(merchant: str) -> None:
     clock.use_fixed(datetime(2026, 3, 10, tzinfo=UTC) + timedelta(days=3, hours=1))
     assert new_order(merchant)["created_at"] == "2026-03-13T01:00:00Z"
+
+
+# --- idempotent import ----------------------------------------------------------------------------
+def _import_with_key(merchant: str, body: dict[str, Any], key: str) -> ApiResponse:
+    from functions.orders import handler as orders_module
+
+    return call(orders_module.lambda_handler, api_event("POST", "/v1/orders", body=body, merchant_id=merchant,
+                                                        headers={"Idempotency-Key": key}))
+
+
+def test_a_retried_import_with_the_same_key_answers_the_first_order_and_creates_nothing(merchant: str) -> None:
+    body = order_body(order_number=None)
+    first = _import_with_key(merchant, body, "storefront-42")
+    again = _import_with_key(merchant, body, "storefront-42")
+    assert first.status == again.status == 201
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert ids(list_orders(merchant)) == [first.json()["id"]]
+    other = _import_with_key(merchant, body, "storefront-43")  # a new key is a new order
+    assert other.status == 201 and other.json()["id"] != first.json()["id"]
+
+
+def test_the_same_key_with_another_body_is_409_and_changes_nothing(merchant: str) -> None:
+    first = _import_with_key(merchant, order_body(order_number=None), "k-1")
+    changed = order_body(order_number=None)
+    changed["customer"]["email"] = "someone.else@example.fr"
+    refused = _import_with_key(merchant, changed, "k-1")
+    assert refused.status == 409 and refused.headers["content-type"] == "application/problem+json"
+    assert ids(list_orders(merchant)) == [first.json()["id"]]
+
+
+def test_import_keys_are_per_merchant_and_expire_after_a_day(merchant: str) -> None:
+    other = MerchantRepository().create("Other Shop").id
+    body = order_body(order_number=None)
+    mine = _import_with_key(merchant, body, "shared-key").json()["id"]
+    theirs = _import_with_key(other, body, "shared-key")
+    assert theirs.status == 201 and theirs.json()["id"] != mine
+    clock.use_fixed(clock.now() + timedelta(hours=25))
+    later = _import_with_key(merchant, body, "shared-key")
+    assert later.status == 201 and "idempotent-replayed" not in later.headers
+    assert later.json()["id"] != mine

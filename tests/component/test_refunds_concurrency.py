@@ -94,7 +94,7 @@ def _order(endpoint: str, merchant_id: str, subtotal: str) -> Order:
         "amounts": {"subtotal": subtotal, "shipping": "9.90", "duties": "0", "taxes": "0"},
         "billing_address": address(), "shipping_address": address()})
     return orders_service.import_order(OrderRepository(table), RefundRepository(table), MerchantRepository(table),
-                                       _Customers(), merchant_id, body)
+                                       _Customers(), merchant_id, body).order
 
 
 def _refund(endpoint: str, merchant_id: str, order_id: str, amount: str, key: str,
