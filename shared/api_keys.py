@@ -1,6 +1,5 @@
 """Merchant API keys: only a SHA-256 hash is stored; the key is shown once at creation."""
 
-from __future__ import annotations
 
 import secrets
 from typing import Any

@@ -4,7 +4,6 @@ The secret lives in SSM Parameter Store as a SecureString (never in the table); 
 path caches connections and secrets briefly so that a warm function reads neither per delivery.
 """
 
-from __future__ import annotations
 
 import os
 import secrets

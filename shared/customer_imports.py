@@ -7,7 +7,6 @@ takes a lease on the job (`running`), records progress after every chunk of rows
 ends it `done` or `failed`. Rejected rows are stored per chunk, beside the job.
 """
 
-from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta

@@ -14,7 +14,6 @@ Identity rules:
   import is taken over once it is `STALE_CLAIM_SECONDS` old.
 """
 
-from __future__ import annotations
 
 import time
 import unicodedata

@@ -7,7 +7,6 @@ run (progress, ready, failed) is conditional on the attempt still being the job'
 or retried delivery takes over cleanly and a superseded run can never publish its file.
 """
 
-from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
@@ -102,7 +101,7 @@ class ExportJob(BaseModel):
     filename: str | None = Field(default=None, exclude=True)
     attempt: str | None = Field(default=None, exclude=True)
 
-    def as_seen_at(self, now: datetime) -> ExportJob:
+    def as_seen_at(self, now: datetime) -> "ExportJob":
         """A run that outlived any Lambda's time limit is dead: show it failed, not running forever."""
         if self.status is ExportStatus.RUNNING and self.started_at and now - self.started_at > STALE_AFTER:
             return self.model_copy(update={"status": ExportStatus.FAILED, "error": STALE_REASON})

@@ -1,6 +1,5 @@
 """Merchants and their settings."""
 
-from __future__ import annotations
 
 import re
 from decimal import Decimal

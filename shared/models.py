@@ -1,6 +1,5 @@
 """Value types shared by every domain: addresses, money fields, limits."""
 
-from __future__ import annotations
 
 import re
 from decimal import Decimal

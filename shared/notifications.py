@@ -6,7 +6,6 @@ happened (sent with SES's message id, failed, unknown, skipped) and for whom, so
 can redact the recipient address with the rest of the shipment's personal data.
 """
 
-from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass

@@ -5,7 +5,6 @@ Every change of an order is a write conditioned on the order's `version`; the ac
 that change are keyed by the version it creates, so the log is in the order the changes happened.
 """
 
-from __future__ import annotations
 
 import hashlib
 import json
@@ -167,7 +166,7 @@ class OrderIn(BaseModel):
         return value.upper() if value else value
 
     @model_validator(mode="after")
-    def _consistent(self) -> OrderIn:
+    def _consistent(self) -> "OrderIn":
         if self.display_currency is None and self.exchange_rate is not None:
             raise ValueError("exchange_rate needs a display_currency")
         if self.display_currency is not None and self.exchange_rate is None:

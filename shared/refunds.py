@@ -13,7 +13,6 @@ The idempotency record (`keys.idempotency_record`, scoped to merchant and order)
 `Idempotency-Key` to the request's hash and, once known, the first answer; it lives 24 h.
 """
 
-from __future__ import annotations
 
 import hashlib
 import json

@@ -7,7 +7,6 @@
   filter expressions over the chosen, range-bounded partitions.
 """
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -54,7 +53,7 @@ class ShipmentFilter(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _range_in_order(self) -> ShipmentFilter:
+    def _range_in_order(self) -> "ShipmentFilter":
         lower, upper = self.lower_bound(), self.upper_bound()
         if lower and upper and lower >= upper:
             raise ValueError("created_from must be before created_to")

@@ -1,6 +1,5 @@
 """Shipments, their parcels and tracking events: models and repository."""
 
-from __future__ import annotations
 
 import json
 import re
@@ -93,7 +92,7 @@ class ShipmentIn(BaseModel):
     fees: Fees = Field(default_factory=Fees)
 
     @model_validator(mode="after")
-    def _amounts_in_currency_precision(self) -> ShipmentIn:
+    def _amounts_in_currency_precision(self) -> "ShipmentIn":
         currency = self.package.currency
         amounts = {"package.value": self.package.value, "insurance_amount": self.insurance_amount,
                     **{f"fees.{k}": v for k, v in self.fees.model_dump().items()}}

@@ -1,7 +1,6 @@
 """Canonical tracking statuses (DESIGN.md §3), how a shipment's status derives from its parcels,
 and the canonical update every carrier payload is turned into (DESIGN.md §1.1)."""
 
-from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence

@@ -5,7 +5,6 @@ tracking page); layout lives in `templates/`. Message texts are plain text with 
 placeholders: Jinja escapes them when they land in HTML, so a brand name can never inject markup.
 """
 
-from __future__ import annotations
 
 import json
 import re
@@ -73,7 +72,7 @@ class Brand(BaseModel):
         return None if value is None else str(value)
 
     @classmethod
-    def of_merchant(cls, merchant_name: str, settings_brand: Any) -> Brand:
+    def of_merchant(cls, merchant_name: str, settings_brand: Any) -> "Brand":
         """The brand settings (`shared.merchants.Brand`), the account name standing in for a brand
         name the merchant has not set."""
         return cls(name=(settings_brand.name or "").strip() or merchant_name, logo_url=settings_brand.logo_url,
@@ -150,7 +149,7 @@ class CancellationEmailContext(BaseModel):
         return None if value is None else as_utc(value)
 
     @model_validator(mode="after")
-    def _refund_has_currency(self) -> CancellationEmailContext:
+    def _refund_has_currency(self) -> "CancellationEmailContext":
         if self.refund_total is not None and self.currency is None:
             raise ValueError("refund_total needs a currency")
         return self

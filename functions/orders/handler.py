@@ -1,6 +1,5 @@
 """Orders API: import, read, list, edit, notes, activity log, tracking numbers by hand."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 

@@ -1,7 +1,6 @@
 """Order use cases: import, read, list, edit, notes, activity, tracking numbers, and keeping the
 order's shipping status in step with its shipments (DESIGN.md §1.3)."""
 
-from __future__ import annotations
 
 import random
 import time

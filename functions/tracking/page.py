@@ -5,7 +5,6 @@ Texts come from the notification catalogues (`functions/notify/messages`), so a 
 same in an email and on the page.
 """
 
-from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
