@@ -21,7 +21,8 @@ from shared.connections import ConnectionRepository
 from shared.merchants import MerchantRepository
 from tests.apigw import ApiResponse, LambdaContext, api_event, call
 from tests.carrier_signing import shippo_query, signed_headers
-from tests.factories import body_bytes, colis_event, shipment_body
+from tests.component.shipment_support import history, new_shipment, shipment
+from tests.factories import body_bytes, colis_event
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "carriers"
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
@@ -57,25 +58,6 @@ def signed(connections: dict[str, tuple[str, str]], carrier: str, payload: Any) 
     connection_id, secret = connections[carrier]
     raw = payload if isinstance(payload, bytes) else body_bytes(payload)
     return deliver(carrier, connection_id, raw, signed_headers(carrier, secret, raw, clock.now()))
-
-
-def new_shipment(merchant: str, parcels: int = 1, numbers: list[str] | None = None) -> dict[str, Any]:
-    body = shipment_body(parcels=parcels)
-    for parcel, number in zip(body["parcels"], numbers or [], strict=False):
-        parcel["tracking_number"] = number
-    response = call(shipments_api, api_event("POST", "/v1/shipments", body=body, merchant_id=merchant))
-    assert response.status == 201, response.body
-    return response.json()
-
-
-def shipment(merchant: str, shipment_id: str) -> dict[str, Any]:
-    return call(shipments_api, api_event("GET", "/v1/shipments/{shipment_id}", path_params={"shipment_id": shipment_id},
-                                         merchant_id=merchant)).json()
-
-
-def history(merchant: str, shipment_id: str) -> list[dict[str, Any]]:
-    return call(shipments_api, api_event("GET", "/v1/shipments/{shipment_id}/events",
-                                         path_params={"shipment_id": shipment_id}, merchant_id=merchant)).json()["items"]
 
 
 # --- the carriers' own example payloads ------------------------------------------------------

@@ -19,6 +19,7 @@ from shared import clock, keys
 from shared.merchants import MerchantRepository
 from tests.apigw import ApiResponse, api_event, call
 from tests.component.notify_pipeline import TableStream, colis_connection, colis_delivery
+from tests.component.shipment_support import history, new_shipment, shipment
 from tests.factories import colis_event, shipment_body
 from tests.faults import (
     DYNAMODB_THROTTLED,
@@ -54,23 +55,6 @@ def merchant(aws_env: dict[str, Any]) -> str:
 @pytest.fixture
 def stream(aws_env: dict[str, Any]) -> TableStream:
     return TableStream(aws_env["TABLE_NAME"])
-
-
-def new_shipment(merchant: str, parcels: int = 1) -> dict[str, Any]:
-    response = call(shipments_api, api_event("POST", "/v1/shipments", body=shipment_body(parcels=parcels),
-                                             merchant_id=merchant))
-    assert response.status == 201, response.body
-    return response.json()
-
-
-def shipment(merchant: str, shipment_id: str) -> dict[str, Any]:
-    return call(shipments_api, api_event("GET", "/v1/shipments/{shipment_id}", path_params={"shipment_id": shipment_id},
-                                         merchant_id=merchant)).json()
-
-
-def history(merchant: str, shipment_id: str) -> list[dict[str, Any]]:
-    return call(shipments_api, api_event("GET", "/v1/shipments/{shipment_id}/events",
-                                         path_params={"shipment_id": shipment_id}, merchant_id=merchant)).json()["items"]
 
 
 def cold_function() -> None:
