@@ -13,8 +13,9 @@ from functions.account.service import ConnectionOut, CreatedConnection
 from shared.api import api_resolver, json_response, merchant_id, public_base_url
 from shared.api_keys import ApiKey, ApiKeyRepository, CreatedApiKey
 from shared.connections import Carrier, ConnectionRepository
-from shared.merchants import MerchantRepository, Settings, SettingsPatch
+from shared.merchants import MerchantRepository, Settings
 from shared.observability import entrypoint
+from shared.settings_patch import SettingsPatch
 
 app = api_resolver()
 

@@ -6,7 +6,8 @@ from pydantic import BaseModel
 
 from shared.api_keys import ApiKey, ApiKeyRepository, CreatedApiKey
 from shared.connections import Connection, ConnectionRepository, webhook_url
-from shared.merchants import MerchantRepository, Settings, SettingsPatch, apply_settings_patch
+from shared.merchants import MerchantRepository, Settings
+from shared.settings_patch import SettingsPatch, apply_settings_patch
 
 
 class ConnectionOut(BaseModel):
