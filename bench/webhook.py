@@ -77,6 +77,13 @@ def main() -> int:
     _environment()
     from moto import mock_aws
 
+    # moto backs up a transaction by deep-copying the whole table once per item: shipment creation
+    # in the set-up (a transaction) would cost O(table) and, at this size, over 20 GB. The local
+    # engine's item-level undo gives moto's outcome without the copy (the hot path uses no
+    # transaction, nor does the floor).
+    from local import transactions
+
+    transactions.install()
     with mock_aws():
         import boto3
 
