@@ -162,10 +162,11 @@ def _iso(moment: datetime) -> str:
     return clock.isoformat(moment)
 
 
-# Written as one JSON string (`doc`): nothing queries or filters inside them, and every write
-# replaces the whole shipment, so a nested DynamoDB map per address, package and parcel would only
-# cost serialising, parsing and storing one typed value per leaf on every tracking update.
-_DOCUMENT_FIELDS = ("recipient", "return_address", "package", "fees", "parcels")
+# Top-level attributes are only what a key, an index, a list filter or a write condition reads;
+# the rest of the shipment is one JSON string (`doc`). Every write replaces the whole shipment, so
+# a typed DynamoDB value per field and per leaf of an address, package or parcel would only cost
+# serialising, parsing and storing it on every tracking update.
+_ATTRIBUTE_FIELDS = ("status", "order_id", "batch_id")
 
 
 def shipment_to_item(merchant_id: str, shipment: Shipment, outbox: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -173,16 +174,15 @@ def shipment_to_item(merchant_id: str, shipment: Shipment, outbox: dict[str, Any
     # recent_updates travel as one string: a list would cost one value per digest.
     data["parcels"] = [{**p.model_dump(mode="json"), "status_at": _iso(p.status_at) if p.status_at else None,
                         "recent_updates": " ".join(p.recent_updates) or None} for p in shipment.parcels]
-    document = without_nulls({name: data.pop(name) for name in _DOCUMENT_FIELDS if name in data})
-    data["doc"] = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-    data["merchant_status"] = shipment.merchant_status.value if shipment.merchant_status else None
-    data["version"] = shipment.version
-    data["merchant_id"] = merchant_id
     created = _iso(shipment.created_at)
     data["created_at"] = created
+    data["merchant_status"] = shipment.merchant_status.value if shipment.merchant_status else None
+    attributes = {name: data.pop(name) for name in _ATTRIBUTE_FIELDS}
     name = shipment.recipient.display_name()
-    data["name_search"] = name.casefold() if name else None
-    item = {**keys.shipment(merchant_id, shipment.id), **without_nulls(data),
+    attributes["name_search"] = name.casefold() if name else None
+    attributes["doc"] = json.dumps(without_nulls(data), separators=(",", ":"), ensure_ascii=False)
+    attributes["version"] = shipment.version
+    item = {**keys.shipment(merchant_id, shipment.id), **without_nulls(attributes),
             **keys.index_entry(keys.GSI1, keys.shipment_created_month(merchant_id, shipment.created_at),
                                keys.sortable(created, shipment.id)),
             **keys.index_entry(keys.GSI2, keys.shipment_status_partition(merchant_id, shipment.status.value),
@@ -195,6 +195,11 @@ def shipment_to_item(merchant_id: str, shipment: Shipment, outbox: dict[str, Any
     return item
 
 
+def event_from_item(item: dict[str, Any]) -> TrackingEvent:
+    data = keys.strip_keys(item)
+    if "doc" in data:  # events written before `doc` hold their fields as attributes
+        data.update(json.loads(data.pop("doc")))
+    return TrackingEvent.model_validate(data)
 
 
 def shipment_from_item(item: dict[str, Any]) -> Shipment:
@@ -277,7 +282,7 @@ class ShipmentRepository:
     def events(self, merchant_id: str, shipment_id: str) -> list[TrackingEvent]:
         request = {"KeyConditionExpression": Key(keys.PK).eq(keys.shipment_partition(merchant_id, shipment_id))
                    & Key(keys.SK).begins_with(keys.EVENT_PREFIX), "ScanIndexForward": False}
-        return [TrackingEvent.model_validate(keys.strip_keys(item)) for item in _query_all(self._table, request)]
+        return [event_from_item(item) for item in _query_all(self._table, request)]
 
     def events_page(self, merchant_id: str, shipment_id: str, limit: int,
                     cursor: str | None) -> tuple[list[TrackingEvent], str | None]:
@@ -287,11 +292,12 @@ class ShipmentRepository:
             raise BadRequest("The cursor is not valid.")  # another shipment's history
         page = query_page(self._table, merchant_id, limit=limit, cursor=cursor,
                           key_condition=Key(keys.PK).eq(partition) & Key(keys.SK).begins_with(keys.EVENT_PREFIX))
-        return [TrackingEvent.model_validate(keys.strip_keys(item)) for item in page.items], page.next_cursor
+        return [event_from_item(item) for item in page.items], page.next_cursor
 
     def event_put(self, merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str) -> dict[str, Any]:
-        item = {**keys.tracking_event(merchant_id, shipment_id, _iso(event.occurred_at), dedup_key),
-                **without_nulls(event.model_dump(mode="json"))}
+        # One JSON string, as the shipment's `doc`: nothing reads a history event's fields in place.
+        document = json.dumps(without_nulls(event.model_dump(mode="json")), separators=(",", ":"), ensure_ascii=False)
+        item = {**keys.tracking_event(merchant_id, shipment_id, _iso(event.occurred_at), dedup_key), "doc": document}
         return {"TableName": self._table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
 
     def record_event(self, merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str) -> bool:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import time
-from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
 from shared import aws
 from shared.observability import count
+from shared.outbox import json_value, outbox_events
 
 SOURCE = "colis"
 PUT_ATTEMPTS = 3  # refused entries are put again by themselves before the record fails
@@ -32,21 +32,14 @@ def pending_events(record: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] |
     old_outbox = _plain(change.get("OldImage")).get("outbox") or {}
     if old_outbox.get("id") == new_outbox.get("id"):
         return None
-    return str(new_outbox["detail_type"]), list(new_outbox.get("events") or [])
-
-
-def _json_value(value: Any) -> Any:
-    # Numbers come back from DynamoDB as Decimal; events carry them as JSON numbers.
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return str(value)
+    return str(new_outbox["detail_type"]), outbox_events(new_outbox)
 
 
 def publish(detail_type: str, events: list[dict[str, Any]], bus_name: str) -> None:
     if not events:
         return
     entries = [{"Source": SOURCE, "DetailType": detail_type, "EventBusName": bus_name,
-                "Detail": json.dumps(event, default=_json_value)} for event in events]
+                "Detail": json.dumps(event, default=json_value)} for event in events]
     for start in range(0, len(entries), 10):
         _put(entries[start:start + 10], detail_type)
     count(f"{detail_type}Published", len(entries))

@@ -17,6 +17,7 @@ from functions.notify.sender import SesEmailSender, build_ses_client
 from functions.outbox import service as outbox_service
 from shared import aws, clock
 from shared.connections import ConnectionRepository
+from shared.outbox import json_value
 from tests.apigw import ApiResponse, LambdaContext, api_event, call
 from tests.carrier_signing import signed_headers
 from tests.factories import body_bytes
@@ -29,7 +30,7 @@ class BusEvent:
 
     def as_delivered(self) -> dict[str, Any]:
         """What EventBridge gives a rule target (detail round-tripped through JSON, as published)."""
-        detail = json.loads(json.dumps(self.detail, default=outbox_service._json_value))
+        detail = json.loads(json.dumps(self.detail, default=json_value))
         return {"version": "0", "id": str(uuid.uuid4()), "detail-type": self.detail_type, "source": "colis",
                 "account": "123456789012", "time": clock.isoformat(clock.now()), "region": "eu-west-1",
                 "resources": [], "detail": detail}

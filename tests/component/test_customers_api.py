@@ -17,6 +17,7 @@ from shared import aws, clock, keys
 from shared.customers import CustomerRepository, address_entry_item, address_fingerprint, claim_item
 from shared.merchants import MerchantRepository
 from shared.models import Address
+from shared.outbox import outbox_events
 from tests.component.customer_support import (
     FakeOrders,
     address,
@@ -389,7 +390,7 @@ def test_a_merge_event_is_written_with_the_merge(merchant: str, orders: FakeOrde
     _merge(merchant, a["id"], [b["id"]])
     item = aws.table().get_item(Key=keys.customer(merchant, a["id"]))["Item"]
     assert item["outbox"]["detail_type"] == "CustomerMerged"
-    assert item["outbox"]["events"] == [{"merchant_id": merchant, "master_id": a["id"], "absorbed_id": b["id"]}]
+    assert outbox_events(item["outbox"]) == [{"merchant_id": merchant, "master_id": a["id"], "absorbed_id": b["id"]}]
 
 
 # --- duplicates ---------------------------------------------------------------------------------------------

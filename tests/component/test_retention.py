@@ -15,6 +15,7 @@ from functions.shipments.handler import lambda_handler as shipments_api
 from shared import aws, clock, keys
 from shared.merchants import MerchantRepository
 from shared.notifications import NotificationRepository, NotificationTarget
+from shared.outbox import outbox_events
 from shared.shipments import ShipmentRepository
 from tests.apigw import api_event, call
 from tests.component.retention_support import (
@@ -198,8 +199,8 @@ def test_the_automatic_archive_publishes_the_status_change_like_the_merchants(me
     run_schedule()
     item = aws.table().get_item(Key=keys.shipment(merchant, shipment["id"]))["Item"]
     assert item["outbox"]["detail_type"] == "ShipmentStatusChanged"
-    assert item["outbox"]["events"] == [{"merchant_id": merchant, "shipment_id": shipment["id"], "order_id": None,
-                                         "previous_status": "in_transit", "status": "archived", "action": "archive"}]
+    assert outbox_events(item["outbox"]) == [{"merchant_id": merchant, "shipment_id": shipment["id"], "order_id": None,
+                                       "previous_status": "in_transit", "status": "archived", "action": "archive"}]
 
 
 @pytest.mark.parametrize("merchant_action", [None, "void_label", "delete"])
