@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from shared import clock
 from shared.errors import Conflict, NotFound, ServiceUnavailable
 from shared.keys import digest
 from shared.observability import count
-from shared.shipments import Shipment, ShipmentRepository, TrackingEvent, TrackingNumberEntry, derive, outbox_entry
+from shared.shipments import Shipment, ShipmentRepository, TrackingEvent, derive, outbox_entry
 from shared.tracking_status import CanonicalUpdate, TrackingStatus
 
 TRACKING_UPDATED = "ShipmentTrackingUpdated"
 Outcome = Literal["applied", "unchanged", "duplicate", "orphaned"]
 MAX_CONFLICT_RETRIES = 8
 RECENT_UPDATES_KEPT = 12
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True)
@@ -75,21 +77,25 @@ def apply_update(merchant_id: str, shipment: Shipment, update: CanonicalUpdate, 
 
 
 class WarmState:
-    """What a warm webhook function remembers between deliveries: tracking number → shipment
-    entries (immutable once created), the last shipment state it read or wrote, and the updates
-    whose history event it saw stored.
+    """What a warm webhook function remembers between deliveries: which shipment each tracking
+    number belongs to (fixed once the shipment exists), the last state it read or wrote of each
+    shipment, and the updates whose history event it saw stored.
 
     A remembered shipment may be stale; that is safe: every shipment write is conditional on the
     version it was computed from, and a conflict drops the memory and reads again. A remembered
     history event is one this function itself wrote or found written (history events are never
     changed), so a repeat of that update needs no write at all.
+
+    Each memory is a bounded LRU sized by what an entry costs: a shipment (its parcels and
+    addresses as models) about 10 KB, a number's shipment id or a stored-event digest a few hundred
+    bytes. The defaults hold about 60 MB at most, within the function's 512 MB, and cover the
+    parcels one function instance sees in flight between its cold start and its recycling.
     """
 
-    def __init__(self, capacity: int = 2048) -> None:
-        self._capacity = capacity
-        self._entries: OrderedDict[tuple[str, str], TrackingNumberEntry] = OrderedDict()
-        self._shipments: OrderedDict[tuple[str, str], Shipment] = OrderedDict()
-        self._stored_events: OrderedDict[tuple[str, str], bool] = OrderedDict()
+    def __init__(self, shipments: int = 4096, numbers: int = 32768, stored_events: int = 32768) -> None:
+        self._numbers: _Lru[str] = _Lru(numbers)
+        self._shipments: _Lru[Shipment] = _Lru(shipments)
+        self._stored_events: _Lru[bool] = _Lru(stored_events)
         self._lock = threading.Lock()
 
     def event_stored(self, shipment_id: str, digest: str) -> bool:
@@ -98,24 +104,23 @@ class WarmState:
     def saw_event_stored(self, shipment_id: str, digest: str) -> None:
         self._remember(self._stored_events, (shipment_id, digest), True)
 
-    def _remember(self, store: OrderedDict[tuple[str, str], Any], key: tuple[str, str], value: Any) -> None:
+    def _remember(self, store: _Lru[Any], key: tuple[str, str], value: Any) -> None:
         with self._lock:
-            store[key] = value
-            store.move_to_end(key)
-            while len(store) > self._capacity:
-                store.popitem(last=False)
+            store.put(key, value)
 
-    def _recall(self, store: OrderedDict[tuple[str, str], Any], key: tuple[str, str]) -> Any:
+    def _recall(self, store: _Lru[Any], key: tuple[str, str]) -> Any:
         with self._lock:
             return store.get(key)
 
-    def entry(self, shipments: ShipmentRepository, merchant_id: str, number: str) -> TrackingNumberEntry | None:
-        found = self._recall(self._entries, (merchant_id, number))
+    def shipment_id_for(self, shipments: ShipmentRepository, merchant_id: str, number: str) -> str | None:
+        found = self._recall(self._numbers, (merchant_id, number))
         if found is None:
-            found = shipments.find_by_tracking_number(merchant_id, number)
-            if found is not None:
-                self._remember(self._entries, (merchant_id, number), found)
-        return found
+            entry = shipments.find_by_tracking_number(merchant_id, number)
+            if entry is None:
+                return None
+            found = entry.shipment_id
+            self._remember(self._numbers, (merchant_id, number), found)
+        return str(found)
 
     def shipment(self, shipments: ShipmentRepository, merchant_id: str, shipment_id: str) -> Shipment:
         found = self._recall(self._shipments, (merchant_id, shipment_id))
@@ -129,17 +134,46 @@ class WarmState:
 
     def forget(self, merchant_id: str, shipment_id: str, number: str | None = None) -> None:
         with self._lock:
-            self._shipments.pop((merchant_id, shipment_id), None)
-            for stored in [k for k in self._stored_events if k[0] == shipment_id]:
-                del self._stored_events[stored]
+            self._shipments.pop((merchant_id, shipment_id))
+            self._stored_events.pop_where(lambda key: key[0] == shipment_id)
             if number is not None:
-                self._entries.pop((merchant_id, number), None)
+                self._numbers.pop((merchant_id, number))
+
+
+class _Lru(Generic[_V]):
+    """A bounded map that drops its least recently used key (callers hold the lock)."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._items: OrderedDict[tuple[str, str], _V] = OrderedDict()
+
+    def get(self, key: tuple[str, str]) -> _V | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[str, str], value: _V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        if len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+
+    def pop(self, key: tuple[str, str]) -> None:
+        self._items.pop(key, None)
+
+    def pop_where(self, matches: Callable[[tuple[str, str]], bool]) -> None:
+        for key in [k for k in self._items if matches(k)]:
+            del self._items[key]
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class _NoMemory(WarmState):
     """Every lookup reads the table (API paths, orphan attachment)."""
 
-    def _remember(self, store: OrderedDict[tuple[str, str], Any], key: tuple[str, str], value: Any) -> None:
+    def _remember(self, store: _Lru[Any], key: tuple[str, str], value: Any) -> None:
         return None
 
 
@@ -147,13 +181,13 @@ def apply_canonical_update(shipments: ShipmentRepository, merchant_id: str, upda
                            warm: WarmState | None = None) -> Outcome:
     """Record one update: on its parcel's shipment, or as an orphan until that shipment exists."""
     memory = warm or _NoMemory()
-    entry = memory.entry(shipments, merchant_id, update.tracking_number)
-    if entry is not None:
+    shipment_id = memory.shipment_id_for(shipments, merchant_id, update.tracking_number)
+    if shipment_id is not None:
         try:
-            return apply_to_shipment(shipments, merchant_id, entry.shipment_id, update, memory)
+            return apply_to_shipment(shipments, merchant_id, shipment_id, update, memory)
         except NotFound:
             # The shipment was deleted (retention) since this function remembered its number.
-            memory.forget(merchant_id, entry.shipment_id, update.tracking_number)
+            memory.forget(merchant_id, shipment_id, update.tracking_number)
             entry = shipments.find_by_tracking_number(merchant_id, update.tracking_number)
             if entry is not None:
                 return apply_to_shipment(shipments, merchant_id, entry.shipment_id, update, memory)
