@@ -18,6 +18,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
+from functions.notify.brand import Brand
 from functions.notify.milestones import (
     CLOSED_SHIPMENT,
     NOT_YET_SCANNED,
@@ -26,15 +27,14 @@ from functions.notify.milestones import (
     milestones_for_change,
 )
 from functions.notify.rendering import (
-    Brand,
     CancellationEmailContext,
     MilestoneEmailContext,
     RenderedEmail,
-    choose_language,
     render_cancellation_email,
     render_milestone_email,
 )
 from functions.notify.sender import EmailNotSent, EmailOutcomeUnknown, EmailSender
+from functions.notify.texts import choose_language
 from shared import clock
 from shared.errors import NotFound
 from shared.merchants import Merchant, MerchantRepository

@@ -2,26 +2,19 @@
 
 It holds no personal data by construction: the view has no field for a name or an address.
 Texts come from the notification catalogues (`functions/notify/messages`), so a status reads the
-same in an email and on the page.
+same in an email and on the page. Layout lives in `templates/`, compiled to `page_templates.py`
+(`python -m cli.templates --write`).
 """
 
 
 from datetime import date, datetime
-from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 
-from functions.notify.rendering import (
-    FALLBACK_LANGUAGE,
-    Brand,
-    Messages,
-    delivery_day,
-    supported_language,
-    template_environment,
-)
+from functions.notify.brand import Brand
+from functions.notify.texts import FALLBACK_LANGUAGE, Messages, delivery_day, supported_language
+from functions.tracking import page_templates
 from shared.tracking_status import TrackingStatus, as_utc
-
-TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
 class TrackingPageEvent(BaseModel):
@@ -61,13 +54,12 @@ class TrackingPageView(BaseModel):
 
 def render_tracking_page(view: TrackingPageView, language: str) -> str:
     newest_first = sorted(view.events, key=lambda event: event.occurred_at, reverse=True)
-    template = template_environment(TEMPLATES_DIR).get_template("track.html")
-    return template.render(view=view, events=newest_first, brand=view.merchant, m=Messages(language))
+    return page_templates.track_html({"view": view, "events": newest_first, "brand": view.merchant,
+                                      "m": Messages(language)})
 
 
 def render_not_found_page(tracking_number: str, language: str) -> str:
-    template = template_environment(TEMPLATES_DIR).get_template("not_found.html")
-    return template.render(tracking_number=tracking_number, m=Messages(language))
+    return page_templates.not_found_html({"tracking_number": tracking_number, "m": Messages(language)})
 
 
 def choose_page_language(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.notify.rendering import choose_language
+from functions.notify.texts import choose_language
 from functions.tracking.page import TrackingPageEvent, TrackingPageMerchant, TrackingPageView, choose_page_language
 from functions.tracking.privacy import Recipient, public_text
 from shared.errors import NotFound

@@ -15,8 +15,8 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from functions.account.handler import lambda_handler as account_api
 from functions.notify import handler as notify_module
-from functions.notify.rendering import catalogue
 from functions.notify.service import RetryLater
+from functions.notify.texts import catalogue
 from functions.shipments.handler import lambda_handler as shipments_api
 from functions.webhook import handler as webhook_module
 from shared import clock

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from functions.account.handler import lambda_handler as account_api
-from functions.notify.rendering import catalogue
+from functions.notify.texts import catalogue
 from functions.shipments.handler import lambda_handler as shipments_api
 from functions.tracking.handler import lambda_handler as tracking_api
 from functions.webhook import handler as webhook_module

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
-from functions.notify.rendering import catalogue
+from functions.notify.texts import catalogue
 from tests.carrier_signing import colis_headers
 from tests.e2e.conftest import ApiClient
 from tests.factories import address, body_bytes, colis_event, shipment_body

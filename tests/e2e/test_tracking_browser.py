@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from functions.notify.rendering import catalogue
+from functions.notify.texts import catalogue
 from tests.carrier_signing import colis_headers
 from tests.e2e.conftest import PROJECT_ROOT, ApiClient
 from tests.factories import address, body_bytes, colis_event, shipment_body

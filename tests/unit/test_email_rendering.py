@@ -6,19 +6,15 @@ import pytest
 from markupsafe import escape
 from pydantic import ValidationError
 
+from functions.notify.brand import DEFAULT_ACCENT, Brand
 from functions.notify.milestones import Milestone
 from functions.notify.rendering import (
-    COUNTRY_LANGUAGES,
-    DEFAULT_ACCENT,
-    SUPPORTED_LANGUAGES,
-    Brand,
     CancellationEmailContext,
     MilestoneEmailContext,
-    catalogue,
-    choose_language,
     render_cancellation_email,
     render_milestone_email,
 )
+from functions.notify.texts import COUNTRY_LANGUAGES, SUPPORTED_LANGUAGES, catalogue, choose_language
 from shared import merchants
 from shared.tracking_status import TrackingStatus
 

@@ -4,7 +4,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from functions.notify.rendering import DEFAULT_ACCENT, catalogue
+from functions.notify.brand import DEFAULT_ACCENT
+from functions.notify.texts import catalogue
 from functions.tracking.page import (
     TrackingPageView,
     accepted_languages,
