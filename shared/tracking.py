@@ -48,9 +48,10 @@ def apply_update(merchant_id: str, shipment: Shipment, update: CanonicalUpdate, 
     if not replaces and not newest_seen:
         return AppliedUpdate(event, None, None)
 
-    changed = shipment.model_copy(deep=True)
-    changed_parcel = changed.parcel_by_number(update.tracking_number)
-    assert changed_parcel is not None
+    # Only this parcel and the shipment's own fields change: the other parcels and the addresses
+    # are shared with `shipment`, never mutated (a deep copy was most of the hot path's own CPU).
+    changed_parcel = parcel.model_copy()
+    changed = shipment.model_copy(update={"parcels": [changed_parcel if p is parcel else p for p in shipment.parcels]})
     if newest_seen:
         changed_parcel.last_event_at = update.occurred_at
     previous_parcel_status = parcel.status

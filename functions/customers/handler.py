@@ -18,7 +18,8 @@ from functions.customers.service import DuplicateGroup, ImportOut
 from shared import aws
 from shared.api import api_resolver, json_response, merchant_id, request_body_bytes
 from shared.customer_imports import CustomerImportRepository
-from shared.customers import Customer, CustomerIn, CustomerPatch, CustomerRepository, Tags
+from shared.customer_requests import CustomerIn, CustomerPatch, Tags
+from shared.customers import Customer, CustomerRepository
 from shared.errors import BadRequest, MethodNotAllowed, ProblemError, ValidationFailed
 from shared.observability import entrypoint
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT

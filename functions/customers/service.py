@@ -23,13 +23,12 @@ from shared.customer_imports import (
     ImportStatus,
     object_key,
 )
+from shared.customer_requests import CustomerIn, CustomerPatch
 from shared.customers import (
     CUSTOMER_MERGED,
     MAX_TAGS,
     ConcurrentChange,
     Customer,
-    CustomerIn,
-    CustomerPatch,
     CustomerRepository,
     customer_from_item,
 )

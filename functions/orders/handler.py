@@ -13,7 +13,8 @@ from shared.api import api_resolver, json_response, merchant_id
 from shared.errors import ValidationFailed
 from shared.merchants import MerchantRepository
 from shared.observability import entrypoint
-from shared.orders import Order, OrderActivity, OrderIn, OrderPatch, OrderRepository
+from shared.order_edits import OrderPatch
+from shared.orders import Order, OrderActivity, OrderIn, OrderRepository
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from shared.refunds import RefundRepository
 from shared.shipments import ShipmentRepository

@@ -19,21 +19,19 @@ from shared.merchants import MerchantRepository
 from shared.models import Address, ShortText, WebUrl
 from shared.money import zero
 from shared.observability import count, logger
+from shared.order_edits import EditOutcome, OrderPatch, apply_patch
 from shared.orders import (
     IMPORT_KEY_TAKEN,
     MAX_TAGS_IN_IMPORT,
     NUMBER_TAKEN,
-    EditOutcome,
     ImportKeyRecord,
     Order,
     OrderActivity,
     OrderIn,
-    OrderPatch,
     OrderRepository,
     OrderStatus,
     RefundedAmounts,
     TransactionFailed,
-    apply_patch,
     bump_write,
     estimated_weight,
     has_tag,

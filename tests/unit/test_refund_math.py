@@ -11,16 +11,15 @@ import pytest
 
 from shared.errors import ValidationFailed
 from shared.merchants import FeeSettings
+from shared.order_edits import OrderPatch, apply_patch
 from shared.orders import (
     Order,
     OrderFee,
     OrderIn,
     OrderLine,
-    OrderPatch,
     OrderStatus,
     PackageDimensions,
     RefundComponents,
-    apply_patch,
     estimated_weight,
     order_fee,
     refund_status_of,
