@@ -279,6 +279,29 @@ class ShipmentRepository:
                 raise Conflict("The shipment changed meanwhile; retry.") from error
             raise
 
+    def save_with_event(self, merchant_id: str, shipment: Shipment, expected_version: int,
+                        outbox: dict[str, Any] | None, event: TrackingEvent, dedup_key: str) -> bool:
+        """The changed shipment and the history event that changed it, in one transaction: both
+        land or neither. Conflict when the shipment changed since `expected_version`; False, with
+        nothing written, when the event is already recorded."""
+        shipment_put = {"TableName": self._table.name, "Item": shipment_to_item(merchant_id, shipment, outbox),
+                        "ConditionExpression": "#version = :expected",
+                        "ExpressionAttributeNames": {"#version": "version"},
+                        "ExpressionAttributeValues": {":expected": expected_version}}
+        try:
+            self._client.transact_write_items(TransactItems=[
+                {"Put": shipment_put}, {"Put": self.event_put(merchant_id, shipment.id, event, dedup_key)}])
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if reasons[:1] == ["ConditionalCheckFailed"]:
+                raise Conflict("The shipment changed meanwhile; retry.") from error
+            if reasons[1:2] == ["ConditionalCheckFailed"]:
+                return False
+            raise
+        return True
+
     def events(self, merchant_id: str, shipment_id: str) -> list[TrackingEvent]:
         request = {"KeyConditionExpression": Key(keys.PK).eq(keys.shipment_partition(merchant_id, shipment_id))
                    & Key(keys.SK).begins_with(keys.EVENT_PREFIX), "ScanIndexForward": False}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -79,31 +78,22 @@ def apply_update(merchant_id: str, shipment: Shipment, update: CanonicalUpdate, 
 
 class WarmState:
     """What a warm webhook function remembers between deliveries: which shipment each tracking
-    number belongs to (fixed once the shipment exists), the last state it read or wrote of each
-    shipment, and the updates whose history event it saw stored.
+    number belongs to (fixed once the shipment exists) and the last state it read or wrote of each
+    shipment.
 
     A remembered shipment may be stale; that is safe: every shipment write is conditional on the
-    version it was computed from, and a conflict drops the memory and reads again. A remembered
-    history event is one this function itself wrote or found written (history events are never
-    changed), so a repeat of that update needs no write at all.
+    version it was computed from, and a conflict drops the memory and reads again.
 
     Each memory is a bounded LRU sized by what an entry costs: a shipment (its parcels and
-    addresses as models) about 10 KB, a number's shipment id or a stored-event digest a few hundred
-    bytes. The defaults hold about 60 MB at most, within the function's 512 MB, and cover the
-    parcels one function instance sees in flight between its cold start and its recycling.
+    addresses as models) about 10 KB, a number's shipment id a few hundred bytes. The defaults hold
+    about 50 MB at most, within the function's 512 MB, and cover the parcels one function instance
+    sees in flight between its cold start and its recycling.
     """
 
-    def __init__(self, shipments: int = 4096, numbers: int = 32768, stored_events: int = 32768) -> None:
+    def __init__(self, shipments: int = 4096, numbers: int = 32768) -> None:
         self._numbers: _Lru[str] = _Lru(numbers)
         self._shipments: _Lru[Shipment] = _Lru(shipments)
-        self._stored_events: _Lru[bool] = _Lru(stored_events)
         self._lock = threading.Lock()
-
-    def event_stored(self, shipment_id: str, digest: str) -> bool:
-        return bool(self._recall(self._stored_events, (shipment_id, digest)))
-
-    def saw_event_stored(self, shipment_id: str, digest: str) -> None:
-        self._remember(self._stored_events, (shipment_id, digest), True)
 
     def _remember(self, store: _Lru[Any], key: tuple[str, str], value: Any) -> None:
         with self._lock:
@@ -136,7 +126,6 @@ class WarmState:
     def forget(self, merchant_id: str, shipment_id: str, number: str | None = None) -> None:
         with self._lock:
             self._shipments.pop((merchant_id, shipment_id))
-            self._stored_events.pop_where(lambda key: key[0] == shipment_id)
             if number is not None:
                 self._numbers.pop((merchant_id, number))
 
@@ -162,10 +151,6 @@ class _Lru(Generic[_V]):
 
     def pop(self, key: tuple[str, str]) -> None:
         self._items.pop(key, None)
-
-    def pop_where(self, matches: Callable[[tuple[str, str]], bool]) -> None:
-        for key in [k for k in self._items if matches(k)]:
-            del self._items[key]
 
     def __len__(self) -> int:
         return len(self._items)
@@ -199,25 +184,22 @@ def apply_canonical_update(shipments: ShipmentRepository, merchant_id: str, upda
 
 def apply_to_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_id: str,
                       update: CanonicalUpdate, warm: WarmState | None = None) -> Outcome:
-    """At most two reads (tracking number, shipment; none when warm), at most two writes: the
-    shipment under an optimistic lock, then the history event (conditional put).
+    """At most two reads (tracking number, shipment; none when warm) and one write: the changed
+    shipment (under an optimistic lock) with its history event in one transaction, or the event
+    alone (a conditional put) when the shipment does not change.
 
-    No transaction on purpose: the parcel keeps the digests of its latest updates, so a repeat
-    is seen on the shipment read, and re-putting its event heals a crash between the two writes.
+    The parcel keeps the digests of its latest updates, so a repeat is seen on the shipment read
+    and costs no write; an older repeat is refused by the event's condition.
     """
     memory = warm or _NoMemory()
     key = update_digest(update)
     for _ in range(MAX_CONFLICT_RETRIES):
         shipment = memory.shipment(shipments, merchant_id, shipment_id)
         parcel = shipment.parcel_by_number(update.tracking_number)
-        applied = apply_update(merchant_id, shipment, update, clock.now())
         if parcel is not None and key in parcel.recent_updates:
-            if not memory.event_stored(shipment_id, key):
-                # re-put: it heals a crash between this update's shipment write and its event write
-                shipments.record_event(merchant_id, shipment_id, applied.event, update.dedup_key())
-                memory.saw_event_stored(shipment_id, key)
             count("TrackingUpdateDuplicate")
             return "duplicate"
+        applied = apply_update(merchant_id, shipment, update, clock.now())
         if applied.shipment is None:
             recorded = shipments.record_event(merchant_id, shipment_id, applied.event, update.dedup_key())
             count("TrackingUpdateApplied" if recorded else "TrackingUpdateDuplicate")
@@ -227,15 +209,17 @@ def apply_to_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_
         changed_parcel.recent_updates = [*changed_parcel.recent_updates, key][-RECENT_UPDATES_KEPT:]
         outbox = outbox_entry(TRACKING_UPDATED, [applied.status_change]) if applied.status_change else None
         try:
-            shipments.save(merchant_id, applied.shipment, shipment.version, outbox)
+            recorded = shipments.save_with_event(merchant_id, applied.shipment, shipment.version, outbox,
+                                                 applied.event, update.dedup_key())
         except Conflict:
             memory.forget(merchant_id, shipment_id)
             if not shipments.exists(merchant_id, shipment_id):
                 raise NotFound(f"Shipment {shipment_id} does not exist.") from None
             continue
+        if not recorded:  # an update whose digest the parcel no longer keeps: recorded before
+            count("TrackingUpdateDuplicate")
+            return "duplicate"
         memory.wrote(merchant_id, applied.shipment)
-        shipments.record_event(merchant_id, shipment_id, applied.event, update.dedup_key())
-        memory.saw_event_stored(shipment_id, key)
         count("TrackingUpdateApplied")
         return "applied" if applied.status_change else "unchanged"
     raise ServiceUnavailable("The shipment kept changing; retry the delivery.")

@@ -36,12 +36,13 @@ COLD_DELIVERY = [("dynamodb", "GetItem"),  # the connection
                  ("ssm", "GetParameter"),  # its secret
                  ("dynamodb", "GetItem"),  # the tracking number's entry
                  ("dynamodb", "GetItem"),  # the shipment
-                 ("dynamodb", "PutItem"),  # the shipment, version-checked, with its outbox entry
-                 ("dynamodb", "PutItem")]  # the history event, conditional on its dedup key
+                 # the shipment, version-checked, with its outbox entry, and the history event,
+                 # conditional on its dedup key, in one transaction
+                 ("dynamodb", "TransactWriteItems")]
 # A refusal (nothing written: throttling, a 5xx, no connection look the same to the function) and
 # a lost answer (written, but the function cannot know it).
 ERRORS: dict[str, Error] = {"throttled": DYNAMODB_THROTTLED, "timeout": LostAnswer()}
-WRITES = {4, 5}  # indexes in COLD_DELIVERY of the two writes
+WRITES = {4}  # index in COLD_DELIVERY of the write
 
 
 @pytest.fixture
@@ -115,13 +116,14 @@ def test_a_fault_at_any_call_answers_5xx_and_the_redelivery_stores_the_update_on
 
 def test_a_shipment_write_whose_answer_was_lost_is_resent_by_botocore_and_stored_once(
         merchant: str, stream: TableStream, faults: FaultInjector) -> None:
-    """Below the retry layer: the write landed, botocore resends it, the version check refuses
+    """Below the retry layer: the transaction landed, botocore resends it, the conditions refuse
     the copy, and the function sees its own update on the re-read."""
     made = new_shipment(merchant)
     connection = colis_connection(merchant)
     stream.published()
-    fault = faults.fail("dynamodb", "PutItem", LostAnswer(), at="send",
-                        when=lambda wire: keys.SK in wire.get("Item", {}) and "version" in wire["Item"])
+    fault = faults.fail("dynamodb", "TransactWriteItems", LostAnswer(), at="send",
+                        when=lambda wire: any("version" in i["Put"]["Item"] and keys.SK in i["Put"]["Item"]
+                                              for i in wire.get("TransactItems", [])))
     answer = colis_delivery(connection, colis_event(made["parcels"][0]["tracking_number"], "in_transit", NOW))
     assert fault.hits == 1
     assert answer.status == 200 and answer.json()["accepted"] == 1
@@ -147,8 +149,8 @@ def test_a_batch_cut_short_by_a_fault_is_redelivered_whole_and_each_event_stored
     numbers = [p["tracking_number"] for p in made["parcels"]]
     batch = {"events": [colis_event(numbers[0], "in_transit", NOW - timedelta(hours=2)),
                         colis_event(numbers[1], "in_transit", NOW - timedelta(hours=1))]}
-    # The second event's shipment write: the first event is stored, the second is not.
-    fault = faults.fail("dynamodb", "PutItem", DYNAMODB_THROTTLED, on_call=3)
+    # The second event's write: the first event is stored, the second is not.
+    fault = faults.fail("dynamodb", "TransactWriteItems", DYNAMODB_THROTTLED, on_call=2)
     assert colis_delivery(connection, batch).status >= 500
     assert fault.hits == 1
     answer = colis_delivery(connection, batch)
