@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from shared.customers import MAX_TAG_LENGTH, MAX_TAGS, STORE_MANUAL, TAG_SEPARATOR
-from shared.models import Address
+from shared.models import Address, empty_list
 
 _EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -69,7 +69,7 @@ class CustomerIn(BaseModel):
     company: OptionalName = None
     phone: Phone = None
     address: Address | None = None
-    tags: Tags = Field(default_factory=list)
+    tags: Tags = Field(default_factory=empty_list)
     store: StoreName = STORE_MANUAL
 
 

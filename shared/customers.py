@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import aws, clock, keys
 from shared.errors import Conflict, NotFound, ServiceUnavailable
 from shared.ids import new_id
-from shared.models import Address, without_nulls
+from shared.models import Address, empty_list, without_nulls
 from shared.pagination import Page, query_page
 
 STORE_MANUAL = "manual"
@@ -61,7 +61,7 @@ class Customer(BaseModel):
     company: str | None = None
     phone: str | None = None
     address: Address | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=empty_list)
     store: str = STORE_MANUAL
     merged_into: str | None = None
     created_at: datetime

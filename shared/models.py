@@ -19,6 +19,13 @@ def _decimal_input(value: object) -> object:
     return value
 
 
+def empty_list() -> list[Any]:
+    """`default_factory` of a list field, in place of `list`: pydantic reads every factory's
+    signature, and a builtin's is parsed from its text form with `tokenize`, whose first use in a
+    process compiles a large regular expression (about 3 % of a cold start)."""
+    return []
+
+
 Amount = Annotated[
     Decimal,
     BeforeValidator(_decimal_input),

@@ -24,7 +24,7 @@ from shared import aws, clock, keys
 from shared.errors import BadRequest, NotFound
 from shared.ids import new_id
 from shared.merchants import FeeSettings
-from shared.models import Address, Amount, Measure, OptionalText, ShortText, without_nulls
+from shared.models import Address, Amount, Measure, OptionalText, ShortText, empty_list, without_nulls
 from shared.money import has_valid_precision, is_currency, quantum, round_half_up, zero
 from shared.pagination import Page, decode_cursor, query_page
 
@@ -239,7 +239,7 @@ class Order(OrderIn):
     model_config = ConfigDict(extra="ignore")
     id: str
     customer_id: str
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=empty_list)
     status: OrderStatus
     refund_status: RefundStatus = RefundStatus.none
     total: Amount
@@ -247,7 +247,7 @@ class Order(OrderIn):
     estimated_weight: EstimatedWeight | None = None
     fee_terms: FeeSettings
     fee: OrderFee
-    shipment_ids: list[str] = Field(default_factory=list)
+    shipment_ids: list[str] = Field(default_factory=empty_list)
     cancellation: OrderCancellation | None = None
     created_at: datetime
     updated_at: datetime

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shared import clock, keys
 from shared.errors import BadRequest
+from shared.models import empty_list
 from shared.pagination import decode_cursor, encode_cursor
 from shared.shipments import (
     Shipment,
@@ -33,7 +34,7 @@ class ShipmentFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
     created_from: date | datetime | None = None
     created_to: date | datetime | None = None
-    status: list[TrackingStatus] = Field(default_factory=list)
+    status: list[TrackingStatus] = Field(default_factory=empty_list)
     batch_id: str | None = Field(default=None, max_length=64)
     q: str | None = Field(default=None, min_length=1, max_length=200)
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from functions.notify.brand import Brand
 from functions.notify.texts import FALLBACK_LANGUAGE, Messages, delivery_day, supported_language
 from functions.tracking import page_templates
+from shared.models import empty_list
 from shared.tracking_status import TrackingStatus, as_utc
 
 
@@ -42,7 +43,7 @@ class TrackingPageView(BaseModel):
     shipment_status: TrackingStatus
     parcel_count: int = Field(ge=1)
     estimated_delivery: date | None = None
-    events: list[TrackingPageEvent] = Field(default_factory=list)
+    events: list[TrackingPageEvent] = Field(default_factory=empty_list)
     merchant: TrackingPageMerchant
     language: str
 
