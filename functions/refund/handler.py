@@ -14,7 +14,8 @@ from shared.api import api_resolver, merchant_id
 from shared.observability import entrypoint
 from shared.orders import OrderRepository
 from shared.payments import payment_provider
-from shared.refunds import Refund, RefundRepository, RefundRequest
+from shared.refund_requests import RefundRequest
+from shared.refunds import Refund, RefundRepository
 
 app = api_resolver()
 

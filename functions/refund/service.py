@@ -41,6 +41,7 @@ from shared.orders import (
 )
 from shared.outbox import outbox_entry
 from shared.payments import PaymentFailed, PaymentOutcomeUnknown, PaymentProvider, ProviderRefund
+from shared.refund_requests import RefundRequest, resolve_amounts
 from shared.refunds import (
     ALREADY_SETTLED,
     KEY_TAKEN,
@@ -50,13 +51,11 @@ from shared.refunds import (
     IdempotencyRecord,
     Refund,
     RefundRepository,
-    RefundRequest,
     answer_record,
     fee_returned,
     lease_expired,
     lease_from_now,
     new_record,
-    resolve_amounts,
 )
 
 ORDER_CANCELLED_EVENT, REFUND_ISSUED_EVENT = "OrderCancelled", "RefundIssued"

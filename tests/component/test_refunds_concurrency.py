@@ -23,7 +23,8 @@ from shared.errors import ProblemError
 from shared.merchants import MerchantRepository
 from shared.orders import Order, OrderIn, OrderRepository
 from shared.payments import EmbeddedPaymentProvider
-from shared.refunds import RefundRepository, RefundRequest
+from shared.refund_requests import RefundRequest
+from shared.refunds import RefundRepository
 from tests.factories import address
 from tests.template_resources import create_table
 

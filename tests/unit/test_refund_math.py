@@ -26,7 +26,8 @@ from shared.orders import (
     shipping_status,
 )
 from shared.payments import stripe_amount
-from shared.refunds import RefundRequest, RequestedAmounts, fee_returned, resolve_amounts
+from shared.refund_requests import RefundRequest, RequestedAmounts, resolve_amounts
+from shared.refunds import fee_returned
 from tests.factories import address
 
 D = Decimal
