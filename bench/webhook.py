@@ -86,6 +86,8 @@ def main() -> int:
     # transaction (and shipment creation in the set-up) would cost O(table), over 20 GB at this
     # size. The local stack's engine (`local/transactions.py`, what `make run` uses) keeps moto's
     # semantics and outcome with an item-level undo instead; the floor uses no transaction.
+    from local import transactions
+
     transactions.install()
     with mock_aws():
         import boto3
