@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shared import aws, clock, keys
 from shared.errors import BadRequest, Conflict, NotFound
-from shared.models import Address, Amount, Measure, OptionalText, ShortText, WebUrl, without_nulls
+from shared.models import Address, Amount, Measure, OptionalText, ShortText, WebUrl, empty_list, without_nulls
 from shared.money import has_valid_precision, is_currency
 from shared.outbox import outbox_entry  # noqa: F401 - re-exported: callers import it from here
 from shared.pagination import decode_cursor, query_page
@@ -120,7 +120,7 @@ class Parcel(BaseModel):
     status_at: datetime | None = Field(default=None, exclude=True)
     # Digests of the latest updates applied to this parcel: a repeat is recognised on the read
     # the update needs anyway, without a transaction (see shared/tracking.py).
-    recent_updates: list[str] = Field(default_factory=list, exclude=True)
+    recent_updates: list[str] = Field(default_factory=empty_list, exclude=True)
 
 
 class Shipment(ShipmentIn):
