@@ -4,8 +4,10 @@ APIGatewayRestResolver). Target: every handler at most 1.3 times the floor.
 
 Time is the interpreter's CPU time (`time.process_time`) around the import: imports are CPU-bound
 once files are cached, and CPU time does not count the waits another process on this 2-core
-machine causes, which wall time does (the figures then swing by half). Samples are interleaved
-(floor, every handler; five rounds), so a drift in machine speed hits floor and handlers alike."""
+machine causes, which wall time does (the figures then swing by half). Samples are paired:
+in each of five rounds every handler's sample follows a floor sample of its own, and a handler's
+ratio is the median of its five paired ratios, so a drift in machine speed (or a neighbour's burst)
+hits both sides of a pair alike."""
 
 from __future__ import annotations
 
@@ -46,14 +48,19 @@ def _sample(code: str) -> tuple[float, float]:
     return float(cpu), float(wall)
 
 
-def _measure(codes: dict[str, str]) -> dict[str, tuple[float, float]]:
-    """Median CPU and wall time of RUNS samples per code, taken in interleaved rounds."""
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in codes}
+def _measure(codes: dict[str, str]) -> tuple[list[tuple[float, float]], dict[str, list[tuple[float, float, float, float]]]]:
+    """RUNS rounds; in each, every handler's sample right after a floor sample of its own, so a
+    drift in machine speed (or a neighbour's burst) hits the pair alike. Returns the floor's
+    samples and, per handler, (CPU, wall, CPU ratio, wall ratio) of each pair."""
+    floors: list[tuple[float, float]] = []
+    pairs: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in codes}
     for _ in range(RUNS):
         for name, code in codes.items():
-            samples[name].append(_sample(code))
-    return {name: (statistics.median(c for c, _ in values), statistics.median(w for _, w in values))
-            for name, values in samples.items()}
+            floor_cpu, floor_wall = _sample(FLOOR)
+            cpu, wall = _sample(code)
+            floors.append((floor_cpu, floor_wall))
+            pairs[name].append((cpu, wall, cpu / floor_cpu, wall / floor_wall))
+    return floors, pairs
 
 
 def handler_modules() -> list[str]:
@@ -70,18 +77,20 @@ def handler_modules() -> list[str]:
 def main() -> int:
     for module in handler_modules():  # compile .pyc once so every run measures imports, not compilation
         subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, env=ENV, check=True)
-    timings = _measure({"floor": FLOOR, **{module: f"import {module}\n" for module in handler_modules()}})
-    floor, floor_wall = timings.pop("floor")
+    floors, pairs = _measure({module: f"import {module}\n" for module in handler_modules()})
+    floor = statistics.median(cpu for cpu, _ in floors)
+    floor_wall = statistics.median(wall for _, wall in floors)
     figures: dict[str, object] = {"bench": "coldstart", "floor_ms": round(floor * 1000, 1),
                                   "floor_wall_ms": round(floor_wall * 1000, 1)}
     worst, worst_wall = 0.0, 0.0
-    for module, (seconds, wall) in timings.items():
-        ratio = seconds / floor
-        worst, worst_wall = max(worst, ratio), max(worst_wall, wall / floor_wall)
+    for module, samples in pairs.items():
+        seconds, wall = statistics.median(p[0] for p in samples), statistics.median(p[1] for p in samples)
+        ratio, wall_ratio = statistics.median(p[2] for p in samples), statistics.median(p[3] for p in samples)
+        worst, worst_wall = max(worst, ratio), max(worst_wall, wall_ratio)
         name = module.removeprefix("functions.").replace(".handler", "").replace(".", "_")
         figures[f"{name}_ms"] = round(seconds * 1000, 1)
         print(f"{module:40s} {seconds * 1000:7.1f} ms CPU  {ratio:4.2f}x floor   (wall {wall * 1000:7.1f} ms,"
-              f" {wall / floor_wall:4.2f}x)")
+              f" {wall_ratio:4.2f}x)")
     print(f"{'floor (boto3, pydantic, Logger, resolver)':40s} {floor * 1000:7.1f} ms CPU  (wall {floor_wall * 1000:.1f} ms)")
     # the wall-time ratio is informational: on a shared machine it moves with the neighbours' load
     figures.update({"worst_ratio": round(worst, 3), "worst_wall_ratio": round(worst_wall, 3),
