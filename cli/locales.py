@@ -8,14 +8,14 @@ regenerates the module; `--check` fails when it no longer matches Babel or the c
 
 from __future__ import annotations
 
-import argparse
-import sys
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
 from babel import Locale
 from babel.dates import format_time, get_date_format, get_datetime_format, get_time_format, parse_pattern
+
+from cli.generated import write_or_check
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = ROOT / "functions" / "notify" / "locale_data.py"
@@ -148,20 +148,7 @@ def generate() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true")
-    mode.add_argument("--check", action="store_true")
-    args = parser.parse_args(argv)
-    source = generate()
-    if args.write:
-        MODULE.write_text(source, encoding="utf-8")
-        print(f"wrote {MODULE.relative_to(ROOT)}")
-        return 0
-    if MODULE.read_text(encoding="utf-8") != source:
-        print(f"{MODULE.relative_to(ROOT)} is out of date: python -m cli.locales --write", file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(__doc__, "cli.locales", lambda: {MODULE: generate()}, argv)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,13 @@ named arguments, and constants. Anything else fails the compilation, so it is ne
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, nodes, select_autoescape
+
+from cli.generated import write_or_check
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -176,22 +176,8 @@ def generate(target: TemplateModule) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true")
-    mode.add_argument("--check", action="store_true")
-    args = parser.parse_args(argv)
-    stale = []
-    for target in MODULES:
-        source = generate(target)
-        if args.write:
-            target.module.write_text(source, encoding="utf-8")
-            print(f"wrote {target.module.relative_to(ROOT)}")
-        elif not target.module.exists() or target.module.read_text(encoding="utf-8") != source:
-            stale.append(target.module.relative_to(ROOT))
-    for module in stale:
-        print(f"{module} is out of date: python -m cli.templates --write", file=sys.stderr)
-    return 1 if stale else 0
+    return write_or_check(__doc__, "cli.templates", lambda: {target.module: generate(target) for target in MODULES},
+                          argv)
 
 
 if __name__ == "__main__":
