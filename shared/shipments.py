@@ -119,7 +119,7 @@ class Parcel(BaseModel):
     # Time of the update the status comes from: a later update must be newer to replace it.
     status_at: datetime | None = Field(default=None, exclude=True)
     # Digests of the latest updates applied to this parcel: a repeat is recognised on the read
-    # the update needs anyway, without a transaction (see shared/tracking.py).
+    # the update needs anyway, and costs no write (see shared/tracking.py).
     recent_updates: list[str] = Field(default_factory=empty_list, exclude=True)
 
 
@@ -180,7 +180,7 @@ def shipment_to_item(merchant_id: str, shipment: Shipment, outbox: dict[str, Any
     attributes = {name: data.pop(name) for name in _ATTRIBUTE_FIELDS}
     name = shipment.recipient.display_name()
     attributes["name_search"] = name.casefold() if name else None
-    attributes["doc"] = json.dumps(without_nulls(data), separators=(",", ":"), ensure_ascii=False)
+    attributes["doc"] = _document(data)
     attributes["version"] = shipment.version
     item = {**keys.shipment(merchant_id, shipment.id), **without_nulls(attributes),
             **keys.index_entry(keys.GSI1, keys.shipment_created_month(merchant_id, shipment.created_at),
@@ -195,17 +195,25 @@ def shipment_to_item(merchant_id: str, shipment: Shipment, outbox: dict[str, Any
     return item
 
 
-def event_from_item(item: dict[str, Any]) -> TrackingEvent:
+def _document(data: dict[str, Any]) -> str:
+    return json.dumps(without_nulls(data), separators=(",", ":"), ensure_ascii=False)
+
+
+def _with_document(item: dict[str, Any]) -> dict[str, Any]:
+    """The item's domain fields: its attributes and what its `doc` holds (items written before
+    `doc` hold every field as an attribute or nested map)."""
     data = keys.strip_keys(item)
-    if "doc" in data:  # events written before `doc` hold their fields as attributes
+    if "doc" in data:
         data.update(json.loads(data.pop("doc")))
-    return TrackingEvent.model_validate(data)
+    return data
+
+
+def event_from_item(item: dict[str, Any]) -> TrackingEvent:
+    return TrackingEvent.model_validate(_with_document(item))
 
 
 def shipment_from_item(item: dict[str, Any]) -> Shipment:
-    data = keys.strip_keys(item)
-    if "doc" in data:  # items written before `doc` hold these fields as nested maps
-        data.update(json.loads(data.pop("doc")))
+    data = _with_document(item)
     parcels = [Parcel.model_validate({**p, "recent_updates": (p.get("recent_updates") or "").split()})
                for p in data.pop("parcels", [])]
     return Shipment.model_validate({**data, "parcels": parcels})
@@ -272,25 +280,27 @@ class ShipmentRepository:
              outbox: dict[str, Any] | None = None) -> None:
         """Replace the shipment if nobody changed it since `expected_version` (else Conflict)."""
         try:
-            self._table.put_item(Item=shipment_to_item(merchant_id, shipment, outbox),
-                                 ConditionExpression=Attr("version").eq(expected_version))
+            self._client.put_item(**self._versioned_put(merchant_id, shipment, expected_version, outbox))
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise Conflict("The shipment changed meanwhile; retry.") from error
             raise
+
+    def _versioned_put(self, merchant_id: str, shipment: Shipment, expected_version: int,
+                       outbox: dict[str, Any] | None) -> dict[str, Any]:
+        return {"TableName": self._table.name, "Item": shipment_to_item(merchant_id, shipment, outbox),
+                "ConditionExpression": "#version = :expected", "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {":expected": expected_version}}
 
     def save_with_event(self, merchant_id: str, shipment: Shipment, expected_version: int,
                         outbox: dict[str, Any] | None, event: TrackingEvent, dedup_key: str) -> bool:
         """The changed shipment and the history event that changed it, in one transaction: both
         land or neither. Conflict when the shipment changed since `expected_version`; False, with
         nothing written, when the event is already recorded."""
-        shipment_put = {"TableName": self._table.name, "Item": shipment_to_item(merchant_id, shipment, outbox),
-                        "ConditionExpression": "#version = :expected",
-                        "ExpressionAttributeNames": {"#version": "version"},
-                        "ExpressionAttributeValues": {":expected": expected_version}}
         try:
             self._client.transact_write_items(TransactItems=[
-                {"Put": shipment_put}, {"Put": self.event_put(merchant_id, shipment.id, event, dedup_key)}])
+                {"Put": self._versioned_put(merchant_id, shipment, expected_version, outbox)},
+                {"Put": self.event_put(merchant_id, shipment.id, event, dedup_key)}])
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
@@ -319,8 +329,8 @@ class ShipmentRepository:
 
     def event_put(self, merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str) -> dict[str, Any]:
         # One JSON string, as the shipment's `doc`: nothing reads a history event's fields in place.
-        document = json.dumps(without_nulls(event.model_dump(mode="json")), separators=(",", ":"), ensure_ascii=False)
-        item = {**keys.tracking_event(merchant_id, shipment_id, _iso(event.occurred_at), dedup_key), "doc": document}
+        item = {**keys.tracking_event(merchant_id, shipment_id, _iso(event.occurred_at), dedup_key),
+                "doc": _document(event.model_dump(mode="json"))}
         return {"TableName": self._table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
 
     def record_event(self, merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str) -> bool:

@@ -111,7 +111,7 @@ class WarmState:
                 return None
             found = entry.shipment_id
             self._remember(self._numbers, (merchant_id, number), found)
-        return str(found)
+        return found
 
     def shipment(self, shipments: ShipmentRepository, merchant_id: str, shipment_id: str) -> Shipment:
         found = self._recall(self._shipments, (merchant_id, shipment_id))
@@ -151,9 +151,6 @@ class _Lru(Generic[_V]):
 
     def pop(self, key: tuple[str, str]) -> None:
         self._items.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class _NoMemory(WarmState):
