@@ -11,6 +11,7 @@ import gc
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ for _name in WIRE_LOGGERS:
     _wire.setLevel(max(_wire.level, logging.INFO))
 
 _metrics: Any = None
+_flush_lock = threading.Lock()
 
 
 def metrics() -> Any:
@@ -47,6 +49,15 @@ def count(name: str, value: float = 1) -> None:
 def _has_metrics(metrics_object: Any) -> bool:
     provider = getattr(metrics_object, "provider", None)
     return bool(getattr(provider, "metric_set", None) or getattr(metrics_object, "metric_set", None))
+
+
+def _flush_metrics() -> None:
+    # Metrics instances share one metric set per process. Lambda runs one request at a time, but
+    # the local stack serves requests on threads: without the lock another request can flush the
+    # set between the check and the flush, and powertools refuses to serialise an empty set.
+    with _flush_lock:
+        if _metrics is not None and _has_metrics(_metrics):
+            _metrics.flush_metrics()
 
 
 def _tracing_enabled() -> bool:
@@ -82,8 +93,7 @@ def entrypoint(correlation_id_path: str | None = None) -> Callable[[Callable[...
             try:
                 return target(event, context)
             finally:
-                if _metrics is not None and _has_metrics(_metrics):
-                    _metrics.flush_metrics()
+                _flush_metrics()
 
         return run
 
