@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.account import service
 from functions.account.service import ConnectionOut, CreatedConnection
-from shared.api import api_resolver, json_response, merchant_id, public_base_url
-from shared.api_keys import ApiKey, ApiKeyRepository, CreatedApiKey
-from shared.connections import Carrier, ConnectionRepository
-from shared.merchants import MerchantRepository, Settings
-from shared.observability import entrypoint
-from shared.settings_patch import SettingsPatch
+from functions.account.settings_patch import SettingsPatch
+from shared.http.api import api_resolver, json_response, merchant_id, public_base_url
+from shared.merchants.api_keys import ApiKey, ApiKeyRepository, CreatedApiKey
+from shared.merchants.connections import Carrier, ConnectionRepository
+from shared.merchants.store import MerchantRepository, Settings
+from shared.platform.observability import entrypoint
 
 app = api_resolver()
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from shared.api_keys import ApiKey, ApiKeyRepository, CreatedApiKey
-from shared.connections import Connection, ConnectionRepository, webhook_url
-from shared.merchants import MerchantRepository, Settings
-from shared.settings_patch import SettingsPatch, apply_settings_patch
+from functions.account.settings_patch import SettingsPatch, apply_settings_patch
+from shared.merchants.api_keys import ApiKey, ApiKeyRepository, CreatedApiKey
+from shared.merchants.connections import Connection, ConnectionRepository, webhook_url
+from shared.merchants.store import MerchantRepository, Settings
 
 
 class ConnectionOut(BaseModel):

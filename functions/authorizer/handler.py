@@ -7,9 +7,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.api_keys import ApiKeyRepository
-from shared.observability import entrypoint, logger
-from shared.usage_plans import usage_identifier
+from shared.merchants.api_keys import ApiKeyRepository
+from shared.merchants.usage_plans import usage_identifier
+from shared.platform.observability import entrypoint, logger
 
 
 class Unauthorized(Exception):

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from shared.customers import (
+from shared.customers.store import (
     CUSTOMER_CSV_COLUMNS,
     CUSTOMER_CSV_HEADER,
     MAX_TAG_LENGTH,
@@ -29,8 +29,8 @@ from shared.customers import (
     TAG_SEPARATOR,
     Customer,
 )
-from shared.ids import new_id
-from shared.models import Address
+from shared.platform.ids import new_id
+from shared.values.models import Address
 
 BlankCells = Literal["keep", "clear"]
 MAX_CELL_CHARS = 1000  # far above any field's limit; a longer cell is a broken file

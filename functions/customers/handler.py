@@ -14,15 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions.customers import service
 from functions.customers.csv_rows import template_csv
+from functions.customers.requests import CustomerIn, CustomerPatch, Tags
 from functions.customers.service import DuplicateGroup, ImportOut
-from shared import aws
-from shared.api import api_resolver, json_response, merchant_id, request_body_bytes
-from shared.customer_imports import CustomerImportRepository
-from shared.customer_requests import CustomerIn, CustomerPatch, Tags
-from shared.customers import Customer, CustomerRepository
+from shared.customers.imports import CustomerImportRepository
+from shared.customers.store import Customer, CustomerRepository
+from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shared.errors import BadRequest, MethodNotAllowed, ProblemError, ValidationFailed
-from shared.observability import entrypoint
-from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from shared.http.api import api_resolver, json_response, merchant_id, request_body_bytes
+from shared.platform import aws
+from shared.platform.observability import entrypoint
 
 IMPORTS_PATH = "/v1/customer-imports"
 # API.md: "customer CSV: 4 MB" — decimal megabytes, 4,000,000 bytes of file (after any base64).
@@ -61,7 +61,7 @@ class UploadRequest(BaseModel):
 
 
 def _orders() -> Any:
-    from shared.orders import OrderRepository  # imported on use: only merges need the orders
+    from shared.orders.store import OrderRepository  # imported on use: only merges need the orders
 
     return OrderRepository()
 

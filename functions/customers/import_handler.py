@@ -17,10 +17,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.customers import service
 from functions.customers.importer import WORKERS
-from shared import aws
-from shared.customer_imports import CustomerImportRepository, parse_object_key
-from shared.customers import CustomerRepository
-from shared.observability import entrypoint, logger
+from shared.customers.imports import CustomerImportRepository, parse_object_key
+from shared.customers.store import CustomerRepository
+from shared.platform import aws
+from shared.platform.observability import entrypoint, logger
 
 
 @cache

@@ -42,9 +42,8 @@ from functions.customers.csv_rows import (
     read_records,
     updated_customer,
 )
-from shared import clock, keys
-from shared.customer_imports import Counters, ImportRowError
-from shared.customers import (
+from shared.customers.imports import Counters, ImportRowError
+from shared.customers.store import (
     STALE_CLAIM_SECONDS,
     STORE_MANUAL,
     Customer,
@@ -56,7 +55,9 @@ from shared.customers import (
     email_key,
     index_items,
 )
-from shared.customers import _parse_time as parse_time
+from shared.customers.store import _parse_time as parse_time
+from shared.dynamo import keys
+from shared.platform import clock
 
 CHUNK_ROWS = 500
 WORKERS = 8

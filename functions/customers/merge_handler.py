@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from functions.customers import service
-from shared.customers import CustomerRepository
-from shared.observability import entrypoint
+from shared.customers.store import CustomerRepository
+from shared.platform.observability import entrypoint
 
 SAFETY_SECONDS = 30
 
@@ -33,7 +33,7 @@ class RelinkUnfinished(Exception):
 
 
 def _orders() -> Any:
-    from shared.orders import OrderRepository
+    from shared.orders.store import OrderRepository
 
     return OrderRepository()
 

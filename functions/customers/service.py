@@ -13,8 +13,8 @@ from pydantic import BaseModel
 
 from functions.customers.csv_rows import BlankCells, CsvFileError, check_header, decoded_lines, read_records
 from functions.customers.importer import import_stream
-from shared import clock
-from shared.customer_imports import (
+from functions.customers.requests import CustomerIn, CustomerPatch
+from shared.customers.imports import (
     MAX_ERRORS_SHOWN,
     Counters,
     CustomerImport,
@@ -23,8 +23,7 @@ from shared.customer_imports import (
     ImportStatus,
     object_key,
 )
-from shared.customer_requests import CustomerIn, CustomerPatch
-from shared.customers import (
+from shared.customers.store import (
     CUSTOMER_MERGED,
     MAX_TAGS,
     ConcurrentChange,
@@ -32,11 +31,12 @@ from shared.customers import (
     CustomerRepository,
     customer_from_item,
 )
+from shared.dynamo.paging import decode_cursor, encode_cursor
 from shared.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from shared.ids import new_id
-from shared.observability import count, logger
-from shared.outbox import outbox_entry
-from shared.pagination import decode_cursor, encode_cursor
+from shared.events.outbox import outbox_entry
+from shared.platform import clock
+from shared.platform.ids import new_id
+from shared.platform.observability import count, logger
 
 RELINK_BATCH = 100
 MAX_ABSORBED_PER_MERGE = 50

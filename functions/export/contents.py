@@ -15,14 +15,14 @@ from functions.export import privacy
 from functions.export.columns import SHIPMENT_COLUMNS, Column, ColumnKind
 from functions.export.shipment_rows import shipment_rows
 from functions.export.spreadsheet import XLSX_MAX_DATA_ROWS, BinaryFile, CsvExportWriter, XlsxExportWriter
-from shared.customers import CUSTOMER_CSV_COLUMNS, CustomerRepository, customer_to_csv_row
-from shared.exports import ExportJob, ExportType
-from shared.merchants import MerchantRepository
-from shared.notifications import NotificationRepository
-from shared.orders import OrderRepository
-from shared.refunds import RefundRepository
-from shared.shipment_queries import ShipmentFilter, iterate_shipments
-from shared.shipments import ShipmentRepository
+from shared.customers.store import CUSTOMER_CSV_COLUMNS, CustomerRepository, customer_to_csv_row
+from shared.exports.store import ExportJob, ExportType
+from shared.merchants.store import MerchantRepository
+from shared.notifications.store import NotificationRepository
+from shared.orders.store import OrderRepository
+from shared.refunds.store import RefundRepository
+from shared.shipments.queries import ShipmentFilter, iterate_shipments
+from shared.shipments.store import ShipmentRepository
 
 Progress = Callable[[int], None]
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared import aws, clock
-from shared.exports import LINK_MAX_SECONDS
+from shared.exports.store import LINK_MAX_SECONDS
+from shared.platform import aws, clock
 
 EXPORTS_PREFIX = "exports"
 

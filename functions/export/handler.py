@@ -11,10 +11,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.export import service
 from functions.export.files import ExportFiles
 from functions.export.service import Export
-from shared.api import api_resolver, json_response, merchant_id
-from shared.customers import CustomerRepository
-from shared.exports import LINK_DEFAULT_SECONDS, LINK_MAX_SECONDS, ExportRepository, ExportRequest
-from shared.observability import entrypoint
+from shared.customers.store import CustomerRepository
+from shared.exports.store import LINK_DEFAULT_SECONDS, LINK_MAX_SECONDS, ExportRepository, ExportRequest
+from shared.http.api import api_resolver, json_response, merchant_id
+from shared.platform.observability import entrypoint
 
 app = api_resolver()
 

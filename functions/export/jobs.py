@@ -24,7 +24,7 @@ from functions.export.files import ExportFiles, object_key
 from functions.export.multipart import DEFAULT_PART_SIZE, MultipartUpload
 from functions.export.spreadsheet import XlsxRowLimitExceeded
 from shared.errors import ProblemError
-from shared.exports import (
+from shared.exports.store import (
     OBJECT_LIFETIME,
     AttemptSuperseded,
     ExportJob,
@@ -32,7 +32,7 @@ from shared.exports import (
     ExportStatus,
     new_attempt_id,
 )
-from shared.observability import count, logger
+from shared.platform.observability import count, logger
 
 PROGRESS_EVERY_ROWS = 1_000
 DEADLINE_CHECK_EVERY_ROWS = 100

@@ -25,12 +25,12 @@ from pydantic import BaseModel
 from functions.export.columns import SHIPMENT_COLUMNS, Column, ColumnKind
 from functions.export.shipment_rows import shipment_rows
 from functions.export.spreadsheet import BinaryFile, CsvExportWriter
-from shared.customers import CustomerRepository
+from shared.customers.store import CustomerRepository
 from shared.errors import NotFound
-from shared.notifications import Notification, NotificationRepository
-from shared.orders import Order, OrderRepository
-from shared.refunds import RefundRepository
-from shared.shipments import Shipment, ShipmentRepository
+from shared.notifications.store import Notification, NotificationRepository
+from shared.orders.store import Order, OrderRepository
+from shared.refunds.store import RefundRepository
+from shared.shipments.store import Shipment, ShipmentRepository
 
 Progress = Callable[[int], None]
 

@@ -7,10 +7,9 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from functions.export.files import ExportFiles, Link
-from shared import clock
-from shared.customers import CustomerRepository
+from shared.customers.store import CustomerRepository
 from shared.errors import Conflict, Gone
-from shared.exports import (
+from shared.exports.store import (
     CustomerDataExportRequest,
     ExportJob,
     ExportRepository,
@@ -19,8 +18,9 @@ from shared.exports import (
     ExportType,
     new_job,
 )
-from shared.observability import count
-from shared.shipment_queries import ShipmentFilter
+from shared.platform import clock
+from shared.platform.observability import count
+from shared.shipments.queries import ShipmentFilter
 
 
 class Export(BaseModel):

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from shared.models import Address
-from shared.shipments import Parcel, Shipment
+from shared.shipments.store import Parcel, Shipment
+from shared.values.models import Address
 
 # Columns left empty on every row but the first parcel's.
 FIRST_PARCEL_ONLY = frozenset({"value", "insurance_amount", "shipping_fee", "provincial_tax", "federal_tax",

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from functions.export.jobs import Worker, run_export
-from shared.observability import entrypoint
+from shared.platform.observability import entrypoint
 
 
 class ExportRequested(BaseModel):

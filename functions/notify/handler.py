@@ -14,11 +14,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.notify import service
 from functions.notify.sender import ses_sender
-from shared.aws import env
-from shared.merchants import MerchantRepository
-from shared.notifications import NotificationRepository
-from shared.observability import entrypoint, logger
-from shared.shipments import ShipmentRepository
+from shared.merchants.store import MerchantRepository
+from shared.notifications.store import NotificationRepository
+from shared.platform.aws import env
+from shared.platform.observability import entrypoint, logger
+from shared.shipments.store import ShipmentRepository
 
 Handler = Callable[[service.Dependencies, dict[str, Any]], service.Outcomes]
 
@@ -32,7 +32,7 @@ HANDLERS: dict[str, Handler] = {
 def _orders() -> service.OrderReader | None:
     # The orders area ships shared/orders.py; until it does, cancellation emails cannot be sent.
     try:
-        from shared.orders import OrderRepository
+        from shared.orders.store import OrderRepository
     except ImportError:
         return None
     return OrderRepository()

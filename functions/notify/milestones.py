@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from shared.tracking_status import MERCHANT_STATUSES, TrackingStatus
+from shared.shipments.statuses import MERCHANT_STATUSES, TrackingStatus
 
 
 class Milestone(StrEnum):

@@ -20,8 +20,8 @@ from functions.notify import email_templates
 from functions.notify.brand import Brand
 from functions.notify.milestones import Milestone
 from functions.notify.texts import Messages, delivery_day
-from shared.money import is_currency
-from shared.tracking_status import as_utc
+from shared.shipments.statuses import as_utc
+from shared.values.money import is_currency
 
 
 class MilestoneEmailContext(BaseModel):

@@ -35,19 +35,19 @@ from functions.notify.rendering import (
 )
 from functions.notify.sender import EmailNotSent, EmailOutcomeUnknown, EmailSender
 from functions.notify.texts import choose_language
-from shared import clock
 from shared.errors import NotFound
-from shared.merchants import Merchant, MerchantRepository
-from shared.notifications import (
+from shared.merchants.store import Merchant, MerchantRepository
+from shared.notifications.store import (
     REDACTED,
     Notification,
     NotificationRepository,
     NotificationState,
     NotificationTarget,
 )
-from shared.observability import count, logger
-from shared.shipments import Shipment, ShipmentRepository
-from shared.tracking_status import TrackingStatus
+from shared.platform import clock
+from shared.platform.observability import count, logger
+from shared.shipments.statuses import TrackingStatus
+from shared.shipments.store import Shipment, ShipmentRepository
 
 ORDER_CANCELLED_MILESTONE = "order_cancelled"
 # A claim still `claimed` after this long belongs to an invocation that died (the function's

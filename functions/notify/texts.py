@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.notify.locale_data import LOCALES
-from shared.tracking_status import as_utc
+from shared.shipments.statuses import as_utc
 
 MESSAGES_DIR = Path(__file__).parent / "messages"
 

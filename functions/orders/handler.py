@@ -9,15 +9,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, ValidationError
 
 from functions.orders import service
-from shared.api import api_resolver, json_response, merchant_id
+from functions.orders.edits import OrderPatch
+from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shared.errors import ValidationFailed
-from shared.merchants import MerchantRepository
-from shared.observability import entrypoint
-from shared.order_edits import OrderPatch
-from shared.orders import Order, OrderActivity, OrderIn, OrderRepository
-from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from shared.refunds import RefundRepository
-from shared.shipments import ShipmentRepository
+from shared.http.api import api_resolver, json_response, merchant_id
+from shared.merchants.store import MerchantRepository
+from shared.orders.store import Order, OrderActivity, OrderIn, OrderRepository
+from shared.platform.observability import entrypoint
+from shared.refunds.store import RefundRepository
+from shared.shipments.store import ShipmentRepository
 
 app = api_resolver()
 

@@ -11,16 +11,12 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared import clock, keys
-from shared import customers as customer_records
+from functions.orders.edits import EditOutcome, OrderPatch, apply_patch
+from shared.customers import store as customer_records
+from shared.dynamo import keys
 from shared.errors import Conflict, NotFound, ServiceUnavailable
-from shared.ids import new_id
-from shared.merchants import MerchantRepository
-from shared.models import Address, ShortText, WebUrl
-from shared.money import zero
-from shared.observability import count, logger
-from shared.order_edits import EditOutcome, OrderPatch, apply_patch
-from shared.orders import (
+from shared.merchants.store import MerchantRepository
+from shared.orders.store import (
     IMPORT_KEY_TAKEN,
     MAX_TAGS_IN_IMPORT,
     NUMBER_TAKEN,
@@ -42,9 +38,13 @@ from shared.orders import (
     shipping_status,
     status_is,
 )
-from shared.refunds import RefundRepository
-from shared.shipment_creation import create_shipment
-from shared.shipments import (
+from shared.platform import clock
+from shared.platform.ids import new_id
+from shared.platform.observability import count, logger
+from shared.refunds.store import RefundRepository
+from shared.shipments.creation import create_shipment
+from shared.shipments.statuses import TrackingStatus
+from shared.shipments.store import (
     Package,
     ParcelIn,
     Shipment,
@@ -53,7 +53,8 @@ from shared.shipments import (
     month_partitions,
     valid_tracking_number,
 )
-from shared.tracking_status import TrackingStatus
+from shared.values.models import Address, ShortText, WebUrl
+from shared.values.money import zero
 
 MAX_ATTEMPTS = 10
 MANUAL_STORE = "manual"
@@ -216,7 +217,7 @@ def list_orders(orders: OrderRepository, merchant_id: str, filters: OrderFilter,
 
 def _by_number(orders: OrderRepository, merchant_id: str, filters: OrderFilter,
                cursor: str | None) -> tuple[list[Order], str | None]:
-    from shared.pagination import decode_cursor
+    from shared.dynamo.paging import decode_cursor
 
     if cursor:
         decode_cursor(merchant_id, cursor)  # validated (400 when tampered), and there is no second page

@@ -15,9 +15,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.orders import service
-from shared.observability import entrypoint, logger
-from shared.orders import OrderRepository
-from shared.shipments import ShipmentRepository
+from shared.orders.store import OrderRepository
+from shared.platform.observability import entrypoint, logger
+from shared.shipments.store import ShipmentRepository
 
 
 def on_shipment_created(detail: dict[str, Any]) -> None:

@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.outbox import service
-from shared.aws import env
-from shared.observability import entrypoint
+from shared.platform.aws import env
+from shared.platform.observability import entrypoint
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from shared import aws
-from shared.observability import count
-from shared.outbox import json_value, outbox_events
+from shared.events.outbox import json_value, outbox_events
+from shared.platform import aws
+from shared.platform.observability import count
 
 SOURCE = "colis"
 PUT_ATTEMPTS = 3  # refused entries are put again by themselves before the record fails

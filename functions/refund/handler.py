@@ -10,12 +10,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from functions.refund import service
-from shared.api import api_resolver, merchant_id
-from shared.observability import entrypoint
-from shared.orders import OrderRepository
-from shared.payments import payment_provider
-from shared.refund_requests import RefundRequest
-from shared.refunds import Refund, RefundRepository
+from shared.http.api import api_resolver, merchant_id
+from shared.orders.store import OrderRepository
+from shared.platform.observability import entrypoint
+from shared.refunds.payments import payment_provider
+from shared.refunds.rules import RefundRequest
+from shared.refunds.store import Refund, RefundRepository
 
 app = api_resolver()
 

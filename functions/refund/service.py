@@ -22,12 +22,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared import clock
 from shared.errors import BadRequest, Conflict, ServiceUnavailable
-from shared.ids import derived_id
-from shared.money import zero
-from shared.observability import count, logger
-from shared.orders import (
+from shared.events.outbox import outbox_entry
+from shared.orders.store import (
     Order,
     OrderActivity,
     OrderCancellation,
@@ -39,10 +36,12 @@ from shared.orders import (
     now_ms,
     refund_status_of,
 )
-from shared.outbox import outbox_entry
-from shared.payments import PaymentFailed, PaymentOutcomeUnknown, PaymentProvider, ProviderRefund
-from shared.refund_requests import RefundRequest, resolve_amounts
-from shared.refunds import (
+from shared.platform import clock
+from shared.platform.ids import derived_id
+from shared.platform.observability import count, logger
+from shared.refunds.payments import PaymentFailed, PaymentOutcomeUnknown, PaymentProvider, ProviderRefund
+from shared.refunds.rules import RefundRequest, resolve_amounts
+from shared.refunds.store import (
     ALREADY_SETTLED,
     KEY_TAKEN,
     LEASE_LOST,
@@ -57,6 +56,7 @@ from shared.refunds import (
     lease_from_now,
     new_record,
 )
+from shared.values.money import zero
 
 ORDER_CANCELLED_EVENT, REFUND_ISSUED_EVENT = "OrderCancelled", "RefundIssued"
 MAX_ATTEMPTS = 40

@@ -19,16 +19,17 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from shared import aws, keys
+from shared.dynamo import keys
 from shared.errors import Conflict, NotFound
-from shared.notifications import NotificationRepository
-from shared.observability import count, logger
-from shared.orders import Order, OrderActivity, OrderRepository
-from shared.outbox import outbox_entry
-from shared.redaction import redact_activity_changes, redact_order, redact_shipment
-from shared.retention import TimerRepository
-from shared.shipments import Shipment, ShipmentRepository, derive
-from shared.tracking_status import TrackingStatus
+from shared.events.outbox import outbox_entry
+from shared.notifications.store import NotificationRepository
+from shared.orders.store import Order, OrderActivity, OrderRepository
+from shared.platform import aws
+from shared.platform.observability import count, logger
+from shared.retention.redaction import redact_activity_changes, redact_order, redact_shipment
+from shared.retention.timers import TimerRepository
+from shared.shipments.statuses import TrackingStatus
+from shared.shipments.store import Shipment, ShipmentRepository, derive
 
 # functions/shipments/service.py publishes the same event for the merchant's own archive.
 SHIPMENT_STATUS_CHANGED = "ShipmentStatusChanged"

@@ -12,10 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.retention import erasure
 from functions.retention.actions import Repositories
-from shared import clock
-from shared.api import api_resolver, merchant_id
-from shared.customers import Customer, CustomerRepository
-from shared.observability import entrypoint
+from shared.customers.store import Customer, CustomerRepository
+from shared.http.api import api_resolver, merchant_id
+from shared.platform import clock
+from shared.platform.observability import entrypoint
 
 app = api_resolver()
 

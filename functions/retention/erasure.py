@@ -14,11 +14,11 @@ from datetime import datetime
 from botocore.exceptions import ClientError
 
 from functions.retention.actions import MAX_ATTEMPTS, Repositories, redact_order_data, redact_shipment_data
-from shared import keys
-from shared.customers import Customer, CustomerRepository, customer_to_item, email_key
+from shared.customers.store import Customer, CustomerRepository, customer_to_item, email_key
+from shared.dynamo import keys
 from shared.errors import Conflict, ServiceUnavailable
-from shared.observability import count, logger
-from shared.redaction import REDACTED, redact_customer
+from shared.platform.observability import count, logger
+from shared.retention.redaction import REDACTED, redact_customer
 
 STOP_WITH_SECONDS_LEFT = 5.0
 

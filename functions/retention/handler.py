@@ -17,8 +17,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.retention import service
 from functions.retention.actions import Repositories
-from shared import clock
-from shared.observability import entrypoint
+from shared.platform import clock
+from shared.platform.observability import entrypoint
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 

@@ -26,9 +26,10 @@ from functions.retention.actions import (
     delete_if_resolved,
     redact_shipment_data,
 )
-from shared import clock, keys
-from shared.observability import count, logger
-from shared.retention import DueTimer, Timer, TimerAction, month_after, month_of, timer_from_item
+from shared.dynamo import keys
+from shared.platform import clock
+from shared.platform.observability import count, logger
+from shared.retention.timers import DueTimer, Timer, TimerAction, month_after, month_of, timer_from_item
 
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 RECHECK_AFTER = timedelta(minutes=55)  # due again by the next hourly run of the schedule

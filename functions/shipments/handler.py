@@ -10,13 +10,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from functions.shipments import service
-from shared.api import api_resolver, json_response, merchant_id
+from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shared.errors import ValidationFailed
-from shared.merchants import MerchantRepository
-from shared.observability import entrypoint
-from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from shared.shipment_queries import ShipmentFilter
-from shared.shipments import Shipment, ShipmentIn, ShipmentRepository, TrackingEvent
+from shared.http.api import api_resolver, json_response, merchant_id
+from shared.merchants.store import MerchantRepository
+from shared.platform.observability import entrypoint
+from shared.shipments.queries import ShipmentFilter
+from shared.shipments.store import Shipment, ShipmentIn, ShipmentRepository, TrackingEvent
 
 app = api_resolver()
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared import clock
 from shared.errors import Conflict
-from shared.merchants import MerchantRepository
-from shared.shipment_creation import SHIPMENT_CREATED, attach_orphan_updates, create_shipment
-from shared.shipment_queries import ShipmentFilter, page_shipments
-from shared.shipments import Shipment, ShipmentRepository, TrackingEvent, derive, outbox_entry
-from shared.tracking_status import TrackingStatus
+from shared.merchants.store import MerchantRepository
+from shared.platform import clock
+from shared.shipments.creation import SHIPMENT_CREATED, attach_orphan_updates, create_shipment
+from shared.shipments.queries import ShipmentFilter, page_shipments
+from shared.shipments.statuses import TrackingStatus
+from shared.shipments.store import Shipment, ShipmentRepository, TrackingEvent, derive, outbox_entry
 
 # Creation lives in shared.shipment_creation (the orders' "tracking number by hand" uses it too).
 __all__ = ["SHIPMENT_CREATED", "attach_orphan_updates", "create_shipment"]

@@ -16,10 +16,10 @@ from functions.tracking.page import (
     render_not_found_page,
     render_tracking_page,
 )
-from shared.api import api_resolver, problem_response
-from shared.merchants import MerchantRepository
-from shared.observability import entrypoint
-from shared.shipments import ShipmentRepository
+from shared.http.api import api_resolver, problem_response
+from shared.merchants.store import MerchantRepository
+from shared.platform.observability import entrypoint
+from shared.shipments.store import ShipmentRepository
 
 app = api_resolver()
 

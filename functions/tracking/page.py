@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field, field_validator
 from functions.notify.brand import Brand
 from functions.notify.texts import FALLBACK_LANGUAGE, Messages, delivery_day, supported_language
 from functions.tracking import page_templates
-from shared.models import empty_list
-from shared.tracking_status import TrackingStatus, as_utc
+from shared.shipments.statuses import TrackingStatus, as_utc
+from shared.values.models import empty_list
 
 
 class TrackingPageEvent(BaseModel):

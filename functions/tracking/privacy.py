@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from shared.models import Address
+from shared.values.models import Address
 
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 _INTERNATIONAL_PHONE = re.compile(r"\+\s?\d(?:[\s().-]?\d){6,}")

@@ -9,9 +9,9 @@ from functions.notify.texts import choose_language
 from functions.tracking.page import TrackingPageEvent, TrackingPageMerchant, TrackingPageView, choose_page_language
 from functions.tracking.privacy import Recipient, public_text
 from shared.errors import NotFound
-from shared.merchants import Merchant, MerchantRepository
-from shared.shipments import Parcel, Shipment, ShipmentRepository, TrackingEvent, valid_tracking_number
-from shared.tracking_status import TrackingStatus
+from shared.merchants.store import Merchant, MerchantRepository
+from shared.shipments.statuses import TrackingStatus
+from shared.shipments.store import Parcel, Shipment, ShipmentRepository, TrackingEvent, valid_tracking_number
 
 # Enough history for any real parcel, and a bound on the page's size.
 MAX_EVENTS = 100

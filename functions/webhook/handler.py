@@ -10,11 +10,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from functions.webhook import service
-from shared.api import api_resolver, json_response, request_body_bytes
-from shared.connections import CachedConnections, ConnectionRepository
-from shared.observability import entrypoint
-from shared.shipments import ShipmentRepository
-from shared.tracking import WarmState
+from shared.http.api import api_resolver, json_response, request_body_bytes
+from shared.merchants.connections import CachedConnections, ConnectionRepository
+from shared.platform.observability import entrypoint
+from shared.shipments.store import ShipmentRepository
+from shared.shipments.tracking import WarmState
 
 # The body limit is checked by the service, after the connection: DESIGN.md fixes the order.
 app = api_resolver(default_body_limit=None)

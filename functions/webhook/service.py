@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 from functions.webhook.carriers import EventFailure, InvalidPayload, decode_body, parse_delivery
 from functions.webhook.signatures import verify_signature
-from shared import clock
-from shared.connections import CARRIERS, CachedConnections
 from shared.errors import MAX_BODY_BYTES, NotFound, PayloadTooLarge, Unauthorized
-from shared.observability import count, logger
-from shared.shipments import ShipmentRepository
-from shared.tracking import Outcome, WarmState, apply_canonical_update
+from shared.merchants.connections import CARRIERS, CachedConnections
+from shared.platform import clock
+from shared.platform.observability import count, logger
+from shared.shipments.store import ShipmentRepository
+from shared.shipments.tracking import Outcome, WarmState, apply_canonical_update
 
 
 @dataclass

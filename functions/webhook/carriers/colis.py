@@ -11,7 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from functions.webhook.carriers import payload
 from functions.webhook.carriers.model import EventFailure, InvalidPayload, ParsedDelivery
 from functions.webhook.carriers.status_mapping import map_status
-from shared.tracking_status import CanonicalUpdate
+from shared.shipments.statuses import CanonicalUpdate
 
 # Bounds the work of one request: API Gateway gives a webhook 29 s.
 MAX_BATCH_EVENTS = 500

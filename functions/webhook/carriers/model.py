@@ -7,7 +7,7 @@ from typing import NamedTuple
 from pydantic import BaseModel, ConfigDict
 
 from shared.errors import BadRequest
-from shared.tracking_status import CanonicalUpdate
+from shared.shipments.statuses import CanonicalUpdate
 
 
 class InvalidPayload(BadRequest):

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from functions.webhook.carriers.model import InvalidPayload
-from shared.tracking_status import CanonicalUpdate, as_utc
+from shared.shipments.statuses import CanonicalUpdate, as_utc
 
 
 def obj(value: Any, name: str) -> dict[str, Any]:

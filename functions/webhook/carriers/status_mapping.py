@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from shared.tracking_status import TrackingStatus
+from shared.shipments.statuses import TrackingStatus
 
 STATUS_MAPS_PATH = Path(__file__).resolve().parent.parent / "status_maps.json"
 

@@ -1,0 +1,64 @@
+"""`PATCH /v1/settings`: any subset of the settings, merged into the current ones.
+
+Apart from `shared.merchants` because only the account function takes settings patches: every
+other function would build these models at cold start for nothing.
+"""
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.merchants.store import Settings
+
+
+class BrandPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    logo_url: str | None = None
+    color: str | None = None
+
+
+class NotificationsPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ready_to_ship: bool | None = None
+    in_transit: bool | None = None
+    delayed: bool | None = None
+    ready_for_pickup: bool | None = None
+    delivered: bool | None = None
+
+
+class RetentionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    redact_after_days: int | None = None
+    delete_after_months: int | None = None
+
+
+class FeesPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rate_percent: Decimal | None = None
+    fixed: Decimal | None = None
+    card_percent: Decimal | None = None
+
+
+class SettingsPatch(BaseModel):
+    """Any subset of the settings; nested objects merge field by field, and the merged result
+    is validated as a whole (so the rules live once, on `Settings`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    brand: BrandPatch | None = None
+    default_language: str | None = None
+    display_currency: str | None = None
+    notifications: NotificationsPatch | None = None
+    retention: RetentionPatch | None = None
+    fees: FeesPatch | None = None
+
+
+def apply_settings_patch(current: Settings, patch: SettingsPatch) -> Settings:
+    """Merge the patch into the current settings and validate the whole result."""
+    merged = current.model_dump(mode="json")
+    for field, value in patch.model_dump(mode="json", exclude_unset=True).items():
+        if isinstance(value, dict) and isinstance(merged.get(field), dict):
+            merged[field] = {**merged[field], **value}
+        else:
+            merged[field] = value
+    return Settings.model_validate(merged)

@@ -1,0 +1,165 @@
+"""Customer CSV import jobs: their item, progress and reported rows.
+
+A job is created by `POST /v1/customer-imports` (status `pending`); the file lands in the import
+bucket under `object_key(merchant, import)`, whose S3 notification starts the worker. The worker
+takes a lease on the job (`running`), records progress after every chunk of rows (so
+`rows_processed` moves while it runs and a retried invocation resumes after the last chunk), and
+ends it `done` or `failed`. Rejected rows are stored per chunk, beside the job.
+"""
+
+
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.dynamo import keys
+from shared.errors import NotFound
+from shared.platform import aws, clock
+
+OBJECT_PREFIX = "customer-imports/"
+_OBJECT_KEY = re.compile(r"^customer-imports/(?P<merchant>[^/]+)/(?P<import_id>imp_[0-9a-z]+)\.csv$")
+MAX_ERRORS_SHOWN = 10_000  # a job answer stays far below Lambda's 6 MB response limit
+
+
+class ImportStatus(StrEnum):
+    pending = "pending"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class ImportRowError(BaseModel):
+    row: int
+    reason: str
+
+
+class Counters(BaseModel):
+    rows_processed: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    error_count: int = 0
+
+
+class CustomerImport(Counters):
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    status: ImportStatus
+    blank_cells: Literal["keep", "clear"] = "keep"
+    source: Literal["inline", "upload"]
+    failure: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    lease_until: datetime | None = Field(default=None, exclude=True)
+
+
+def object_key(merchant_id: str, import_id: str) -> str:
+    """Where the file of an import lives: the key names its merchant and import."""
+    return f"{OBJECT_PREFIX}{merchant_id}/{import_id}.csv"
+
+
+def parse_object_key(key: str) -> tuple[str, str] | None:
+    match = _OBJECT_KEY.match(key)
+    return (match["merchant"], match["import_id"]) if match else None
+
+
+def _iso(moment: datetime) -> str:
+    return clock.isoformat(moment)
+
+
+class CustomerImportRepository:
+    def __init__(self, table: Any | None = None) -> None:
+        self._table = table if table is not None else aws.table()
+
+    def create(self, merchant_id: str, job: CustomerImport) -> None:
+        data = job.model_dump(mode="json", exclude_none=True)
+        data["created_at"] = _iso(job.created_at)
+        self._table.put_item(Item={**keys.customer_import(merchant_id, job.id), **data, "merchant_id": merchant_id},
+                             ConditionExpression="attribute_not_exists(pk)")
+
+    def find(self, merchant_id: str, import_id: str) -> CustomerImport | None:
+        item = self._table.get_item(Key=keys.customer_import(merchant_id, import_id), ConsistentRead=True).get("Item")
+        return CustomerImport.model_validate(keys.strip_keys(item)) if item else None
+
+    def get(self, merchant_id: str, import_id: str) -> CustomerImport:
+        job = self.find(merchant_id, import_id)
+        if job is None:
+            raise NotFound(f"Customer import {import_id} does not exist.")
+        return job
+
+    def take_lease(self, merchant_id: str, import_id: str, until: datetime) -> CustomerImport | None:
+        """Start (or resume after a crashed invocation) the job; None when another invocation
+        holds it or it is finished — S3 may deliver a notification twice."""
+        now = clock.now()
+        try:
+            response = self._table.update_item(
+                Key=keys.customer_import(merchant_id, import_id),
+                UpdateExpression="SET #s = :running, lease_until = :until, started_at = if_not_exists(started_at, :now)",
+                ConditionExpression="attribute_exists(pk) AND (#s = :pending OR (#s = :running AND lease_until < :now))",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":running": "running", ":pending": "pending", ":until": _iso(until),
+                                           ":now": _iso(now)},
+                ReturnValues="ALL_NEW")
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return CustomerImport.model_validate(keys.strip_keys(response["Attributes"]))
+
+    def checkpoint(self, merchant_id: str, import_id: str, counters: Counters, lease_until: datetime) -> None:
+        """Progress after a chunk: what `GET` shows while the import runs, and where a retry resumes."""
+        values = {f":{name}": value for name, value in counters.model_dump().items()}
+        self._table.update_item(
+            Key=keys.customer_import(merchant_id, import_id),
+            UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in counters.model_dump())
+            + ", lease_until = :until",
+            ConditionExpression="#s = :running",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={**values, ":until": _iso(lease_until), ":running": "running"})
+
+    def release_lease(self, merchant_id: str, import_id: str) -> None:
+        """Let the next invocation resume at once (the time budget ran out)."""
+        self._table.update_item(Key=keys.customer_import(merchant_id, import_id),
+                                UpdateExpression="SET lease_until = :past",
+                                ExpressionAttributeValues={":past": _iso(clock.now() - timedelta(seconds=1))})
+
+    def finish(self, merchant_id: str, import_id: str, status: ImportStatus, counters: Counters | None = None,
+               failure: str | None = None) -> None:
+        names = {"#s": "status"}
+        values: dict[str, Any] = {":status": status.value, ":now": _iso(clock.now())}
+        sets = ["#s = :status", "finished_at = :now"]
+        if counters is not None:
+            for name, value in counters.model_dump().items():
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        if failure:
+            sets.append("failure = :failure")
+            values[":failure"] = failure
+        self._table.update_item(Key=keys.customer_import(merchant_id, import_id), UpdateExpression="SET " + ", ".join(sets),
+                                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+
+    def put_errors(self, merchant_id: str, import_id: str, first_row: int, errors: list[ImportRowError]) -> None:
+        """The rejected rows of one chunk (at most a few hundred short reasons: far below 400 KB)."""
+        self._table.put_item(Item={**keys.customer_import_errors(merchant_id, import_id, first_row),
+                                   "errors": [e.model_dump() for e in errors]})
+
+    def errors(self, merchant_id: str, import_id: str, limit: int = MAX_ERRORS_SHOWN) -> list[ImportRowError]:
+        """Rejected rows in row order, at most `limit`."""
+        request: dict[str, Any] = {"KeyConditionExpression": Key(keys.PK).eq(
+            keys.customer_import_errors_partition(merchant_id, import_id))
+            & Key(keys.SK).begins_with(keys.CUSTOMER_IMPORT_ERRORS_PREFIX)}
+        found: list[ImportRowError] = []
+        while len(found) < limit:
+            response = self._table.query(**request)
+            for item in response.get("Items", []):
+                found.extend(ImportRowError(row=int(e["row"]), reason=str(e["reason"])) for e in item.get("errors", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found[:limit]

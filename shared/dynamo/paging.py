@@ -1,0 +1,91 @@
+"""Opaque list cursors: the DynamoDB position, signed and bound to the merchant, so a cursor
+that was tampered with or belongs to another merchant is refused (400)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.conditions import ConditionBase
+
+from shared.dynamo import keys
+from shared.errors import BadRequest
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 100
+
+
+def _secret() -> bytes:
+    return os.environ.get("CURSOR_SECRET", "colis-local-cursor-secret").encode("utf-8")
+
+
+def _signature(merchant_id: str, payload: bytes) -> str:
+    mac = hmac.new(_secret(), merchant_id.encode("utf-8") + b"\x00" + payload, hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:18]).decode("ascii")
+
+
+def encode_cursor(merchant_id: str, position: Mapping[str, Any]) -> str:
+    payload = json.dumps(position, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
+    body = base64.urlsafe_b64encode(payload).decode("ascii").rstrip("=")
+    return f"{body}.{_signature(merchant_id, payload)}"
+
+
+def decode_cursor(merchant_id: str, cursor: str) -> dict[str, Any]:
+    try:
+        body, signature = cursor.rsplit(".", 1)
+        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (ValueError, TypeError) as exc:
+        raise BadRequest("The cursor is not valid.") from exc
+    # compare_digest refuses non-ASCII str (TypeError, a 500): compare bytes so garbage simply fails.
+    expected = _signature(merchant_id, payload).encode("ascii")
+    if not hmac.compare_digest(signature.encode("utf-8", "replace"), expected):
+        raise BadRequest("The cursor is not valid.")
+    position = json.loads(payload)
+    if not isinstance(position, dict):
+        raise BadRequest("The cursor is not valid.")
+    return position
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def _position_of(item: Mapping[str, Any], index: keys.Index | None) -> dict[str, Any]:
+    attributes = [keys.PK, keys.SK] + ([index.pk, index.sk] if index else [])
+    return {name: item[name] for name in attributes if name in item}
+
+
+def query_page(table: Any, merchant_id: str, *, key_condition: ConditionBase, index: keys.Index | None = None,
+               limit: int = DEFAULT_LIMIT, cursor: str | None = None, newest_first: bool = True,
+               filter_expression: ConditionBase | None = None,
+               keep: Callable[[dict[str, Any]], bool] | None = None) -> Page:
+    """One page of at most `limit` items; follows DynamoDB pages when a filter thins them out."""
+    request: dict[str, Any] = {"KeyConditionExpression": key_condition, "ScanIndexForward": not newest_first}
+    if index:
+        request["IndexName"] = index.name
+    if filter_expression is not None:
+        request["FilterExpression"] = filter_expression
+    start = decode_cursor(merchant_id, cursor) if cursor else None
+    items: list[dict[str, Any]] = []
+    while True:
+        request["Limit"] = limit + 1 - len(items)
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = table.query(**request)
+        for item in response.get("Items", []):
+            if keep is None or keep(item):
+                items.append(item)
+        start = response.get("LastEvaluatedKey")
+        if len(items) > limit or not start:
+            break
+    if len(items) > limit:
+        items = items[:limit]
+        return Page(items, encode_cursor(merchant_id, _position_of(items[-1], index)))
+    return Page(items, None)

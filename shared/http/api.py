@@ -1,0 +1,132 @@
+"""The HTTP doorway shared by every API function: a validating powertools resolver whose errors
+all come out as RFC 9457 problem details, and the authorizer context."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from pydantic import BaseModel, ValidationError
+
+from shared.errors import MAX_BODY_BYTES, PROBLEM_CONTENT_TYPE, ProblemError, Unauthorized
+from shared.platform.observability import logger
+
+
+def problem_response(status: int, title: str, detail: str, *, errors: list[dict[str, Any]] | None = None,
+                     headers: Mapping[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return Response(status_code=status, content_type=PROBLEM_CONTENT_TYPE, body=json.dumps(body),
+                    headers=dict(headers or {}))
+
+
+def _field_errors(raw_errors: list[Any]) -> list[dict[str, Any]]:
+    """Field problems without echoing input values (they may be personal data)."""
+    out = []
+    for error in raw_errors:
+        location = [str(part) for part in error.get("loc", ())]
+        out.append({"field": ".".join(location), "type": error.get("type", "invalid"),
+                    "message": str(error.get("msg", "invalid value"))})
+    return out
+
+
+def _on_problem(exc: ProblemError) -> Response:
+    return problem_response(exc.status, exc.title, exc.detail, errors=exc.errors, headers=exc.headers)
+
+
+def _on_request_validation(exc: RequestValidationError) -> Response:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(400, "Bad Request", "The request body is not valid JSON.")
+    return problem_response(422, "Unprocessable Content", "The request has invalid fields.",
+                            errors=_field_errors(list(errors)))
+
+
+def _on_model_validation(exc: ValidationError) -> Response:
+    return problem_response(422, "Unprocessable Content", "The request has invalid fields.",
+                            errors=_field_errors(exc.errors(include_input=False)))
+
+
+def _on_undecodable_body(_: UnicodeDecodeError) -> Response:
+    # powertools decodes a base64 body (API Gateway sends non-UTF-8 bytes so) as UTF-8 before
+    # validating it; JSON is UTF-8 (RFC 8259), so bytes that are not are a malformed body.
+    return problem_response(400, "Bad Request", "The request body is not valid JSON (UTF-8).")
+
+
+def _on_unsupported_content_type(_: RequestUnsupportedContentType) -> Response:
+    return problem_response(415, "Unsupported Media Type", "Send the body as application/json.")
+
+
+def _on_not_found(_: NotFoundError) -> Response:
+    return problem_response(404, "Not Found", "No such route.")
+
+
+def _on_unexpected(exc: Exception) -> Response:
+    # The exception type only: messages of AWS errors can carry key values.
+    logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
+    return problem_response(500, "Internal Server Error", "An unexpected error occurred; retry later.")
+
+
+def request_body_bytes(event: Mapping[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body)
+    return body.encode("utf-8")
+
+
+def _body_limit_middleware(limits: Mapping[str, int], default_limit: int) -> Callable[..., Response]:
+    def limit_body(app: APIGatewayRestResolver, next_middleware: Callable[..., Response]) -> Response:
+        limit = limits.get(app.current_event.resource, default_limit)
+        if len(request_body_bytes(app.current_event.raw_event)) > limit:
+            return problem_response(413, "Content Too Large", f"The request body is larger than {limit} bytes.")
+        return next_middleware(app)
+
+    return limit_body
+
+
+def api_resolver(*, body_limits: Mapping[str, int] | None = None,
+                 default_body_limit: int | None = MAX_BODY_BYTES) -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+    app.exception_handler(ProblemError)(_on_problem)
+    app.exception_handler(RequestValidationError)(_on_request_validation)
+    app.exception_handler(RequestUnsupportedContentType)(_on_unsupported_content_type)
+    app.exception_handler(UnicodeDecodeError)(_on_undecodable_body)
+    app.exception_handler(ValidationError)(_on_model_validation)
+    app.exception_handler(NotFoundError)(_on_not_found)
+    app.exception_handler(Exception)(_on_unexpected)
+    if default_body_limit is not None:
+        app.use([_body_limit_middleware(body_limits or {}, default_body_limit)])
+    return app
+
+
+def merchant_id(app: APIGatewayRestResolver) -> str:
+    authorizer = app.current_event.request_context.authorizer
+    value = authorizer.get("merchant_id") if authorizer else None
+    if not value:
+        raise Unauthorized("Missing or invalid API key")
+    return str(value)
+
+
+def json_response(status: int, model: BaseModel | Mapping[str, Any] | list[Any],
+                  headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type="application/json", body=model, headers=dict(headers or {}))
+
+
+def public_base_url(app: APIGatewayRestResolver) -> str:
+    """Base URL for links we hand out: configured, else the API's own address."""
+    import os
+
+    configured = os.environ.get("TRACKING_BASE_URL")
+    if configured:
+        return configured.rstrip("/")
+    context = app.current_event.request_context
+    return f"https://{context.domain_name}/{context.stage}"

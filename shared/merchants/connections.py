@@ -1,0 +1,110 @@
+"""Carrier connections: one merchant, one carrier, one webhook secret.
+
+The secret lives in SSM Parameter Store as a SecureString (never in the table); the webhook
+path caches connections and secrets briefly so that a warm function reads neither per delivery.
+"""
+
+
+import os
+import secrets
+import threading
+import time
+from typing import Any, Literal
+
+from boto3.dynamodb.conditions import Key
+from pydantic import BaseModel
+
+from shared.dynamo import keys
+from shared.errors import NotFound
+from shared.platform import aws, clock
+from shared.platform.ids import new_id
+
+Carrier = Literal["sendcloud", "easypost", "aftership", "shippo", "colis"]
+CARRIERS: tuple[str, ...] = ("sendcloud", "easypost", "aftership", "shippo", "colis")
+CACHE_SECONDS = 30.0
+
+
+class Connection(BaseModel):
+    id: str
+    merchant_id: str
+    carrier: Carrier
+    created_at: str
+
+
+def _secret_name(connection_id: str) -> str:
+    prefix = os.environ.get("CONNECTION_SECRET_PREFIX", "/colis/connections/")
+    return f"{prefix.rstrip('/')}/{connection_id}"
+
+
+def webhook_url(base_url: str, connection: Connection) -> str:
+    return f"{base_url.rstrip('/')}/webhooks/{connection.carrier}/{connection.id}"
+
+
+class ConnectionRepository:
+    def __init__(self, table: Any | None = None, ssm: Any | None = None) -> None:
+        self._table = table if table is not None else aws.table()
+        self._ssm = ssm if ssm is not None else aws.client("ssm")
+
+    def create(self, merchant_id: str, carrier: str, secret: str | None = None) -> tuple[Connection, str]:
+        connection = Connection(id=new_id("con"), merchant_id=merchant_id, carrier=carrier,  # type: ignore[arg-type]
+                                created_at=clock.isoformat(clock.now()))
+        secret = secret or secrets.token_urlsafe(32)
+        self._ssm.put_parameter(Name=_secret_name(connection.id), Value=secret, Type="SecureString", Overwrite=True)
+        attributes = connection.model_dump()
+        self._table.meta.client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": self._table.name, "Item": {**keys.connection(connection.id), **attributes},
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"TableName": self._table.name,
+                     "Item": {**keys.connection_of_merchant(merchant_id, connection.id), **attributes}}},
+        ])
+        return connection, secret
+
+    def get(self, connection_id: str) -> Connection | None:
+        item = self._table.get_item(Key=keys.connection(connection_id)).get("Item")
+        return Connection.model_validate(keys.strip_keys(item)) if item else None
+
+    def secret(self, connection_id: str) -> str:
+        response = self._ssm.get_parameter(Name=_secret_name(connection_id), WithDecryption=True)
+        return str(response["Parameter"]["Value"])
+
+    def list(self, merchant_id: str) -> list[Connection]:
+        pk, prefix = keys.connections_prefix(merchant_id)
+        response = self._table.query(KeyConditionExpression=Key(keys.PK).eq(pk) & Key(keys.SK).begins_with(prefix))
+        return [Connection.model_validate(keys.strip_keys(item)) for item in response["Items"]]
+
+    def delete(self, merchant_id: str, connection_id: str) -> None:
+        item = self._table.get_item(Key=keys.connection_of_merchant(merchant_id, connection_id)).get("Item")
+        if not item:
+            raise NotFound(f"Connection {connection_id} does not exist.")
+        self._table.meta.client.transact_write_items(TransactItems=[
+            {"Delete": {"TableName": self._table.name, "Key": keys.connection(connection_id)}},
+            {"Delete": {"TableName": self._table.name, "Key": keys.connection_of_merchant(merchant_id, connection_id)}},
+        ])
+        self._ssm.delete_parameter(Name=_secret_name(connection_id))
+
+
+class CachedConnections:
+    """Connection + secret lookups for the webhook hot path, kept for CACHE_SECONDS.
+
+    A deleted connection may therefore still verify deliveries for up to CACHE_SECONDS in a warm
+    function; in exchange a delivery costs no table read for its connection.
+    """
+
+    def __init__(self, repository: ConnectionRepository) -> None:
+        self._repository = repository
+        self._entries: dict[str, tuple[float, Connection | None, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, connection_id: str) -> tuple[Connection | None, str | None]:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._entries.get(connection_id)
+        if cached and now - cached[0] < CACHE_SECONDS:
+            return cached[1], cached[2]
+        connection = self._repository.get(connection_id)
+        if connection is None:
+            return None, None  # not cached: a connection created a moment later must work at once
+        secret = self._repository.secret(connection_id)
+        with self._lock:
+            self._entries[connection_id] = (now, connection, secret)
+        return connection, secret

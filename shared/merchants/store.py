@@ -1,0 +1,121 @@
+"""Merchants and their settings."""
+
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.dynamo import keys
+from shared.errors import NotFound
+from shared.platform import aws, clock
+from shared.platform.ids import new_id
+from shared.values.models import WebUrl
+from shared.values.money import is_currency
+
+SUPPORTED_LANGUAGES = ("en", "fr", "de", "nl", "es")
+_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
+_LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$")
+
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
+
+
+class Brand(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=200)
+    logo_url: WebUrl | None = None
+    color: str | None = None
+
+    @field_validator("color")
+    @classmethod
+    def _hex_color(cls, value: str | None) -> str | None:
+        if value is not None and not _COLOR.fullmatch(value):
+            raise ValueError("color must be a hex colour like #1a2b3c")
+        return value
+
+
+class NotificationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ready_to_ship: bool = True
+    in_transit: bool = True
+    delayed: bool = True
+    ready_for_pickup: bool = False
+    delivered: bool = True
+
+
+class RetentionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    redact_after_days: int = Field(default=90, ge=1, le=3650)
+    delete_after_months: int = Field(default=15, ge=1, le=120)
+
+
+class FeeSettings(BaseModel):
+    """Colis fee terms, copied onto each order at import (`fixed` is in the checkout currency)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rate_percent: Percent = Decimal("5.0")
+    fixed: Annotated[Decimal, Field(ge=0, le=1000, max_digits=9, decimal_places=2)] = Decimal("0.30")
+    card_percent: Percent = Decimal("2.9")
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    brand: Brand = Field(default_factory=Brand)
+    default_language: str = "en"
+    display_currency: str | None = None
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    fees: FeeSettings = Field(default_factory=FeeSettings)
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if not _LANGUAGE.match(value):
+            raise ValueError("default_language must be a BCP 47 language tag such as 'fr'")
+        return value
+
+    @field_validator("display_currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is not None and not is_currency(value):
+            raise ValueError("display_currency must be an ISO 4217 code")
+        return value.upper() if value else value
+
+
+class Merchant(BaseModel):
+    id: str
+    name: str
+    created_at: str
+    settings: Settings = Field(default_factory=Settings)
+
+
+class MerchantRepository:
+    def __init__(self, table: Any | None = None) -> None:
+        self._table = table if table is not None else aws.table()
+
+    def create(self, name: str) -> Merchant:
+        merchant = Merchant(id=new_id("mer"), name=name, created_at=clock.isoformat(clock.now()))
+        index, partition = keys.merchants_list()
+        item = {**keys.merchant(merchant.id), **keys.index_entry(index, partition, merchant.id),
+                **_to_item(merchant)}
+        self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        return merchant
+
+    def get(self, merchant_id: str) -> Merchant:
+        item = self._table.get_item(Key=keys.merchant(merchant_id)).get("Item")
+        if not item:
+            raise NotFound(f"Merchant {merchant_id} does not exist.")
+        return Merchant.model_validate(keys.strip_keys(item))
+
+    def save_settings(self, merchant_id: str, settings: Settings) -> Settings:
+        self._table.update_item(
+            Key=keys.merchant(merchant_id), UpdateExpression="SET settings = :s",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":s": settings.model_dump(mode="json")},
+        )
+        return settings
+
+
+def _to_item(merchant: Merchant) -> dict[str, Any]:
+    return merchant.model_dump(mode="json")

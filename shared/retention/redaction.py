@@ -1,0 +1,93 @@
+"""Redaction rules (DESIGN.md §1.6, Chit Chats seed): what of a person's data becomes the word
+`redacted`, and what is kept. Pure functions over the domain models; the retention function and
+erasure on request apply them and write the results.
+
+- Replaced: last name, address lines, postal code, phone, email.
+- Kept: the first name; the whole `name` when no last name was given (a single name); company,
+  city, region, country, language.
+- A value that was never given stays absent: there is nothing to redact.
+Applying a rule twice gives the same result, and nothing here ever restores a value.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.customers.store import Customer
+from shared.orders.store import Order, OrderActivity, OrderCustomer
+from shared.shipments.store import Shipment
+from shared.values.models import Address
+
+REDACTED = "redacted"
+_ALWAYS_REPLACED = ("address_1", "address_2", "postal_code", "phone", "email")
+# Activity-log changes that could carry a person's data as values (the orders area logs field
+# names only for addresses; older or other entries carrying values are redacted all the same).
+_PERSONAL_CHANGE_FIELDS = frozenset({"billing_address", "shipping_address", "customer", "customer.email",
+                                     "customer.last_name", "email", "phone", "last_name", "name"})
+
+
+def _name_changes(first_name: str | None, last_name: str | None, name: str | None) -> dict[str, str]:
+    """The single-name rule: with a last name, it goes (and a full `name`, which contains it);
+    without one, every name given is kept whole."""
+    del first_name  # always kept: named here so that the rule reads whole
+    if not last_name:
+        return {}
+    changes = {"last_name": REDACTED}
+    if name:
+        changes["name"] = REDACTED
+    return changes
+
+
+def redact_address(address: Address) -> Address:
+    changes: dict[str, Any] = _name_changes(address.first_name, address.last_name, address.name)
+    changes.update({field: REDACTED for field in _ALWAYS_REPLACED if getattr(address, field) is not None})
+    return address.model_copy(update=changes)
+
+
+def redact_shipment(shipment: Shipment, now: datetime) -> Shipment:
+    """The recipient redacted; `redacted_at` set once (a second pass keeps the first time)."""
+    return shipment.model_copy(update={"recipient": redact_address(shipment.recipient),
+                                       "redacted_at": shipment.redacted_at or now})
+
+
+def redact_order_customer(customer: OrderCustomer) -> OrderCustomer:
+    changes: dict[str, Any] = {"email": REDACTED}
+    if customer.last_name:
+        changes["last_name"] = REDACTED
+    return customer.model_copy(update=changes)
+
+
+def redact_order(order: Order, now: datetime) -> Order:
+    """Shipping and billing addresses and the customer's email (and last name) on the order."""
+    return order.model_copy(update={
+        "shipping_address": redact_address(order.shipping_address),
+        "billing_address": redact_address(order.billing_address),
+        "customer": redact_order_customer(order.customer),
+        "redacted_at": order.redacted_at or now})
+
+
+def redact_customer(customer: Customer, now: datetime) -> Customer:
+    """Erasure: the same rules on the customer record; `erased_at` set once. The username is the
+    merchant's identifier of the record and stays (customers are never deleted)."""
+    changes: dict[str, Any] = _name_changes(customer.first_name, customer.last_name, customer.name)
+    changes.update({field: REDACTED for field in ("phone", "email") if getattr(customer, field) is not None})
+    if customer.address is not None:
+        changes["address"] = redact_address(customer.address)
+    changes["erased_at"] = customer.erased_at or now
+    return customer.model_copy(update=changes)
+
+
+def redact_activity_changes(entry: OrderActivity) -> list[dict[str, Any]] | None:
+    """The entry's `changes` with personal values replaced, or None when it holds none."""
+    if not entry.changes:
+        return None
+    redacted, touched = [], False
+    for change in entry.changes:
+        if str(change.get("field")) in _PERSONAL_CHANGE_FIELDS:
+            values = {k: REDACTED for k in ("from", "to") if k in change and change[k] not in (None, REDACTED)}
+            if values:
+                change, touched = {**change, **values}, True
+        redacted.append(change)
+    return redacted if touched else None
+

@@ -1,0 +1,57 @@
+"""Creating a shipment: shared by the shipments API and the orders' "tracking number by hand".
+
+A new shipment is `pre_transit`; its `ShipmentCreated` event (outbox) carries the `order_id`, which
+the orders function uses to link the shipment to its order. Carrier updates that arrived before the
+shipment existed (orphans) are applied at once.
+"""
+
+from __future__ import annotations
+
+from shared.events.outbox import outbox_entry
+from shared.merchants.store import MerchantRepository, RetentionSettings
+from shared.platform import clock
+from shared.platform.ids import new_id
+from shared.platform.observability import count
+from shared.retention.timers import periods_for, shipment_timer_items
+from shared.shipments.statuses import TrackingStatus
+from shared.shipments.store import Parcel, Shipment, ShipmentIn, ShipmentRepository
+from shared.shipments.tracking import apply_to_shipment
+
+SHIPMENT_CREATED = "ShipmentCreated"
+
+
+def create_shipment(shipments: ShipmentRepository, merchant_id: str, body: ShipmentIn,
+                    retention: RetentionSettings | None = None) -> Shipment:
+    """`retention`: the merchant's periods when the caller has them (else read from the settings)."""
+    now = clock.now()
+    parcels = [Parcel(id=new_id("prc"), index=number, tracking_number=p.tracking_number,
+                      tracking_url=str(p.tracking_url) if p.tracking_url else None, weight=p.weight)
+               for number, p in enumerate(body.parcels, start=1)]
+    shipment = Shipment(**body.model_dump(exclude={"parcels"}), id=new_id("shp"), status=TrackingStatus.pre_transit,
+                        created_at=now, updated_at=now, parcels=parcels)
+    created = outbox_entry(SHIPMENT_CREATED, [{"merchant_id": merchant_id, "shipment_id": shipment.id,
+                                               "parcel_count": len(parcels), "order_id": shipment.order_id,
+                                               "created_at": now.isoformat()}])
+    # Retention timers go in the creation's transaction, with the periods the settings say now: a
+    # later change of settings applies to shipments created afterwards (DESIGN.md §1.6).
+    periods = retention or periods_for(MerchantRepository(shipments.table), merchant_id)
+    timers = shipment_timer_items(merchant_id, shipment.id, now, shipment.order_id, periods)
+    shipments.create(merchant_id, shipment, created, also=timers)
+    count("ShipmentCreated")
+    if attach_orphan_updates(shipments, merchant_id, shipment):
+        return shipments.get(merchant_id, shipment.id, consistent=True)
+    return shipment
+
+
+def attach_orphan_updates(shipments: ShipmentRepository, merchant_id: str, shipment: Shipment) -> int:
+    """Updates that arrived before the shipment existed, applied oldest first, then dropped."""
+    attached = 0
+    for parcel in shipment.parcels:
+        for item_key, update in sorted(shipments.orphans(merchant_id, parcel.tracking_number),
+                                       key=lambda pair: pair[1].occurred_at):
+            apply_to_shipment(shipments, merchant_id, shipment.id, update)
+            shipments.delete_item(item_key)
+            attached += 1
+    if attached:
+        count("OrphanUpdatesAttached", attached)
+    return attached
