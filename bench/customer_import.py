@@ -98,7 +98,7 @@ def _rows(count: int, seed: int) -> Iterator[list[str]]:
 
 def csv_file(count: int, seed: int = 7) -> bytes:
     """As Excel saves "CSV UTF-8": BOM, CRLF, quoted commas and newlines."""
-    from shared.customers import CUSTOMER_CSV_HEADER
+    from shared.customers.store import CUSTOMER_CSV_HEADER
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -154,8 +154,8 @@ class Context:
 def run_import(size: int, data: bytes) -> dict[str, Any]:
     from functions.customers import service
     from functions.customers.import_handler import bulk_customers
-    from shared import aws, clock
-    from shared.customer_imports import CustomerImport, CustomerImportRepository, ImportStatus, object_key
+    from shared.customers.imports import CustomerImport, CustomerImportRepository, ImportStatus, object_key
+    from shared.platform import aws, clock
 
     merchant, imports = f"mer_bench{size}", CustomerImportRepository()
     job = CustomerImport(id=f"imp_bench{size}", status=ImportStatus.pending, source="upload", created_at=clock.now())
@@ -189,8 +189,8 @@ def run_floor(size: int, data: bytes, *, records_only: bool) -> dict[str, Any]:
         read_records,
     )
     from functions.customers.import_handler import bulk_customers
-    from shared import clock
-    from shared.customers import claim_item, claim_keys, customer_to_item, index_items
+    from shared.customers.store import claim_item, claim_keys, customer_to_item, index_items
+    from shared.platform import clock
 
     merchant = f"mer_floor{size}{'r' if records_only else ''}"
     customers = bulk_customers()  # the import's own client

@@ -80,7 +80,7 @@ def _patient_clients() -> None:
     is for AWS. Only the timeout changes."""
     from botocore.config import Config
 
-    from shared import aws
+    from shared.platform import aws
 
     aws._config = lambda: Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5,
                                  read_timeout=300)
@@ -99,9 +99,9 @@ def _parcel_counts(rows: int) -> Iterator[int]:
 
 def _load(merchant_id: str, rows: int) -> int:
     """Shipment items as the shipments API writes them, spread over MONTHS buckets; 25 per batch."""
-    from shared import aws
-    from shared.ids import new_id
-    from shared.shipments import Parcel, Shipment, ShipmentIn, shipment_to_item
+    from shared.platform import aws
+    from shared.platform.ids import new_id
+    from shared.shipments.store import Parcel, Shipment, ShipmentIn, shipment_to_item
     from tests.factories import shipment_body
 
     body = ShipmentIn.model_validate(shipment_body()).model_dump(exclude={"parcels"})
@@ -134,8 +134,9 @@ def _floor(merchant_id: str, since: datetime) -> tuple[int, float]:
     parcel a csv.writer row, output discarded."""
     from boto3.dynamodb.conditions import Key
 
-    from shared import aws, keys
-    from shared.shipments import month_partitions
+    from shared.dynamo import keys
+    from shared.platform import aws
+    from shared.shipments.store import month_partitions
 
     table = aws.table()
     text = io.StringIO()
@@ -169,8 +170,8 @@ def _floor(merchant_id: str, since: datetime) -> tuple[int, float]:
 def _export(merchant_id: str, *, traced: bool) -> tuple[int, float, float, dict[str, Any]]:
     """(rows, seconds, peak MiB of the export code or 0, file facts) of one worker run."""
     from functions.export.jobs import Worker, run_export
-    from shared import aws
-    from shared.exports import ExportRepository, ExportStatus, ShipmentsExportRequest, new_job
+    from shared.exports.store import ExportRepository, ExportStatus, ShipmentsExportRequest, new_job
+    from shared.platform import aws
 
     exports = ExportRepository()
     job = new_job(ShipmentsExportRequest(type="shipments", format="csv"))
@@ -201,8 +202,8 @@ def _say(message: str) -> None:
 def _measure(rows: int) -> dict[str, Any]:
     import boto3
 
-    from shared import aws, clock
-    from shared.merchants import MerchantRepository
+    from shared.merchants.store import MerchantRepository
+    from shared.platform import aws, clock
     from tests.template_resources import create_table
 
     os.environ["TABLE_NAME"] = f"colis-bench-export-{rows}"

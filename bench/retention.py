@@ -104,7 +104,7 @@ def _environment(endpoint: str) -> None:
     })
     from botocore.config import Config
 
-    from shared import aws, observability
+    from shared.platform import aws, observability
 
     # Metrics are not what this bench measures, and their EMF lines would bury the figures line.
     observability.count = lambda name, value=1: None
@@ -124,11 +124,12 @@ def _say(message: str) -> None:
 def _items(merchant_id: str, number: int, created_at: datetime, status: str,
            timers: tuple[str, ...] | None) -> list[dict[str, Any]]:
     """A shipment's items as creation writes them; `timers`: the ones still there (None: all three)."""
-    from shared import clock, keys
-    from shared.ids import new_id
-    from shared.merchants import RetentionSettings
-    from shared.retention import shipment_timer_items
-    from shared.shipments import Parcel, Shipment, ShipmentIn, shipment_to_item
+    from shared.dynamo import keys
+    from shared.merchants.store import RetentionSettings
+    from shared.platform import clock
+    from shared.platform.ids import new_id
+    from shared.retention.timers import shipment_timer_items
+    from shared.shipments.store import Parcel, Shipment, ShipmentIn, shipment_to_item
     from tests.factories import shipment_body
 
     body = ShipmentIn.model_validate(shipment_body()).model_dump(exclude={"parcels"})
@@ -145,7 +146,7 @@ def _items(merchant_id: str, number: int, created_at: datetime, status: str,
 
 def _load(merchant_id: str, shipments: int) -> None:
     """The due population (the same in every table), then young shipments up to `shipments`."""
-    from shared import aws
+    from shared.platform import aws
 
     groups = [  # (count, age of the oldest, ages spread over, status, timers left)
         (SILENT, timedelta(days=74), timedelta(days=14), "in_transit", None),
@@ -168,7 +169,7 @@ class Requests:
     """DynamoDB requests by operation, and the items `due` index queries read (ScannedCount)."""
 
     def __init__(self, client: Any) -> None:
-        from shared import keys
+        from shared.dynamo import keys
 
         self.calls: Counter[str] = Counter()
         self.index_items = 0
@@ -189,8 +190,8 @@ class Requests:
 
 
 def _still_due() -> int:
-    from shared import clock
-    from shared.retention import TimerRepository, month_after, month_of
+    from shared.platform import clock
+    from shared.retention.timers import TimerRepository, month_after, month_of
 
     repository, month, left = TimerRepository(), month_of((NOW - timedelta(days=500)).date()), 0
     while month <= NOW.date():
@@ -204,9 +205,9 @@ def _measure(shipments: int) -> dict[str, Any]:
 
     from functions.retention import service
     from functions.retention.actions import Repositories
-    from shared import aws, clock
-    from shared.merchants import MerchantRepository
-    from shared.retention import TimerRepository, month_of
+    from shared.merchants.store import MerchantRepository
+    from shared.platform import aws, clock
+    from shared.retention.timers import TimerRepository, month_of
     from tests.template_resources import create_table
 
     os.environ["TABLE_NAME"] = f"colis-bench-retention-{shipments}"

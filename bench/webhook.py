@@ -92,7 +92,7 @@ def main() -> int:
     with mock_aws():
         import boto3
 
-        from shared import aws, clock
+        from shared.platform import aws, clock
         from tests.template_resources import create_table
 
         create_table(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
@@ -105,9 +105,9 @@ def main() -> int:
 def _run(aws: Any, clock: Any) -> dict[str, Any]:
     from functions.shipments import service as shipments_service
     from functions.webhook import handler as webhook
-    from shared.connections import ConnectionRepository
-    from shared.merchants import MerchantRepository
-    from shared.shipments import ShipmentIn, ShipmentRepository
+    from shared.merchants.connections import ConnectionRepository
+    from shared.merchants.store import MerchantRepository
+    from shared.shipments.store import ShipmentIn, ShipmentRepository
     from tests.apigw import LambdaContext, api_event
     from tests.carrier_signing import signed_headers
     from tests.factories import shipment_body

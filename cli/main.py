@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from shared.connections import CARRIERS
+from shared.merchants.connections import CARRIERS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure(args)
     from cli import operations
-    from shared.errors import ProblemError
+    from shared.errors import DomainError
 
     try:
         if args.command == "create-merchant":
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = operations.create_api_key(args.merchant_id)
         else:
             result = operations.create_connection(args.merchant_id, args.carrier, args.api_url, args.secret)
-    except ProblemError as error:
+    except DomainError as error:
         print(f"colis: {error.detail}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2))

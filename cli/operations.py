@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.api_keys import ApiKeyRepository
-from shared.connections import ConnectionRepository, webhook_url
-from shared.merchants import MerchantRepository
-from shared.usage_plans import enrol_merchant
+from shared.merchants.api_keys import ApiKeyRepository
+from shared.merchants.connections import ConnectionRepository, webhook_url
+from shared.merchants.store import MerchantRepository
+from shared.merchants.usage_plans import enrol_merchant
 
 
 def create_merchant(name: str, usage_plan_id: str | None = None) -> dict[str, Any]:

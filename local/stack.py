@@ -70,7 +70,7 @@ class Stack:
             self._moto.stop()
         self.environment.restore()
         self.clock.reset()
-        aws_module = sys.modules.get("shared.aws")
+        aws_module = sys.modules.get("shared.platform.aws")
         if aws_module is not None:
             aws_module.reset_clients()  # cached clients point at the moto that just stopped
 
@@ -159,7 +159,7 @@ def start_stack(template_path: str | Path = "template.yaml", api_port: int = 300
     state_path = Path(state_file) if state_file else None
     if state_path is not None:
         state_path.unlink(missing_ok=True)  # a stale file must not look like a ready stack
-    clock = importlib.import_module("shared.clock")
+    clock = importlib.import_module("shared.platform.clock")
     stack = Stack(environment=ProcessEnvironment(), clock=clock, outbox=Outbox(clock.now))
     try:
         stack._gateway = GatewayServer(api_port)

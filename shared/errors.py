@@ -1,15 +1,17 @@
-"""Domain errors, each mapped to an RFC 9457 problem-details response in one place."""
+"""The failures of the domain, named once. None of them knows HTTP: the HTTP room
+(`shared.http.problems`) alone turns each into a status code and a problem-details body.
+
+- `Refused`: a rule said no (a taken number, a shipped order, a named transaction condition).
+- `ChangedMeanwhile`: what was read changed before the write (optimistic locking, a contended
+  transaction); re-read and try again, or tell the caller to.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-class ProblemError(Exception):
-    status: int = 500
-    title: str = "Internal Server Error"
-    type_: str = "about:blank"
-
+class DomainError(Exception):
     def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None,
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
@@ -17,51 +19,66 @@ class ProblemError(Exception):
         self.errors = errors
         self.headers = headers or {}
 
-    def to_problem(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": self.type_, "title": self.title, "status": self.status,
-                                "detail": self.detail}
-        if self.errors:
-            body["errors"] = self.errors
-        return body
+
+class Malformed(DomainError):
+    """The input cannot be read at all (bad JSON, a tampered cursor, a missing header)."""
 
 
-class BadRequest(ProblemError):
-    status, title = 400, "Bad Request"
+class NotAuthenticated(DomainError):
+    """No caller could be identified (key, signature)."""
 
 
-class Unauthorized(ProblemError):
-    status, title = 401, "Unauthorized"
+class Forbidden(DomainError):
+    """The caller is known but may not do this."""
 
 
-class NotFound(ProblemError):
-    status, title = 404, "Not Found"
+class NotFound(DomainError):
+    """No such object for this merchant."""
 
 
-class MethodNotAllowed(ProblemError):
-    status, title = 405, "Method Not Allowed"
+class NotSupported(DomainError):
+    """The operation does not exist for this resource (customers cannot be deleted)."""
 
 
-class Conflict(ProblemError):
-    status, title = 409, "Conflict"
+class Refused(DomainError):
+    """A rule refused the change; `rule` names it when a named condition did."""
+
+    def __init__(self, detail: str, *, rule: str | None = None, errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, errors=errors, headers=headers)
+        self.rule = rule
 
 
-class Gone(ProblemError):
-    status, title = 410, "Gone"
+class ChangedMeanwhile(Refused):
+    """What was read changed before the write landed."""
+
+    def __init__(self, detail: str = "The object changed while this request ran; retry it.", *,
+                 rule: str | None = None) -> None:
+        super().__init__(detail, rule=rule)
 
 
-class PayloadTooLarge(ProblemError):
-    status, title = 413, "Content Too Large"
+class Gone(DomainError):
+    """It existed, and is gone for good (an expired export file)."""
 
 
-class ValidationFailed(ProblemError):
-    status, title = 422, "Unprocessable Content"
+class TooLarge(DomainError):
+    """The input is over its size limit."""
 
 
-class ServiceUnavailable(ProblemError):
+class WrongContentType(DomainError):
+    """The body is not of the media type the operation reads."""
+
+
+class Invalid(DomainError):
+    """The input is readable but breaks a rule on its values (fields named in `errors`)."""
+
+
+class TooManyRequests(DomainError):
+    """Over a rate or a cap: retry later (`Retry-After` in `headers`)."""
+
+
+class Unavailable(DomainError):
     """A dependency failed: the caller should retry (carriers do on 5xx)."""
 
-    status, title = 503, "Service Unavailable"
 
-
-PROBLEM_CONTENT_TYPE = "application/problem+json"
 MAX_BODY_BYTES = 1024 * 1024

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 
-from shared import aws, clock
+from shared.platform import aws, clock
 from tests.template_resources import create_table
 
 REGION = "eu-west-1"

@@ -18,11 +18,11 @@ from functions.export.files import ExportFiles
 from functions.export.handler import lambda_handler as exports_api
 from functions.export.jobs import Worker, run_export
 from functions.shipments import service as shipments_service
-from shared import aws, clock
-from shared.exports import ExportRepository, ExportStatus
-from shared.ids import new_id
-from shared.merchants import MerchantRepository
-from shared.shipments import Parcel, Shipment, ShipmentIn, ShipmentRepository, shipment_to_item
+from shared.exports.store import ExportRepository, ExportStatus
+from shared.merchants.store import MerchantRepository
+from shared.platform import aws, clock
+from shared.platform.ids import new_id
+from shared.shipments.store import Parcel, Shipment, ShipmentIn, ShipmentRepository, shipment_to_item
 from tests.apigw import ApiResponse, api_event, call
 from tests.factories import shipment_body, tracking_number
 

@@ -314,7 +314,7 @@ def _plain(value: Any) -> Any:
 
 def item_key(params: Mapping[str, Any]) -> tuple[Any, Any]:
     """(pk, sk) of a single-item request (GetItem, PutItem, UpdateItem, DeleteItem)."""
-    from shared import keys
+    from shared.dynamo import keys
 
     source = params.get("Key") or params.get("Item") or {}
     return _plain(source.get(keys.PK)), _plain(source.get(keys.SK))
@@ -325,7 +325,7 @@ def sk_starts(prefix: str) -> Callable[[Mapping[str, Any]], bool]:
 
 
 def key_is(key: Mapping[str, str]) -> Callable[[Mapping[str, Any]], bool]:
-    from shared import keys
+    from shared.dynamo import keys
 
     wanted = (key[keys.PK], key[keys.SK])
     return lambda params: item_key(params) == wanted

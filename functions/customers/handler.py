@@ -19,7 +19,7 @@ from functions.customers.service import DuplicateGroup, ImportOut
 from shared.customers.imports import CustomerImportRepository
 from shared.customers.store import Customer, CustomerRepository
 from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
-from shared.errors import BadRequest, MethodNotAllowed, ProblemError, ValidationFailed
+from shared.errors import Invalid, Malformed, NotSupported, WrongContentType
 from shared.http.api import api_resolver, json_response, merchant_id, request_body_bytes
 from shared.platform import aws
 from shared.platform.observability import entrypoint
@@ -49,10 +49,6 @@ class MergeBody(BaseModel):
 class DuplicateList(BaseModel):
     groups: list[DuplicateGroup]
     next_cursor: str | None = None
-
-
-class UnsupportedMediaType(ProblemError):
-    status, title = 415, "Unsupported Media Type"
 
 
 class UploadRequest(BaseModel):
@@ -131,7 +127,7 @@ def patch_customer(customer_id: str, patch: CustomerPatch) -> Customer:
 
 @app.delete("/v1/customers/<customer_id>", responses={405: {"description": "Customers are never deleted"}})
 def delete_customer(customer_id: str) -> Customer:
-    raise MethodNotAllowed("Customers cannot be deleted or deactivated; merge duplicates instead, or erase "
+    raise NotSupported("Customers cannot be deleted or deactivated; merge duplicates instead, or erase "
                            "a customer's personal data with POST /v1/customers/{id}/erase.",
                            headers={"Allow": "GET, PATCH"})
 
@@ -164,7 +160,7 @@ def start_import(blank_cells: Annotated[Literal["keep", "clear"], Query()] = "ke
         job, url = service.start_upload_import(imports, _upload_signer(), bucket, merchant, blank_cells)
         report = service.import_report(imports, merchant, job.id).model_copy(update={"upload_url": url})
     else:
-        raise UnsupportedMediaType("Send the file as text/csv, or {\"upload\": true} as application/json.")
+        raise WrongContentType("Send the file as text/csv, or {\"upload\": true} as application/json.")
     return json_response(202, report)
 
 
@@ -177,9 +173,9 @@ def _upload_request(body: bytes) -> None:
     try:
         UploadRequest.model_validate(json.loads(body or b"null"))
     except json.JSONDecodeError as error:
-        raise BadRequest("The request body is not valid JSON.") from error
+        raise Malformed("The request body is not valid JSON.") from error
     except ValidationError as error:
-        raise ValidationFailed("Send {\"upload\": true} for an upload URL, or the CSV file itself as text/csv.",
+        raise Invalid("Send {\"upload\": true} for an upload URL, or the CSV file itself as text/csv.",
                                errors=[{"field": ".".join(str(p) for p in e["loc"]) or "body", "type": e["type"],
                                         "message": e["msg"]} for e in error.errors(include_input=False)]) from error
 

@@ -32,7 +32,7 @@ from shared.customers.store import (
     customer_from_item,
 )
 from shared.dynamo.paging import decode_cursor, encode_cursor
-from shared.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from shared.errors import Invalid, Malformed, NotFound, Refused
 from shared.events.outbox import outbox_entry
 from shared.platform import clock
 from shared.platform.ids import new_id
@@ -57,7 +57,7 @@ class OrderLinks(Protocol):
 # --- records ---------------------------------------------------------------------------------------
 def create_customer(customers: CustomerRepository, merchant_id: str, body: CustomerIn) -> Customer:
     if not body.username and not body.email:
-        raise ValidationFailed("A customer needs a username or an email.",
+        raise Invalid("A customer needs a username or an email.",
                                errors=[{"field": "username", "type": "missing", "message": "username or email is required"}])
     now = clock.now()
     customer = Customer(id=new_id("cus"), **body.model_dump(), created_at=now, updated_at=now)
@@ -97,7 +97,7 @@ def _retrying(change: Callable[[], Customer], attempts: int = 5) -> Customer:
             return change()
         except ConcurrentChange:
             time.sleep(0.02 * (attempt + 1))
-    raise Conflict("The customer kept changing; retry.")
+    raise Refused("The customer kept changing; retry.")
 
 
 def patch_customer(customers: CustomerRepository, merchant_id: str, customer_id: str, patch: CustomerPatch) -> Customer:
@@ -110,7 +110,7 @@ def patch_customer(customers: CustomerRepository, merchant_id: str, customer_id:
         before = customers.get(merchant_id, customer_id, consistent=True)
         after = before.model_copy(update=given)
         if not after.username and not after.email:
-            raise ValidationFailed("A customer keeps a username or an email.",
+            raise Invalid("A customer keeps a username or an email.",
                                    errors=[{"field": "email", "type": "missing", "message": "username or email is required"}])
         if after == before:
             return before
@@ -143,7 +143,7 @@ def merged_values(master: Customer, absorbed: Customer) -> Customer:
               if getattr(master, name) is None and getattr(absorbed, name) is not None}
     tags = list(dict.fromkeys([*master.tags, *absorbed.tags]))
     if len(tags) > MAX_TAGS:
-        raise Conflict(f"Together these customers have {len(tags)} tags; a customer has at most {MAX_TAGS}. "
+        raise Refused(f"Together these customers have {len(tags)} tags; a customer has at most {MAX_TAGS}. "
                        "Remove some tags, then merge.")
     return master.model_copy(update={**filled, "tags": tags})
 
@@ -155,11 +155,11 @@ def merge(customers: CustomerRepository, orders: OrderLinks | None, merchant_id:
     for up to `relink_seconds`, and by the `CustomerMerged` event's worker for the rest."""
     absorb = list(dict.fromkeys(absorb_ids))
     if not absorb:
-        raise ValidationFailed("Name at least one customer to absorb.")
+        raise Invalid("Name at least one customer to absorb.")
     if len(absorb) > MAX_ABSORBED_PER_MERGE:
-        raise ValidationFailed(f"A merge absorbs at most {MAX_ABSORBED_PER_MERGE} customers at once.")
+        raise Invalid(f"A merge absorbs at most {MAX_ABSORBED_PER_MERGE} customers at once.")
     if master_id in absorb:
-        raise Conflict("A customer cannot be merged into itself.")
+        raise Refused("A customer cannot be merged into itself.")
     _check_merge(customers, merchant_id, master_id, absorb)
     for absorbed_id in absorb:
         _retrying(lambda absorbed_id=absorbed_id: _absorb_one(customers, merchant_id, master_id, absorbed_id))
@@ -178,17 +178,17 @@ def _check_merge(customers: CustomerRepository, merchant_id: str, master_id: str
     if master is None:
         raise NotFound(f"Customer {master_id} does not exist.")
     if master.merged_into:
-        raise Conflict(f"Customer {master_id} was absorbed into {master.merged_into}; merge into that record instead.")
+        raise Refused(f"Customer {master_id} was absorbed into {master.merged_into}; merge into that record instead.")
     tags = list(master.tags)
     for absorbed_id in absorb:
         record = customers.find(merchant_id, absorbed_id, consistent=True)
         if record is None:
             raise NotFound(f"Customer {absorbed_id} does not exist.")
         if record.merged_into and customers.resolve(merchant_id, record).id != master_id:
-            raise Conflict(f"Customer {absorbed_id} was already absorbed into {record.merged_into}.")
+            raise Refused(f"Customer {absorbed_id} was already absorbed into {record.merged_into}.")
         tags = list(dict.fromkeys([*tags, *record.tags]))
     if len(tags) > MAX_TAGS:
-        raise Conflict(f"Together these customers have {len(tags)} tags; a customer has at most {MAX_TAGS}. "
+        raise Refused(f"Together these customers have {len(tags)} tags; a customer has at most {MAX_TAGS}. "
                        "Remove some tags, then merge.")
 
 
@@ -196,11 +196,11 @@ def _absorb_one(customers: CustomerRepository, merchant_id: str, master_id: str,
     master = customers.find(merchant_id, master_id, consistent=True)
     absorbed = customers.find(merchant_id, absorbed_id, consistent=True)
     if master is None or absorbed is None:
-        raise Conflict("A customer of this merge disappeared; retry.")
+        raise Refused("A customer of this merge disappeared; retry.")
     if absorbed.merged_into:
         return master  # absorbed by an earlier attempt of this merge (or through a record it absorbed)
     if master.merged_into:
-        raise Conflict(f"Customer {master_id} was absorbed into {master.merged_into} meanwhile.")
+        raise Refused(f"Customer {master_id} was absorbed into {master.merged_into} meanwhile.")
     event = outbox_entry(CUSTOMER_MERGED, [{"merchant_id": merchant_id, "master_id": master_id,
                                             "absorbed_id": absorbed_id}])
     return customers.absorb(merchant_id, master, merged_values(master, absorbed), absorbed, outbox=event)
@@ -318,7 +318,7 @@ def start_inline_import(imports: CustomerImportRepository, s3: Any, bucket: str,
         for _ in records:  # the whole file decodes and parses (4 MB at most)
             pass
     except CsvFileError as error:
-        raise BadRequest(str(error)) from error
+        raise Malformed(str(error)) from error
     job = _new_job(blank_cells, "inline")
     imports.create(merchant_id, job)
     try:

@@ -23,7 +23,7 @@ from functions.export.contents import ExportContent, Sources, content_for
 from functions.export.files import ExportFiles, object_key
 from functions.export.multipart import DEFAULT_PART_SIZE, MultipartUpload
 from functions.export.spreadsheet import XlsxRowLimitExceeded
-from shared.errors import ProblemError
+from shared.errors import DomainError
 from shared.exports.store import (
     OBJECT_LIFETIME,
     AttemptSuperseded,
@@ -93,7 +93,7 @@ def failure_reason(error: BaseException) -> str:
     if isinstance(error, DeadlineReached):
         return ("The export did not finish within the worker's 15-minute limit; no file was published. "
                 "Create it again with narrower filters (created_from, created_to), or as CSV.")
-    if isinstance(error, ProblemError):
+    if isinstance(error, DomainError):
         return f"{error.detail} No file was published."
     if isinstance(error, ClientError):
         service = "S3" if error.operation_name in _S3_OPERATIONS else "DynamoDB"

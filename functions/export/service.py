@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from functions.export.files import ExportFiles, Link
 from shared.customers.store import CustomerRepository
-from shared.errors import Conflict, Gone
+from shared.errors import Gone, Refused
 from shared.exports.store import (
     CustomerDataExportRequest,
     ExportJob,
@@ -85,5 +85,5 @@ def download_link(exports: ExportRepository, files: ExportFiles, merchant_id: st
         raise Gone(f"The file of export {export_id} is gone (export files are kept 7 days); "
                    "create the export again.")
     if job.status is ExportStatus.FAILED:
-        raise Conflict(f"Export {export_id} failed, so it has no file: {job.error}")
-    raise Conflict(f"Export {export_id} is {job.status.value}; download it once its status is ready.")
+        raise Refused(f"Export {export_id} failed, so it has no file: {job.error}")
+    raise Refused(f"Export {export_id} is {job.status.value}; download it once its status is ready.")

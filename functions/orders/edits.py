@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.errors import ValidationFailed
+from shared.errors import Invalid
 from shared.orders.store import MAX_LINES, Order, OrderNumber, valid_hs_code
 from shared.values.models import Address, Amount
 from shared.values.money import has_valid_precision, quantum
@@ -120,7 +120,7 @@ def apply_patch(order: Order, patch: OrderPatch) -> EditOutcome:
                 if order.guarantee:
                     warnings.add("guarantee_void")
     if errors:
-        raise ValidationFailed("Some lines cannot be edited.", errors=errors)
+        raise Invalid("Some lines cannot be edited.", errors=errors)
     outcome.warnings = [w for w in _WARNING_ORDER if w in warnings]
     return outcome
 

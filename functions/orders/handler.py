@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 from functions.orders import service
 from functions.orders.edits import OrderPatch
 from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
-from shared.errors import ValidationFailed
+from shared.errors import Invalid
 from shared.http.api import api_resolver, json_response, merchant_id
 from shared.merchants.store import MerchantRepository
 from shared.orders.store import Order, OrderActivity, OrderIn, OrderRepository
@@ -73,7 +73,7 @@ def list_orders(
         filters = service.OrderFilter.model_validate({"status": status, "order_number": order_number,
                                                       "customer_id": customer_id, "tag": tag})
     except ValidationError as error:
-        raise ValidationFailed("The filters are invalid.", errors=[
+        raise Invalid("The filters are invalid.", errors=[
             {"field": ".".join(str(p) for p in e["loc"]), "type": e["type"], "message": e["msg"]}
             for e in error.errors()]) from error
     items, next_cursor = service.list_orders(OrderRepository(), merchant_id(app), filters, limit, cursor)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from functions.orders.edits import EditOutcome, OrderPatch, apply_patch
 from shared.customers import store as customer_records
 from shared.dynamo import keys
-from shared.errors import Conflict, NotFound, ServiceUnavailable
+from shared.errors import NotFound, Refused, Unavailable
 from shared.merchants.store import MerchantRepository
 from shared.orders.store import (
     IMPORT_KEY_TAKEN,
@@ -115,7 +115,7 @@ def import_order(orders: OrderRepository, refunds: RefundRepository, merchants: 
             replayed = _replay(orders, merchant_id, idempotency_key, fingerprint)
             if replayed is not None:
                 return ImportAnswer(replayed, replayed=True)
-        raise ServiceUnavailable("Another request is importing this order; retry.") from None
+        raise Unavailable("Another request is importing this order; retry.") from None
 
 
 def _replay(orders: OrderRepository, merchant_id: str, idempotency_key: str, fingerprint: str) -> Order | None:
@@ -123,7 +123,7 @@ def _replay(orders: OrderRepository, merchant_id: str, idempotency_key: str, fin
     if record is None:
         return None
     if record.fingerprint != fingerprint:
-        raise Conflict("This Idempotency-Key was used for another order import; use a new key for a new order.")
+        raise Refused("This Idempotency-Key was used for another order import; use a new key for a new order.")
     return orders.get(merchant_id, record.order_id)
 
 
@@ -170,8 +170,8 @@ def _import(orders: OrderRepository, refunds: RefundRepository, merchants: Merch
     return order
 
 
-def _number_taken(number: str) -> Conflict:
-    return Conflict(f"Order number {number} is already used by another order; choose another number.")
+def _number_taken(number: str) -> Refused:
+    return Refused(f"Order number {number} is already used by another order; choose another number.")
 
 
 # --- reads ----------------------------------------------------------------------------------------
@@ -237,7 +237,7 @@ def edit_order(orders: OrderRepository, customers: CustomerDirectory | None, mer
     for attempt in range(MAX_ATTEMPTS):
         order = orders.get(merchant_id, order_id, consistent=True)
         if order.status is OrderStatus.cancelled:
-            raise Conflict("This order is cancelled and can no longer be edited; you can still add notes.")
+            raise Refused("This order is cancelled and can no longer be edited; you can still add notes.")
         outcome = apply_patch(order, patch)
         if not outcome.changes:
             return EditOutcome(order, [], [])
@@ -263,7 +263,7 @@ def edit_order(orders: OrderRepository, customers: CustomerDirectory | None, mer
             continue
         count("OrderEdited")
         return outcome
-    raise ServiceUnavailable("The order kept changing; retry the edit.")
+    raise Unavailable("The order kept changing; retry the edit.")
 
 
 class NoteIn(BaseModel):
@@ -283,7 +283,7 @@ def add_note(orders: OrderRepository, merchant_id: str, order_id: str, text: str
             _backoff(attempt)
             continue
         return note
-    raise ServiceUnavailable("The order kept changing; retry the note.")
+    raise Unavailable("The order kept changing; retry the note.")
 
 
 def activity(orders: OrderRepository, merchant_id: str, order_id: str, limit: int,
@@ -317,7 +317,7 @@ def add_tracking_number(orders: OrderRepository, shipments: ShipmentRepository, 
     order; either way the order becomes `shipped`."""
     order = orders.get(merchant_id, order_id)
     if order.status is OrderStatus.cancelled:
-        raise Conflict("This order is cancelled; a tracking number cannot be added to it.")
+        raise Refused("This order is cancelled; a tracking number cannot be added to it.")
     entry = shipments.find_by_tracking_number(merchant_id, body.tracking_number)
     if entry is not None:
         shipment = _claim_shipment(shipments, merchant_id, entry.shipment_id, order.id)
@@ -327,7 +327,7 @@ def add_tracking_number(orders: OrderRepository, shipments: ShipmentRepository, 
     if linked is None:
         raise NotFound(f"Order {order_id} does not exist.")
     if linked.status is OrderStatus.cancelled:
-        raise Conflict("This order was cancelled meanwhile; the shipment was linked but the order stays cancelled.")
+        raise Refused("This order was cancelled meanwhile; the shipment was linked but the order stays cancelled.")
     return TrackingOutcome(linked, shipment)
 
 
@@ -335,10 +335,10 @@ def _claim_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_id
     for _ in range(MAX_ATTEMPTS):
         shipment = shipments.get(merchant_id, shipment_id, consistent=True)
         if shipment.order_id not in (None, order_id):
-            raise Conflict(f"This tracking number belongs to shipment {shipment.id} of order {shipment.order_id}; "
+            raise Refused(f"This tracking number belongs to shipment {shipment.id} of order {shipment.order_id}; "
                            "use another tracking number.")
         if shipment.status is TrackingStatus.cancelled:
-            raise Conflict(f"The label of shipment {shipment.id} with this tracking number was voided; add the "
+            raise Refused(f"The label of shipment {shipment.id} with this tracking number was voided; add the "
                            "tracking number of the new label instead.")
         if shipment.order_id == order_id:
             return shipment
@@ -346,10 +346,10 @@ def _claim_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_id
         claimed.order_id, claimed.version, claimed.updated_at = order_id, shipment.version + 1, clock.now()
         try:
             shipments.save(merchant_id, claimed, shipment.version)
-        except Conflict:
+        except Refused:
             continue
         return claimed
-    raise ServiceUnavailable("The shipment kept changing; retry.")
+    raise Unavailable("The shipment kept changing; retry.")
 
 
 def _shipment_for(shipments: ShipmentRepository, merchants: MerchantRepository, merchant_id: str, order: Order,
@@ -426,7 +426,7 @@ def _update_shipping(orders: OrderRepository, shipments: ShipmentRepository, mer
             _backoff(attempt)
             continue
         return changed
-    raise ServiceUnavailable("The order kept changing; retry.")
+    raise Unavailable("The order kept changing; retry.")
 
 
 def _is_active(shipments: ShipmentRepository, merchant_id: str, shipment_id: str) -> bool:

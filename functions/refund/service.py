@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.errors import BadRequest, Conflict, ServiceUnavailable
+from shared.errors import Malformed, Refused, Unavailable
 from shared.events.outbox import outbox_entry
 from shared.orders.store import (
     Order,
@@ -110,7 +110,7 @@ def refund(orders: OrderRepository, refunds: RefundRepository, provider: Payment
         if pending is not None:
             return _pay_and_settle(orders, refunds, provider, merchant_id, pending, key)
         # Another request with this key reserved first: its record answers on the next turn.
-    raise ServiceUnavailable("The refund could not be completed now; retry with the same Idempotency-Key.")
+    raise Unavailable("The refund could not be completed now; retry with the same Idempotency-Key.")
 
 
 def list_refunds(orders: OrderRepository, refunds: RefundRepository, merchant_id: str, order_id: str) -> list[Refund]:
@@ -120,16 +120,16 @@ def list_refunds(orders: OrderRepository, refunds: RefundRepository, merchant_id
 
 def _valid_key(idempotency_key: str | None) -> str:
     if not idempotency_key:
-        raise BadRequest("The Idempotency-Key header is required: send a unique value (e.g. a UUID) per refund, "
+        raise Malformed("The Idempotency-Key header is required: send a unique value (e.g. a UUID) per refund, "
                          "and the same value when you retry it.")
     if not _KEY.match(idempotency_key):
-        raise BadRequest("The Idempotency-Key header must be 1 to 255 visible ASCII characters.")
+        raise Malformed("The Idempotency-Key header must be 1 to 255 visible ASCII characters.")
     return idempotency_key
 
 
 def _same_request(recorded_hash: str | None, fingerprint: str) -> None:
     if recorded_hash is not None and recorded_hash != fingerprint:
-        raise Conflict("This Idempotency-Key was already used with another request body. Use a new key for a "
+        raise Refused("This Idempotency-Key was already used with another request body. Use a new key for a "
                        "new refund, or resend the original body to get its answer.")
 
 
@@ -141,7 +141,7 @@ def _replay(record: IdempotencyRecord) -> RefundAnswer:
 
 def _wait(deadline: float) -> None:
     if time.monotonic() > deadline:
-        raise Conflict("A request with this Idempotency-Key is still being processed; retry in a few seconds.")
+        raise Refused("A request with this Idempotency-Key is still being processed; retry in a few seconds.")
     time.sleep(POLL_SECONDS)
 
 
@@ -151,10 +151,10 @@ def _backoff(attempt: int) -> None:
 
 def _check_refundable(order: Order) -> None:
     if order.payment_mode == "external":
-        raise Conflict("This order was paid on your e-commerce platform, not through Colis checkout: refund it "
+        raise Refused("This order was paid on your e-commerce platform, not through Colis checkout: refund it "
                        "on that platform.")
     if order.status is OrderStatus.cancelled:
-        raise Conflict("This order is cancelled; its cancellation already refunded what remained.")
+        raise Refused("This order is cancelled; its cancellation already refunded what remained.")
 
 
 def _reserve(orders: OrderRepository, refunds: RefundRepository, merchant_id: str, order: Order,
@@ -176,7 +176,7 @@ def _reserve(orders: OrderRepository, refunds: RefundRepository, merchant_id: st
                              refunds.record_write(merchant_id, order.id, key, new_record(refund_id, fingerprint))])
         except TransactionFailed as failure:
             if ORDER_CANCELLED in failure.failed:
-                raise Conflict("This order is cancelled; its cancellation already refunded what remained.") from None
+                raise Refused("This order is cancelled; its cancellation already refunded what remained.") from None
             if REFUND_EXISTS in failure.failed or KEY_TAKEN in failure.failed:
                 return None
             # Another refund reserved meanwhile: read the ledger again (422 if this one no longer fits).
@@ -184,7 +184,7 @@ def _reserve(orders: OrderRepository, refunds: RefundRepository, merchant_id: st
                 _backoff(attempt)
             continue
         return pending
-    raise ServiceUnavailable("The order is busy; retry with the same Idempotency-Key.")
+    raise Unavailable("The order is busy; retry with the same Idempotency-Key.")
 
 
 def _pay(provider: PaymentProvider, merchant_id: str, order: Order, pending: Refund) -> None:
@@ -201,11 +201,11 @@ def _pay_and_settle(orders: OrderRepository, refunds: RefundRepository, provider
         _pay(provider, merchant_id, order, pending)
     except PaymentFailed:
         _undo_reservation(orders, refunds, merchant_id, pending, key)
-        raise ServiceUnavailable("The payment provider did not refund, so nothing changed. Retry with the same "
+        raise Unavailable("The payment provider did not refund, so nothing changed. Retry with the same "
                                  "Idempotency-Key.") from None
     except PaymentOutcomeUnknown:
         _release(refunds, merchant_id, pending)
-        raise ServiceUnavailable("The payment provider did not confirm the refund, so its amount stays reserved. "
+        raise Unavailable("The payment provider did not confirm the refund, so its amount stays reserved. "
                                  "Retry with the same Idempotency-Key to finish it: it is never paid twice.") from None
     for attempt in range(MAX_ATTEMPTS):
         order = orders.get(merchant_id, pending.order_id, consistent=True)
@@ -231,7 +231,7 @@ def _pay_and_settle(orders: OrderRepository, refunds: RefundRepository, provider
         logger.info("refund issued", extra={"order_id": order.id, "refund_id": settled.id})
         return RefundAnswer(201, body, False)
     # The money moved; the refund stays pending and a retry with the same key settles it.
-    raise ServiceUnavailable("The refund was paid but could not be recorded yet; retry with the same "
+    raise Unavailable("The refund was paid but could not be recorded yet; retry with the same "
                              "Idempotency-Key to finish it.")
 
 
@@ -332,7 +332,7 @@ def cancel(orders: OrderRepository, refunds: RefundRepository, provider: Payment
             _backoff(attempt)  # a refund or an edit landed meanwhile: look again
             continue
         return _pay_and_settle_cancellation(orders, refunds, provider, merchant_id, pending)
-    raise ServiceUnavailable("The order kept changing; retry the cancellation.")
+    raise Unavailable("The order kept changing; retry the cancellation.")
 
 
 def cancellation_refund_id(merchant_id: str, order_id: str) -> str:
@@ -344,17 +344,17 @@ def cancellation_refund_id(merchant_id: str, order_id: str) -> str:
 def check_cancellable(order: Order, source: str) -> None:
     """Every refusal of DESIGN.md §1.3, each saying what to do instead (409)."""
     if order.status is OrderStatus.cancelled:
-        raise Conflict("This order is already cancelled; a cancellation is final.")
+        raise Refused("This order is already cancelled; a cancellation is final.")
     if order.status is OrderStatus.shipped:
         shipments = ", ".join(order.shipment_ids)
-        raise Conflict(f"This order has shipped: void the label of its shipment ({shipments}) first, then cancel it.")
+        raise Refused(f"This order has shipped: void the label of its shipment ({shipments}) first, then cancel it.")
     if order.refund_status.value == "full":
-        raise Conflict("This order was refunded in full, so it cannot be cancelled; nothing remains to refund.")
+        raise Refused("This order was refunded in full, so it cannot be cancelled; nothing remains to refund.")
     if source == "platform" and order.payment_mode == "platform":
-        raise Conflict("This order was paid through Colis checkout: cancel it with source \"merchant\", which "
+        raise Refused("This order was paid through Colis checkout: cancel it with source \"merchant\", which "
                        "refunds the customer.")
     if source == "merchant" and order.payment_mode == "external" and order.guarantee:
-        raise Conflict("This order has the landed-cost guarantee and was paid on your e-commerce platform: cancel "
+        raise Refused("This order has the landed-cost guarantee and was paid on your e-commerce platform: cancel "
                        "it on that platform; its integration then reports the cancellation here.")
 
 
@@ -392,11 +392,11 @@ def _pay_and_settle_cancellation(orders: OrderRepository, refunds: RefundReposit
         _pay(provider, merchant_id, order, pending)
     except PaymentFailed:
         _undo_cancellation(orders, refunds, merchant_id, pending)
-        raise ServiceUnavailable("The payment provider did not refund, so the order was not cancelled. Retry the "
+        raise Unavailable("The payment provider did not refund, so the order was not cancelled. Retry the "
                                  "cancellation.") from None
     except PaymentOutcomeUnknown:
         _release(refunds, merchant_id, pending)
-        raise ServiceUnavailable("The payment provider did not confirm the refund; retry the cancellation to finish "
+        raise Unavailable("The payment provider did not confirm the refund; retry the cancellation to finish "
                                  "it: it is never paid twice.") from None
     for attempt in range(MAX_ATTEMPTS):
         order = orders.get(merchant_id, pending.order_id, consistent=True)
@@ -416,7 +416,7 @@ def _pay_and_settle_cancellation(orders: OrderRepository, refunds: RefundReposit
             continue
         count("OrderCancelled")
         return changed, settled
-    raise ServiceUnavailable("The refund was paid but the cancellation could not be recorded yet; retry it.")
+    raise Unavailable("The refund was paid but the cancellation could not be recorded yet; retry it.")
 
 
 def _undo_cancellation(orders: OrderRepository, refunds: RefundRepository, merchant_id: str, pending: Refund) -> None:

@@ -20,7 +20,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from shared.dynamo import keys
-from shared.errors import Conflict, NotFound
+from shared.errors import NotFound, Refused
 from shared.events.outbox import outbox_entry
 from shared.notifications.store import NotificationRepository
 from shared.orders.store import Order, OrderActivity, OrderRepository
@@ -105,13 +105,13 @@ def _save_redacted_shipment(repos: Repositories, merchant_id: str, shipment: Shi
         try:
             # A full put: `name_search` is recomputed from the redacted recipient.
             repos.shipments.save(merchant_id, changed, shipment.version)
-        except Conflict:  # a carrier update landed meanwhile: redact the newer version
+        except Refused:  # a carrier update landed meanwhile: redact the newer version
             shipment = _find_shipment(repos, merchant_id, shipment.id)
             continue
         count("ShipmentsRedacted")
         logger.info("shipment redacted", extra={"merchant_id": merchant_id, "shipment_id": shipment.id})
         return changed
-    raise Conflict("The shipment kept changing while being redacted; retry.")
+    raise Refused("The shipment kept changing while being redacted; retry.")
 
 
 def redact_order_data(repos: Repositories, merchant_id: str, order_id: str, now: datetime) -> Order | None:
@@ -153,7 +153,7 @@ def _save_redacted_order(repos: Repositories, merchant_id: str, order: Order | N
         count("OrdersRedacted")
         logger.info("order redacted", extra={"merchant_id": merchant_id, "order_id": order.id})
         return changed
-    raise Conflict("The order kept changing while being redacted; retry.")
+    raise Refused("The order kept changing while being redacted; retry.")
 
 
 def _redact_activity(repos: Repositories, merchant_id: str, order_id: str) -> None:
@@ -184,12 +184,12 @@ def archive_if_unconfirmed(repos: Repositories, merchant_id: str, shipment_id: s
             "previous_status": shipment.status.value, "status": changed.status.value, "action": "archive"}])
         try:
             repos.shipments.save(merchant_id, changed, shipment.version, event)
-        except Conflict:
+        except Refused:
             continue
         count("ShipmentsArchived")
         logger.info("shipment archived", extra={"merchant_id": merchant_id, "shipment_id": shipment_id})
         return Outcome.done
-    raise Conflict("The shipment kept changing while being archived; retry.")
+    raise Refused("The shipment kept changing while being archived; retry.")
 
 
 # --- delete ---------------------------------------------------------------------------------------

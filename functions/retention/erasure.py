@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from functions.retention.actions import MAX_ATTEMPTS, Repositories, redact_order_data, redact_shipment_data
 from shared.customers.store import Customer, CustomerRepository, customer_to_item, email_key
 from shared.dynamo import keys
-from shared.errors import Conflict, ServiceUnavailable
+from shared.errors import Refused, Unavailable
 from shared.platform.observability import count, logger
 from shared.retention.redaction import REDACTED, redact_customer
 
@@ -37,7 +37,7 @@ def erase_customer(repos: Repositories, customers: CustomerRepository, merchant_
             if order_id in done:
                 continue
             if seconds_left() < STOP_WITH_SECONDS_LEFT:
-                raise ServiceUnavailable(f"Erasure is under way ({len(done)} orders done so far); send the same "
+                raise Unavailable(f"Erasure is under way ({len(done)} orders done so far); send the same "
                                          "request again to finish it.")
             _erase_order(repos, merchant_id, order_id, now)
             done.add(order_id)
@@ -79,7 +79,7 @@ def _erase_record(customers: CustomerRepository, merchant_id: str, record_id: st
                 continue  # changed meanwhile: erase the newer version
             raise
         return
-    raise Conflict("The customer kept changing while being erased; retry.")
+    raise Refused("The customer kept changing while being erased; retry.")
 
 
 def _release_email(customers: CustomerRepository, merchant_id: str, record: Customer, master_id: str) -> None:

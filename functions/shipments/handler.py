@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from functions.shipments import service
 from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
-from shared.errors import ValidationFailed
+from shared.errors import Invalid
 from shared.http.api import api_resolver, json_response, merchant_id
 from shared.merchants.store import MerchantRepository
 from shared.platform.observability import entrypoint
@@ -51,7 +51,7 @@ def list_shipments(
         filters = ShipmentFilter.model_validate({"created_from": created_from, "created_to": created_to,
                                                  "status": status or [], "batch_id": batch_id, "q": q})
     except ValidationError as error:
-        raise ValidationFailed("The filters are invalid.", errors=[
+        raise Invalid("The filters are invalid.", errors=[
             {"field": ".".join(str(p) for p in e["loc"]), "type": e["type"], "message": e["msg"]}
             for e in error.errors()]) from error
     items, next_cursor = service.list_shipments(ShipmentRepository(), MerchantRepository(), merchant_id(app),

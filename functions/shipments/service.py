@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.errors import Conflict
+from shared.errors import Refused
 from shared.merchants.store import MerchantRepository
 from shared.platform import clock
 from shared.shipments.creation import SHIPMENT_CREATED, attach_orphan_updates, create_shipment
@@ -47,7 +47,7 @@ def set_merchant_status(shipments: ShipmentRepository, merchant_id: str, shipmen
     for _ in range(5):
         shipment = shipments.get(merchant_id, shipment_id, consistent=True)
         if shipment.merchant_status in refused_from:
-            raise Conflict(f"Shipment {shipment_id} is {shipment.merchant_status.value}; it cannot be changed.")
+            raise Refused(f"Shipment {shipment_id} is {shipment.merchant_status.value}; it cannot be changed.")
         if shipment.merchant_status is target:
             return shipment
         changed = shipment.model_copy(deep=True)
@@ -60,7 +60,7 @@ def set_merchant_status(shipments: ShipmentRepository, merchant_id: str, shipmen
             "previous_status": shipment.status.value, "status": changed.status.value, "action": action}])
         try:
             shipments.save(merchant_id, changed, shipment.version, outbox)
-        except Conflict:
+        except Refused:
             continue
         return changed
-    raise Conflict("The shipment kept changing; retry.")
+    raise Refused("The shipment kept changing; retry.")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from functions.webhook.carriers import EventFailure, InvalidPayload, decode_body, parse_delivery
 from functions.webhook.signatures import verify_signature
-from shared.errors import MAX_BODY_BYTES, NotFound, PayloadTooLarge, Unauthorized
+from shared.errors import MAX_BODY_BYTES, NotAuthenticated, NotFound, TooLarge
 from shared.merchants.connections import CARRIERS, CachedConnections
 from shared.platform import clock
 from shared.platform.observability import count, logger
@@ -44,10 +44,10 @@ def ingest_delivery(connections: CachedConnections, shipments: ShipmentRepositor
     if connection is None or connection.carrier != carrier or secret is None:
         raise NotFound("No such webhook connection for this carrier.")
     if len(raw_body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+        raise TooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
     if not verify_signature(carrier, secret, raw_body, headers, query, clock.now()):
         count("WebhookSignatureRejected")
-        raise Unauthorized("The signature is missing or does not match.")
+        raise NotAuthenticated("The signature is missing or does not match.")
     payload = decode_body(raw_body)
     parsed = parse_delivery(carrier, payload)
     result = DeliveryResult(failures=list(parsed.failures), ignored=parsed.ignored,

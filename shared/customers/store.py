@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.dynamo import keys
 from shared.dynamo.paging import Page, query_page
-from shared.errors import Conflict, NotFound, ServiceUnavailable
+from shared.errors import NotFound, Refused, Unavailable
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
 from shared.values.models import Address, empty_list, without_nulls
@@ -243,7 +243,7 @@ class Fence(NamedTuple):
     lease_until: datetime | None
 
 
-class ClaimTaken(Conflict):
+class ClaimTaken(Refused):
     """A username or email belongs to another record."""
 
     def __init__(self, kind: str, owner_id: str | None) -> None:
@@ -253,7 +253,7 @@ class ClaimTaken(Conflict):
         self.owner_id = owner_id
 
 
-class ConcurrentChange(Conflict):
+class ConcurrentChange(Refused):
     """The record changed since it was read (optimistic locking): re-read and retry."""
 
 
@@ -338,7 +338,7 @@ class CustomerRepository:
                 if not request:
                     return found
                 time.sleep(min(0.05 * 2 ** attempt, 1.0))
-            raise ServiceUnavailable("DynamoDB kept throttling reads; retry later.")
+            raise Unavailable("DynamoDB kept throttling reads; retry later.")
 
         results = executor.map(read, pages) if executor is not None and len(pages) > 1 else map(read, pages)
         return [item for page in results for item in page]
@@ -496,7 +496,7 @@ class CustomerRepository:
             if fence is not None:
                 return fence
             if time.monotonic() > deadline:
-                raise ServiceUnavailable("Customer identifiers are being imported right now; retry in a minute.")
+                raise Unavailable("Customer identifiers are being imported right now; retry in a minute.")
             time.sleep(pause)
             pause = min(pause * 2, 0.5)
 
@@ -521,7 +521,7 @@ class CustomerRepository:
         overlapping, deadline = after.seq, time.monotonic() + FENCE_WAIT_SECONDS
         while after.busy and after.seq == overlapping:
             if time.monotonic() > deadline:
-                raise ServiceUnavailable("Customer identifiers are being imported right now; retry in a minute.")
+                raise Unavailable("Customer identifiers are being imported right now; retry in a minute.")
             time.sleep(0.05)
             after = self.read_fence(merchant_id)
         # A chunk that saw the creation may have matched the record and changed it: nothing was lost.
@@ -569,7 +569,7 @@ class CustomerRepository:
                 continue
             try:
                 lost = self._claims_lost(merchant_id, fence, claims, customer.id)
-            except ServiceUnavailable:
+            except Unavailable:
                 if self._undo_create(merchant_id, customer):
                     raise
                 return customer
@@ -577,7 +577,7 @@ class CustomerRepository:
                 return customer
             owner = (self.claim_owner(claims[lost[0]]) or {}).get("customer_id")
             raise ClaimTaken(lost[0], str(owner) if owner else None)
-        raise ServiceUnavailable("The customer could not be created because of concurrent changes; retry.")
+        raise Unavailable("The customer could not be created because of concurrent changes; retry.")
 
     def save(self, merchant_id: str, before: Customer, after: Customer, *,
              outbox: dict[str, Any] | None = None) -> Customer:
@@ -692,7 +692,7 @@ class CustomerRepository:
             if not request:
                 return
             time.sleep(min(0.05 * 2 ** attempt, 2.0))
-        raise ServiceUnavailable("DynamoDB kept throttling writes; retry later.")
+        raise Unavailable("DynamoDB kept throttling writes; retry later.")
 
     def find_or_create_for_order(self, merchant_id: str, *, store: str, username: str | None, email: str,
                                  first_name: str | None, last_name: str | None) -> Customer:
@@ -714,7 +714,7 @@ class CustomerRepository:
                 return self.create(merchant_id, candidate)
             except ClaimTaken:
                 time.sleep(min(0.05 * 2 ** attempt, 0.5))  # the winner (or an import) is writing it
-        raise ServiceUnavailable("The customer is being created by another request; retry.")
+        raise Unavailable("The customer is being created by another request; retry.")
 
 
 def _parse_time(value: object) -> datetime:

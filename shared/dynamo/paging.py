@@ -8,14 +8,14 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import ConditionBase
 
 from shared.dynamo import keys
-from shared.errors import BadRequest
+from shared.errors import Malformed
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
 
@@ -40,15 +40,25 @@ def decode_cursor(merchant_id: str, cursor: str) -> dict[str, Any]:
         body, signature = cursor.rsplit(".", 1)
         payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     except (ValueError, TypeError) as exc:
-        raise BadRequest("The cursor is not valid.") from exc
+        raise Malformed("The cursor is not valid.") from exc
     # compare_digest refuses non-ASCII str (TypeError, a 500): compare bytes so garbage simply fails.
     expected = _signature(merchant_id, payload).encode("ascii")
     if not hmac.compare_digest(signature.encode("utf-8", "replace"), expected):
-        raise BadRequest("The cursor is not valid.")
+        raise Malformed("The cursor is not valid.")
     position = json.loads(payload)
     if not isinstance(position, dict):
-        raise BadRequest("The cursor is not valid.")
+        raise Malformed("The cursor is not valid.")
     return position
+
+
+def query_all(table: Any, **request: Any) -> Iterator[dict[str, Any]]:
+    """Every item a Query matches, following DynamoDB's pages."""
+    while True:
+        response = table.query(**request)
+        yield from response.get("Items", [])
+        if "LastEvaluatedKey" not in response:
+            return
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 @dataclass

@@ -16,15 +16,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from pydantic import BaseModel, ValidationError
 
-from shared.errors import MAX_BODY_BYTES, PROBLEM_CONTENT_TYPE, ProblemError, Unauthorized
+from shared.errors import MAX_BODY_BYTES, DomainError, NotAuthenticated
+from shared.http.problems import PROBLEM_CONTENT_TYPE, problem_body, status_of
 from shared.platform.observability import logger
 
 
 def problem_response(status: int, title: str, detail: str, *, errors: list[dict[str, Any]] | None = None,
                      headers: Mapping[str, str] | None = None) -> Response:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    if errors:
-        body["errors"] = errors
+    body = problem_body(status, title, detail, errors)
     return Response(status_code=status, content_type=PROBLEM_CONTENT_TYPE, body=json.dumps(body),
                     headers=dict(headers or {}))
 
@@ -39,8 +38,9 @@ def _field_errors(raw_errors: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _on_problem(exc: ProblemError) -> Response:
-    return problem_response(exc.status, exc.title, exc.detail, errors=exc.errors, headers=exc.headers)
+def _on_problem(exc: DomainError) -> Response:
+    status, title = status_of(exc)
+    return problem_response(status, title, exc.detail, errors=exc.errors, headers=exc.headers)
 
 
 def _on_request_validation(exc: RequestValidationError) -> Response:
@@ -96,7 +96,7 @@ def _body_limit_middleware(limits: Mapping[str, int], default_limit: int) -> Cal
 def api_resolver(*, body_limits: Mapping[str, int] | None = None,
                  default_body_limit: int | None = MAX_BODY_BYTES) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
-    app.exception_handler(ProblemError)(_on_problem)
+    app.exception_handler(DomainError)(_on_problem)
     app.exception_handler(RequestValidationError)(_on_request_validation)
     app.exception_handler(RequestUnsupportedContentType)(_on_unsupported_content_type)
     app.exception_handler(UnicodeDecodeError)(_on_undecodable_body)
@@ -112,7 +112,7 @@ def merchant_id(app: APIGatewayRestResolver) -> str:
     authorizer = app.current_event.request_context.authorizer
     value = authorizer.get("merchant_id") if authorizer else None
     if not value:
-        raise Unauthorized("Missing or invalid API key")
+        raise NotAuthenticated("Missing or invalid API key")
     return str(value)
 
 

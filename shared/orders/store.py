@@ -22,7 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from shared.dynamo import keys
 from shared.dynamo.paging import Page, decode_cursor, query_page
-from shared.errors import BadRequest, NotFound
+from shared.errors import Malformed, NotFound
 from shared.merchants.store import FeeSettings
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
@@ -609,7 +609,7 @@ def _check_cursor(merchant_id: str, cursor: str, attribute: str, partition: str)
     """A cursor of another list (or another order) would make DynamoDB fail: 400 instead."""
     position = decode_cursor(merchant_id, cursor)
     if position.get(attribute) != partition:
-        raise BadRequest("The cursor does not belong to this list.")
+        raise Malformed("The cursor does not belong to this list.")
 
 
 def status_is(status: str) -> Any:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.errors import ValidationFailed
+from shared.errors import Invalid
 from shared.orders.store import COMPONENTS, Order, RefundComponents
 from shared.refunds.store import RefundReason
 from shared.values.models import Amount
@@ -59,13 +59,13 @@ def resolve_amounts(requested: RequestedAmounts, amount_currency: str, order: Or
     """
     display = amount_currency == "display"
     if display and (order.display_currency is None or order.exchange_rate is None):
-        raise ValidationFailed("This order has no display currency; give the amounts in the checkout currency.")
+        raise Invalid("This order has no display currency; give the amounts in the checkout currency.")
     given_in = order.display_currency if display else order.currency
     assert given_in is not None
     errors = [_field_error(name, f"{value} has more decimals than {given_in} allows ({minor_units(given_in)})")
               for name, value in requested if value is not None and not has_valid_precision(value, given_in)]
     if errors:
-        raise ValidationFailed("An amount has more decimals than its currency allows.", errors=errors)
+        raise Invalid("An amount has more decimals than its currency allows.", errors=errors)
     resolved: dict[str, Decimal] = {}
     step = quantum(order.currency)
     for name in COMPONENTS:
@@ -81,10 +81,10 @@ def resolve_amounts(requested: RequestedAmounts, amount_currency: str, order: Or
             errors.append(_field_error(name, f"{amount} {order.currency} is more than the {left} that remains"))
         resolved[name] = amount
     if errors:
-        raise ValidationFailed("A refund cannot exceed what remains of a component.", errors=errors)
+        raise Invalid("A refund cannot exceed what remains of a component.", errors=errors)
     amounts = RefundComponents(**resolved)
     if amounts.sum() <= 0:
-        raise ValidationFailed("Give at least one amount above zero (subtotal, shipping or duties_taxes).",
+        raise Invalid("Give at least one amount above zero (subtotal, shipping or duties_taxes).",
                                errors=[{"field": "amounts", "type": "value_error",
                                         "message": "at least one amount above zero is required"}])
     return amounts

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shared.dynamo import keys
 from shared.dynamo.paging import decode_cursor, encode_cursor
-from shared.errors import BadRequest
+from shared.errors import Malformed
 from shared.platform import clock
 from shared.shipments.statuses import TrackingStatus
 from shared.shipments.store import (
@@ -149,7 +149,7 @@ def page_shipments(repository: ShipmentRepository, merchant_id: str, f: Shipment
     if cursor:
         decoded = decode_cursor(merchant_id, cursor)
         if decoded.get("part") not in plan.partitions:
-            raise BadRequest("The cursor does not belong to this query.")
+            raise Malformed("The cursor does not belong to this query.")
         start_partition, position = plan.partitions.index(decoded["part"]), decoded.get("k")
     low, high = _sk_bounds(f)
     shipments: list[Shipment] = []

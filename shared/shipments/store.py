@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shared.dynamo import keys
 from shared.dynamo.paging import decode_cursor, query_page
-from shared.errors import BadRequest, Conflict, NotFound
+from shared.errors import Malformed, NotFound, Refused
 from shared.events.outbox import outbox_entry  # noqa: F401 - re-exported: callers import it from here
 from shared.platform import aws, clock
 from shared.shipments.statuses import CanonicalUpdate, TrackingStatus, derive_shipment_status
@@ -255,7 +255,7 @@ class ShipmentRepository:
             taken = [shipment.parcels[i - 1].tracking_number for i, r in enumerate(reasons)
                      if i > 0 and r.get("Code") == "ConditionalCheckFailed"]
             if taken:
-                raise Conflict(f"Tracking number {taken[0]} is already used by another shipment.") from error
+                raise Refused(f"Tracking number {taken[0]} is already used by another shipment.") from error
             raise
 
     def get(self, merchant_id: str, shipment_id: str, *, consistent: bool = False) -> Shipment:
@@ -284,7 +284,7 @@ class ShipmentRepository:
             self._client.put_item(**self._versioned_put(merchant_id, shipment, expected_version, outbox))
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise Conflict("The shipment changed meanwhile; retry.") from error
+                raise Refused("The shipment changed meanwhile; retry.") from error
             raise
 
     def _versioned_put(self, merchant_id: str, shipment: Shipment, expected_version: int,
@@ -307,7 +307,7 @@ class ShipmentRepository:
                 raise
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
             if reasons[:1] == ["ConditionalCheckFailed"]:
-                raise Conflict("The shipment changed meanwhile; retry.") from error
+                raise Refused("The shipment changed meanwhile; retry.") from error
             if reasons[1:2] == ["ConditionalCheckFailed"]:
                 return False
             raise
@@ -323,7 +323,7 @@ class ShipmentRepository:
         """One page of the tracking history, newest first."""
         partition = keys.shipment_partition(merchant_id, shipment_id)
         if cursor and decode_cursor(merchant_id, cursor).get(keys.PK) != partition:
-            raise BadRequest("The cursor is not valid.")  # another shipment's history
+            raise Malformed("The cursor is not valid.")  # another shipment's history
         page = query_page(self._table, merchant_id, limit=limit, cursor=cursor,
                           key_condition=Key(keys.PK).eq(partition) & Key(keys.SK).begins_with(keys.EVENT_PREFIX))
         return [event_from_item(item) for item in page.items], page.next_cursor

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from shared.dynamo.keys import digest
-from shared.errors import Conflict, NotFound, ServiceUnavailable
+from shared.errors import NotFound, Refused, Unavailable
 from shared.platform import clock
 from shared.platform.observability import count
 from shared.shipments.statuses import CanonicalUpdate, TrackingStatus
@@ -208,7 +208,7 @@ def apply_to_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_
         try:
             recorded = shipments.save_with_event(merchant_id, applied.shipment, shipment.version, outbox,
                                                  applied.event, update.dedup_key())
-        except Conflict:
+        except Refused:
             memory.forget(merchant_id, shipment_id)
             if not shipments.exists(merchant_id, shipment_id):
                 raise NotFound(f"Shipment {shipment_id} does not exist.") from None
@@ -219,7 +219,7 @@ def apply_to_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_
         memory.wrote(merchant_id, applied.shipment)
         count("TrackingUpdateApplied")
         return "applied" if applied.status_change else "unchanged"
-    raise ServiceUnavailable("The shipment kept changing; retry the delivery.")
+    raise Unavailable("The shipment kept changing; retry the delivery.")
 
 
 def update_digest(update: CanonicalUpdate) -> str:

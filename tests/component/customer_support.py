@@ -15,9 +15,9 @@ from typing import Any
 
 from functions.customers.handler import lambda_handler as customers_api
 from functions.customers.import_handler import lambda_handler as import_worker
-from shared import aws
-from shared.customer_imports import object_key
-from shared.customers import CUSTOMER_CSV_HEADER
+from shared.customers.imports import object_key
+from shared.customers.store import CUSTOMER_CSV_HEADER
+from shared.platform import aws
 from tests.apigw import ApiResponse, api_event, call
 
 HEADER = list(CUSTOMER_CSV_HEADER)

@@ -15,9 +15,9 @@ from functions.notify import handler as notify_module
 from functions.notify.rendering import RenderedEmail
 from functions.notify.sender import SesEmailSender, build_ses_client
 from functions.outbox import service as outbox_service
-from shared import aws, clock
-from shared.connections import ConnectionRepository
-from shared.outbox import json_value
+from shared.events.outbox import json_value
+from shared.merchants.connections import ConnectionRepository
+from shared.platform import aws, clock
 from tests.apigw import ApiResponse, LambdaContext, api_event, call
 from tests.carrier_signing import signed_headers
 from tests.factories import body_bytes

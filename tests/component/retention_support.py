@@ -17,11 +17,12 @@ from boto3.dynamodb.types import TypeSerializer
 
 from functions.retention.handler import lambda_handler as retention
 from functions.shipments.handler import lambda_handler as shipments_api
-from shared import aws, clock, keys
-from shared.merchants import MerchantRepository, RetentionSettings
-from shared.shipments import ShipmentRepository
-from shared.tracking import apply_canonical_update
-from shared.tracking_status import CanonicalUpdate, TrackingStatus
+from shared.dynamo import keys
+from shared.merchants.store import MerchantRepository, RetentionSettings
+from shared.platform import aws, clock
+from shared.shipments.statuses import CanonicalUpdate, TrackingStatus
+from shared.shipments.store import ShipmentRepository
+from shared.shipments.tracking import apply_canonical_update
 from tests.apigw import ApiResponse, LambdaContext, api_event, call
 from tests.factories import shipment_body
 

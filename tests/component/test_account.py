@@ -8,7 +8,7 @@ import pytest
 
 from functions.account.handler import lambda_handler as account
 from functions.authorizer.handler import lambda_handler as authorize
-from shared.merchants import MerchantRepository
+from shared.merchants.store import MerchantRepository
 from tests.apigw import LambdaContext, api_event, call
 
 
@@ -161,7 +161,7 @@ def test_without_authorizer_context_the_route_is_401(aws_env: dict[str, Any]) ->
 
 
 def test_authorizer_names_the_merchants_usage_plan_key(merchant: str) -> None:
-    from shared.usage_plans import usage_identifier
+    from shared.merchants.usage_plans import usage_identifier
 
     key = call(account, api_event("POST", "/v1/api-keys", merchant_id=merchant)).json()["key"]
     other = MerchantRepository().create("Other Shop").id
@@ -174,7 +174,7 @@ def test_authorizer_names_the_merchants_usage_plan_key(merchant: str) -> None:
 def test_enrolment_puts_one_key_per_merchant_in_the_plan_and_can_be_repeated(merchant: str) -> None:
     import boto3
 
-    from shared.usage_plans import enrol_merchant, usage_identifier
+    from shared.merchants.usage_plans import enrol_merchant, usage_identifier
 
     gateway = boto3.client("apigateway")
     plan = gateway.create_usage_plan(name="colis-test-merchants", throttle={"rateLimit": 50.0, "burstLimit": 100})

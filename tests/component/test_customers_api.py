@@ -13,11 +13,12 @@ import pytest
 from boto3.dynamodb.conditions import Key
 
 from functions.customers import merge_handler, service
-from shared import aws, clock, keys
-from shared.customers import CustomerRepository, address_entry_item, address_fingerprint, claim_item
-from shared.merchants import MerchantRepository
-from shared.models import Address
-from shared.outbox import outbox_events
+from shared.customers.store import CustomerRepository, address_entry_item, address_fingerprint, claim_item
+from shared.dynamo import keys
+from shared.events.outbox import outbox_events
+from shared.merchants.store import MerchantRepository
+from shared.platform import aws, clock
+from shared.values.models import Address
 from tests.component.customer_support import (
     FakeOrders,
     address,

@@ -19,10 +19,11 @@ from functions.customers.handler import lambda_handler as customers_api
 from functions.customers.import_handler import bulk_customers
 from functions.export.columns import ColumnKind
 from functions.export.spreadsheet import csv_cell
-from shared import aws, clock, keys
-from shared.customer_imports import CustomerImportRepository, object_key
-from shared.customers import CUSTOMER_CSV_COLUMNS, CustomerRepository, customer_to_csv_row
-from shared.merchants import MerchantRepository
+from shared.customers.imports import CustomerImportRepository, object_key
+from shared.customers.store import CUSTOMER_CSV_COLUMNS, CustomerRepository, customer_to_csv_row
+from shared.dynamo import keys
+from shared.merchants.store import MerchantRepository
+from shared.platform import aws, clock
 from tests.apigw import api_event, call
 from tests.component.customer_support import (
     HEADER,

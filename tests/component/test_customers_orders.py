@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from functions.customers import merge_handler
-from shared import aws, clock, keys
-from shared.customers import CustomerRepository
-from shared.merchants import MerchantRepository
-from shared.orders import OrderRepository, order_from_item, order_to_item
+from shared.customers.store import CustomerRepository
+from shared.dynamo import keys
+from shared.merchants.store import MerchantRepository
+from shared.orders.store import OrderRepository, order_from_item, order_to_item
+from shared.platform import aws, clock
 from tests.component.customer_support import address, api, create
 from tests.component.orders_support import list_orders, new_order
 

@@ -10,9 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from functions.outbox.service import pending_events
-from shared import aws, clock, keys
-from shared.customers import Customer, CustomerRepository
-from shared.exports import ExportRepository
+from shared.customers.store import Customer, CustomerRepository
+from shared.dynamo import keys
+from shared.exports.store import ExportRepository
+from shared.platform import aws, clock
 from tests.export_support import (
     NOW,
     create_shipment,

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from shared import clock
-from shared.notifications import NotificationRepository, NotificationState, NotificationTarget
-from shared.shipments import ShipmentRepository, TrackingEvent
+from shared.notifications.store import NotificationRepository, NotificationState, NotificationTarget
+from shared.platform import clock
+from shared.shipments.store import ShipmentRepository, TrackingEvent
 from tests.component.customer_support import all_customers, import_file
 from tests.component.customer_support import api as customers_api
 from tests.component.orders_support import add_note, add_tracking, new_order, order_body, refund

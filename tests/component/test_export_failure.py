@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError
 from functions.export import jobs
 from functions.export.files import object_key
 from functions.export.multipart import MIN_PART_SIZE, MultipartUpload
-from shared import aws
-from shared.exports import ExportRepository, ExportStatus
+from shared.exports.store import ExportRepository, ExportStatus
+from shared.platform import aws
 from tests.apigw import LambdaContext
 from tests.export_support import (
     bulk_shipments,

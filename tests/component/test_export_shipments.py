@@ -12,9 +12,9 @@ from typing import Any
 import openpyxl
 import pytest
 
-from shared import aws, clock
-from shared.exports import ExportRepository, ExportStatus
-from shared.shipments import ShipmentRepository
+from shared.exports.store import ExportRepository, ExportStatus
+from shared.platform import aws, clock
+from shared.shipments.store import ShipmentRepository
 from tests.export_support import (
     API_MD_HEADER,
     bulk_shipments,

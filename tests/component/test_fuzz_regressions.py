@@ -12,7 +12,7 @@ from functions.account.handler import lambda_handler as account
 from functions.customers.handler import lambda_handler as customers
 from functions.orders.handler import lambda_handler as orders
 from functions.shipments.handler import lambda_handler as shipments
-from shared.merchants import MerchantRepository
+from shared.merchants.store import MerchantRepository
 from tests.apigw import ApiResponse, api_event, call
 
 # What schemathesis sent: `GET /v1/orders?cursor=%1D.%C2%88&customer_id=...&limit=19&tag=...`.

@@ -19,9 +19,9 @@ from functions.notify.service import RetryLater
 from functions.notify.texts import catalogue
 from functions.shipments.handler import lambda_handler as shipments_api
 from functions.webhook import handler as webhook_module
-from shared import clock
-from shared.merchants import MerchantRepository
-from shared.notifications import NotificationRepository, NotificationState, NotificationTarget
+from shared.merchants.store import MerchantRepository
+from shared.notifications.store import NotificationRepository, NotificationState, NotificationTarget
+from shared.platform import clock
 from tests.apigw import api_event, call
 from tests.component.notify_pipeline import (
     BusEvent,

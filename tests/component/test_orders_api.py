@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from functions.customers import handler as customers_module
-from shared import clock
-from shared.customers import CustomerRepository
-from shared.merchants import FeeSettings, MerchantRepository
-from shared.orders import OrderRepository
+from shared.customers.store import CustomerRepository
+from shared.merchants.store import FeeSettings, MerchantRepository
+from shared.orders.store import OrderRepository
+from shared.platform import clock
 from tests.apigw import ApiResponse, api_event, call
 from tests.component.orders_support import (
     activity,

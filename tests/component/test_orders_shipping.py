@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from functions.shipments import handler as shipments_module
-from shared import clock
-from shared.merchants import MerchantRepository
+from shared.merchants.store import MerchantRepository
+from shared.platform import clock
 from tests.apigw import ApiResponse, api_event, call
 from tests.component.notify_pipeline import TableStream
 from tests.component.orders_support import activity, add_tracking, cancel, deliver, get_order, new_order

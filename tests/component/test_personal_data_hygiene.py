@@ -139,7 +139,7 @@ class Captured:
 def debug_logging(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
     """Root at DEBUG (Lambda's advanced logging controls), the service logger at DEBUG
     (POWERTOOLS_LOG_LEVEL), and a copy of whatever any handler writes."""
-    from shared.observability import logger as service_logger
+    from shared.platform.observability import logger as service_logger
 
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
     caplog.set_level(logging.DEBUG)
@@ -360,7 +360,7 @@ def run_order_flows(stack: Stack) -> dict[str, Any]:
 
 
 def customer_csv(rows: list[dict[str, str]]) -> bytes:
-    from shared.customers import CUSTOMER_CSV_HEADER
+    from shared.customers.store import CUSTOMER_CSV_HEADER
 
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(CUSTOMER_CSV_HEADER), lineterminator="\r\n")
@@ -471,7 +471,7 @@ def test_the_scanner_finds_each_kind_of_personal_data() -> None:
 
 def test_a_debug_log_of_an_address_is_caught(debug_logging: Captured) -> None:
     """The capture sees the service logger's own output and every library logger."""
-    from shared.observability import logger
+    from shared.platform.observability import logger
 
     logger.debug("address", extra={"recipient": recipient()})
     logging.getLogger("some.library").debug("payload %s", {"postal_code": POSTAL_CODE})

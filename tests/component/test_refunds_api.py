@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from functions.refund import handler as refund_module
-from shared import clock
-from shared.ids import derived_id
-from shared.merchants import MerchantRepository
-from shared.payments import EmbeddedPaymentProvider, PaymentFailed, ProviderReceipt, ProviderRefund
+from shared.merchants.store import MerchantRepository
+from shared.platform import clock
+from shared.platform.ids import derived_id
+from shared.refunds.payments import EmbeddedPaymentProvider, PaymentFailed, ProviderReceipt, ProviderRefund
 from tests.component.notify_pipeline import TableStream, notify, recording_outbox
 from tests.component.orders_support import (
     activity,

@@ -18,13 +18,14 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from functions.orders import service as orders_service
 from functions.refund import service as refund_service
-from shared import aws, clock
-from shared.errors import ProblemError
-from shared.merchants import MerchantRepository
-from shared.orders import Order, OrderIn, OrderRepository
-from shared.payments import EmbeddedPaymentProvider
-from shared.refund_requests import RefundRequest
-from shared.refunds import RefundRepository
+from shared.errors import DomainError
+from shared.http.problems import problem_of
+from shared.merchants.store import MerchantRepository
+from shared.orders.store import Order, OrderIn, OrderRepository
+from shared.platform import aws, clock
+from shared.refunds.payments import EmbeddedPaymentProvider
+from shared.refunds.rules import RefundRequest
+from shared.refunds.store import RefundRepository
 from tests.factories import address
 from tests.template_resources import create_table
 
@@ -106,8 +107,8 @@ def _refund(endpoint: str, merchant_id: str, order_id: str, amount: str, key: st
     try:
         answer = refund_service.refund(OrderRepository(table), RefundRepository(table),
                                        EmbeddedPaymentProvider(table), merchant_id, order_id, body, key)
-    except ProblemError as problem:
-        return problem.status, None, False
+    except DomainError as problem:
+        return problem_of(problem)[0], None, False
     import json
 
     return answer.status, json.loads(answer.body)["id"], answer.replayed
@@ -122,7 +123,7 @@ def merchant(moto_server: str) -> str:
 def _settlements(endpoint: str, merchant_id: str, order_id: str) -> list[dict[str, Any]]:
     from boto3.dynamodb.conditions import Key
 
-    from shared import keys
+    from shared.dynamo import keys
 
     items = _table(endpoint).query(KeyConditionExpression=Key("pk").eq(keys.order_partition(merchant_id, order_id))
                                    & Key("sk").begins_with("SETTLEMENT#"))["Items"]

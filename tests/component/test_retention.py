@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from functions.shipments.handler import lambda_handler as shipments_api
-from shared import aws, clock, keys
-from shared.merchants import MerchantRepository
-from shared.notifications import NotificationRepository, NotificationTarget
-from shared.outbox import outbox_events
-from shared.shipments import ShipmentRepository
+from shared.dynamo import keys
+from shared.events.outbox import outbox_events
+from shared.merchants.store import MerchantRepository
+from shared.notifications.store import NotificationRepository, NotificationTarget
+from shared.platform import aws, clock
+from shared.shipments.store import ShipmentRepository
 from tests.apigw import api_event, call
 from tests.component.retention_support import (
     CREATED,
@@ -418,8 +419,8 @@ def test_logs_and_events_carry_ids_only(merchant: str, caplog: pytest.LogCapture
 
 
 def test_orphan_updates_expire_after_30_days(merchant: str) -> None:
-    from shared.tracking import apply_canonical_update
-    from shared.tracking_status import CanonicalUpdate, TrackingStatus
+    from shared.shipments.statuses import CanonicalUpdate, TrackingStatus
+    from shared.shipments.tracking import apply_canonical_update
 
     number = "3SYZXGORPHAN01"
     update = CanonicalUpdate(tracking_number=number, status=TrackingStatus.in_transit, occurred_at=clock.now(),
@@ -431,8 +432,8 @@ def test_orphan_updates_expire_after_30_days(merchant: str) -> None:
 
 
 def test_an_orphan_younger_than_30_days_is_still_attached(merchant: str) -> None:
-    from shared.tracking import apply_canonical_update
-    from shared.tracking_status import CanonicalUpdate, TrackingStatus
+    from shared.shipments.statuses import CanonicalUpdate, TrackingStatus
+    from shared.shipments.tracking import apply_canonical_update
 
     number = "3SYZXGORPHAN02"
     update = CanonicalUpdate(tracking_number=number, status=TrackingStatus.in_transit, occurred_at=clock.now(),

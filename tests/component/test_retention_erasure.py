@@ -13,11 +13,12 @@ import pytest
 from functions.retention import erasure
 from functions.retention.actions import Repositories
 from functions.retention.erase_handler import lambda_handler as erase_api
-from shared import aws, clock, keys
-from shared.customers import CustomerRepository
-from shared.errors import ServiceUnavailable
-from shared.notifications import NotificationRepository, NotificationTarget
-from shared.orders import OrderRepository
+from shared.customers.store import CustomerRepository
+from shared.dynamo import keys
+from shared.errors import Unavailable
+from shared.notifications.store import NotificationRepository, NotificationTarget
+from shared.orders.store import OrderRepository
+from shared.platform import aws, clock
 from tests.apigw import ApiResponse, api_event, call
 from tests.component.customer_support import api as customers_api
 from tests.component.orders_support import activity, add_tracking, edit, get_order, new_order
@@ -191,7 +192,7 @@ def test_erasing_an_unknown_or_another_merchants_customer_is_404(merchant: str, 
 
 def test_an_erasure_cut_short_is_finished_by_the_same_request_again(merchant: str, customer: dict[str, Any]) -> None:
     budget = iter([60.0])
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(Unavailable):
         erasure.erase_customer(Repositories.default(), CustomerRepository(), merchant, customer["id"], clock.now(),
                                seconds_left=lambda: next(budget, 0.0))
     assert holds_personal_data(get_order(merchant, customer["orders"][0]).json()) == []

@@ -14,7 +14,8 @@ import pytest
 from cfnlint.decode import decode_str
 
 from local.event_patterns import parse_patterns, passes_filters
-from shared import aws, clock, keys
+from shared.dynamo import keys
+from shared.platform import aws, clock
 from tests.component.retention_support import (
     create_shipment,
     deliver,

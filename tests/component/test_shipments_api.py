@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from functions.shipments.handler import lambda_handler as shipments_api
-from shared import clock
-from shared.merchants import MerchantRepository
+from shared.merchants.store import MerchantRepository
+from shared.platform import clock
 from tests.apigw import ApiResponse, api_event, call
 from tests.factories import address, shipment_body
 

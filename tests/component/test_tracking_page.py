@@ -15,8 +15,8 @@ from functions.notify.texts import catalogue
 from functions.shipments.handler import lambda_handler as shipments_api
 from functions.tracking.handler import lambda_handler as tracking_api
 from functions.webhook import handler as webhook_module
-from shared import clock
-from shared.merchants import MerchantRepository
+from shared.merchants.store import MerchantRepository
+from shared.platform import clock
 from tests.apigw import ApiResponse, api_event, call
 from tests.component.notify_pipeline import colis_connection, colis_delivery
 from tests.factories import address, colis_event, shipment_body
@@ -293,7 +293,7 @@ def test_content_negotiation(accept: str | None, json_wanted: bool) -> None:
 ])
 def test_what_carrier_text_may_show(text: str, shown: bool) -> None:
     from functions.tracking.privacy import Recipient, public_text
-    from shared.models import Address
+    from shared.values.models import Address
 
     recipient = Recipient.of(Address.model_validate({**RECIPIENT, "last_name": "Quennec de Marchetti"}))
     assert (public_text(text, recipient) == text) is shown

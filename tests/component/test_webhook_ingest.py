@@ -16,9 +16,10 @@ from boto3.dynamodb.types import TypeSerializer
 from functions.outbox.handler import lambda_handler as outbox_handler
 from functions.shipments.handler import lambda_handler as shipments_api
 from functions.webhook import handler as webhook_module
-from shared import aws, clock, keys
-from shared.connections import ConnectionRepository
-from shared.merchants import MerchantRepository
+from shared.dynamo import keys
+from shared.merchants.connections import ConnectionRepository
+from shared.merchants.store import MerchantRepository
+from shared.platform import aws, clock
 from tests.apigw import ApiResponse, LambdaContext, api_event, call
 from tests.carrier_signing import shippo_query, signed_headers
 from tests.component.shipment_support import history, new_shipment, shipment
@@ -404,7 +405,7 @@ def test_the_shipment_and_its_history_event_land_together_or_not_at_all(
     event = colis_event(number, "in_transit", NOW)
     # The history event is already there (as a crash of an earlier design could leave it): the
     # transaction is refused whole, so the shipment is not half-updated.
-    from shared.shipments import ShipmentRepository, TrackingEvent
+    from shared.shipments.store import ShipmentRepository, TrackingEvent
 
     ShipmentRepository().record_event(merchant, made["id"], TrackingEvent(
         parcel_id=made["parcels"][0]["id"], tracking_number=number, status="in_transit",

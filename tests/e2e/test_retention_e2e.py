@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from shared.retention import add_months
+from shared.retention.timers import add_months
 from tests.carrier_payloads import body as carrier_body
 from tests.carrier_signing import signed_headers
 from tests.e2e.conftest import PROJECT_ROOT, ApiClient, _stop, _wait_for_state

@@ -19,8 +19,9 @@ from functions.webhook.carriers import (
     parse_delivery,
 )
 from functions.webhook.carriers.colis import MAX_BATCH_EVENTS
-from shared.errors import BadRequest
-from shared.tracking_status import CanonicalUpdate, TrackingStatus
+from shared.errors import Malformed
+from shared.http.problems import problem_of
+from shared.shipments.statuses import CanonicalUpdate, TrackingStatus
 
 S = TrackingStatus
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "carriers"
@@ -359,9 +360,9 @@ def test_malformed_payloads_are_invalid_naming_the_field(carrier: str, body: dic
 
 def test_invalid_payload_is_a_bad_request() -> None:
     error = InvalidPayload("msg.tracking_number is missing")
-    assert isinstance(error, BadRequest)
-    assert error.status == 400
-    assert error.to_problem()["detail"] == "msg.tracking_number is missing"
+    assert isinstance(error, Malformed)
+    assert problem_of(error) == (400, {"type": "about:blank", "title": "Bad Request", "status": 400,
+                                       "detail": "msg.tracking_number is missing"})
 
 
 @pytest.mark.parametrize("carrier", sorted(PARSERS))

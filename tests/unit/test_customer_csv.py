@@ -26,14 +26,14 @@ from functions.customers.csv_rows import (
     unescape_cell,
     updated_customer,
 )
-from shared.customers import (
+from shared.customers.store import (
     CUSTOMER_CSV_COLUMNS,
     CUSTOMER_CSV_HEADER,
     Customer,
     address_fingerprint,
     customer_to_csv_row,
 )
-from shared.models import Address
+from shared.values.models import Address
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 HEADER = list(CUSTOMER_CSV_HEADER)

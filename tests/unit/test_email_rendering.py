@@ -15,8 +15,8 @@ from functions.notify.rendering import (
     render_milestone_email,
 )
 from functions.notify.texts import COUNTRY_LANGUAGES, SUPPORTED_LANGUAGES, catalogue, choose_language
-from shared import merchants
-from shared.tracking_status import TrackingStatus
+from shared.merchants import store as merchants
+from shared.shipments.statuses import TrackingStatus
 
 LANGUAGES = ["en", "fr", "de", "nl", "es"]
 PLACEHOLDER = re.compile(r"\{(\w*)\}")

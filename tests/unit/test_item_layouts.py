@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from shared import keys
-from shared.outbox import outbox_entry, outbox_events
-from shared.shipments import (
+from shared.dynamo import keys
+from shared.events.outbox import outbox_entry, outbox_events
+from shared.shipments.store import (
     Shipment,
     ShipmentRepository,
     TrackingEvent,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared import observability
-from shared.observability import count, entrypoint
+from shared.platform import observability
+from shared.platform.observability import count, entrypoint
 from tests.apigw import LambdaContext
 
 

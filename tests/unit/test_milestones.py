@@ -6,8 +6,8 @@ from functions.notify.milestones import (
     enabled_milestones,
     milestones_for_change,
 )
-from shared.merchants import NotificationSettings
-from shared.tracking_status import TrackingStatus as S
+from shared.merchants.store import NotificationSettings
+from shared.shipments.statuses import TrackingStatus as S
 
 M = Milestone
 

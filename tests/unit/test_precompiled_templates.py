@@ -21,7 +21,7 @@ from functions.notify.rendering import (
 from functions.notify.texts import SUPPORTED_LANGUAGES
 from functions.tracking import page_templates
 from functions.tracking.page import TrackingPageView, render_not_found_page, render_tracking_page
-from shared.tracking_status import TrackingStatus
+from shared.shipments.statuses import TrackingStatus
 
 BRANDS = [
     {"name": "Maison Lune", "logo_url": None, "color": "#0a7d5a"},

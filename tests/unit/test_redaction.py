@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from shared.customers import Customer
-from shared.merchants import RetentionSettings
-from shared.models import Address
-from shared.orders import OrderActivity
-from shared.redaction import REDACTED, redact_activity_changes, redact_address, redact_customer
-from shared.retention import TimerAction, add_months, due_moments, month_after
+from shared.customers.store import Customer
+from shared.merchants.store import RetentionSettings
+from shared.orders.store import OrderActivity
+from shared.retention.redaction import REDACTED, redact_activity_changes, redact_address, redact_customer
+from shared.retention.timers import TimerAction, add_months, due_moments, month_after
+from shared.values.models import Address
 
 NOW = datetime(2026, 6, 8, 12, 0, tzinfo=UTC)
 FULL = {"first_name": "Camille", "last_name": "Dupont", "company": "Lune SARL", "address_1": "12 rue des Lilas",

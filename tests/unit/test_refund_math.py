@@ -9,10 +9,10 @@ from typing import Any
 import pydantic
 import pytest
 
-from shared.errors import ValidationFailed
-from shared.merchants import FeeSettings
-from shared.order_edits import OrderPatch, apply_patch
-from shared.orders import (
+from functions.orders.edits import OrderPatch, apply_patch
+from shared.errors import Invalid
+from shared.merchants.store import FeeSettings
+from shared.orders.store import (
     Order,
     OrderFee,
     OrderIn,
@@ -25,9 +25,9 @@ from shared.orders import (
     refund_status_of,
     shipping_status,
 )
-from shared.payments import stripe_amount
-from shared.refund_requests import RefundRequest, RequestedAmounts, resolve_amounts
-from shared.refunds import fee_returned
+from shared.refunds.payments import stripe_amount
+from shared.refunds.rules import RefundRequest, RequestedAmounts, resolve_amounts
+from shared.refunds.store import fee_returned
 from tests.factories import address
 
 D = Decimal
@@ -87,7 +87,7 @@ def test_each_component_is_converted_and_rounded_on_its_own() -> None:
 
 @pytest.mark.parametrize(("currency", "given"), [("JPY", "100.5"), ("EUR", "1.001"), ("KWD", "1.0001")])
 def test_more_decimals_than_the_checkout_currency_allows_is_422(currency: str, given: str) -> None:
-    with pytest.raises(ValidationFailed) as raised:
+    with pytest.raises(Invalid) as raised:
         resolve(order(currency, subtotal="500", shipping="0", duties="0", taxes="0"), subtotal=given)
     assert raised.value.errors and raised.value.errors[0]["field"] == "amounts.subtotal"
 
@@ -99,7 +99,7 @@ def test_three_decimals_are_fine_in_kwd() -> None:
 
 def test_display_amounts_are_checked_against_the_display_currency_precision() -> None:
     jpy_display = order(display="JPY", rate="160")
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Invalid):
         resolve(jpy_display, "display", subtotal="160.5")
     eur_display = order("JPY", display="EUR", rate="0.00625", subtotal="16000", shipping="0", duties="0", taxes="0")
     assert resolve(eur_display, "display", subtotal="10.50").subtotal == D("1680")
@@ -113,7 +113,7 @@ def test_a_conversion_over_the_remainder_by_one_minor_unit_is_clamped() -> None:
 
 def test_a_conversion_over_the_remainder_by_more_than_one_minor_unit_is_422() -> None:
     o = order(display="USD", rate="3", subtotal="10.00")
-    with pytest.raises(ValidationFailed) as raised:
+    with pytest.raises(Invalid) as raised:
         resolve(o, "display", subtotal="30.05")  # 10.0166... → 10.02
     assert "10.00" in raised.value.errors[0]["message"]
 
@@ -125,29 +125,29 @@ def test_the_clamp_uses_what_remains_after_earlier_refunds() -> None:
 
 
 def test_checkout_amounts_are_never_clamped() -> None:
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Invalid):
         resolve(order(subtotal="10.00"), subtotal="10.01")
 
 
 def test_a_display_refund_needs_a_display_currency() -> None:
-    with pytest.raises(ValidationFailed, match="no display currency"):
+    with pytest.raises(Invalid, match="no display currency"):
         resolve(order(), "display", subtotal="1.00")
 
 
 @pytest.mark.parametrize("amounts", [{}, {"subtotal": "0"}, {"subtotal": "0.00", "shipping": "0"}])
 def test_at_least_one_amount_above_zero_is_required(amounts: dict[str, str]) -> None:
-    with pytest.raises(ValidationFailed, match="at least one amount"):
+    with pytest.raises(Invalid, match="at least one amount"):
         resolve(order(), **amounts)
 
 
 def test_each_component_is_checked_against_its_own_remainder() -> None:
-    with pytest.raises(ValidationFailed) as raised:
+    with pytest.raises(Invalid) as raised:
         resolve(order(), shipping="10.01", duties_taxes="10.01")
     assert [e["field"] for e in raised.value.errors] == ["amounts.shipping", "amounts.duties_taxes"]
 
 
 def test_a_rate_that_converts_to_zero_minor_units_is_no_amount() -> None:
-    with pytest.raises(ValidationFailed, match="at least one amount"):
+    with pytest.raises(Invalid, match="at least one amount"):
         resolve(order(display="USD", rate="1000"), "display", subtotal="4.00")  # 0.004 EUR → 0.00
 
 
@@ -250,9 +250,9 @@ def test_a_price_edit_is_recorded_in_the_currency_precision() -> None:
 
 
 def test_an_unknown_sku_or_a_price_with_too_many_decimals_is_422() -> None:
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Invalid):
         apply_patch(order(), patch(lines=[{"sku": "NOPE", "unit_price": "1.00"}]))
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Invalid):
         apply_patch(order(), patch(lines=[{"sku": "LAMP", "unit_price": "1.001"}]))
 
 

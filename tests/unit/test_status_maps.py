@@ -14,7 +14,7 @@ from functions.webhook.carriers.status_mapping import (
     normalise_message,
     status_maps,
 )
-from shared.tracking_status import CARRIER_STATUSES, TrackingStatus
+from shared.shipments.statuses import CARRIER_STATUSES, TrackingStatus
 
 S = TrackingStatus
 FIXTURE_VOCABULARIES = Path(__file__).resolve().parents[1] / "fixtures" / "status_vocabularies.json"

@@ -12,7 +12,7 @@ from functions.tracking.page import (
     choose_page_language,
     render_tracking_page,
 )
-from shared.tracking_status import TrackingStatus
+from shared.shipments.statuses import TrackingStatus
 
 LANGUAGES = ["en", "fr", "de", "nl", "es"]
 LEFTOVER = re.compile(r"\{\{|\{%|\{\w*\}")

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from shared.tracking_status import (
+from shared.shipments.statuses import (
     CARRIER_STATUSES,
     MERCHANT_STATUSES,
     CanonicalUpdate,

@@ -7,8 +7,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.shipments import TrackingNumberEntry
-from shared.tracking import WarmState
+from shared.shipments.store import TrackingNumberEntry
+from shared.shipments.tracking import WarmState
 from tests.unit.test_item_layouts import a_shipment
 
 MERCHANT = "mer_1"

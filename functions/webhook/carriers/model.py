@@ -6,11 +6,11 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.errors import BadRequest
+from shared.errors import Malformed
 from shared.shipments.statuses import CanonicalUpdate
 
 
-class InvalidPayload(BadRequest):
+class InvalidPayload(Malformed):
     """The body is JSON but not a payload we can read (400): `detail` says what is wrong."""
 
 

@@ -16,8 +16,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from functions.export.multipart import MIN_PART_SIZE, MultipartUpload
-from shared import aws
-from shared.exports import ExportStatus
+from shared.exports.store import ExportStatus
+from shared.platform import aws
 from tests.export_support import (
     bulk_shipments,
     create_shipment,

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from functions.customers import importer
-from shared import clock
-from shared.merchants import MerchantRepository
+from shared.merchants.store import MerchantRepository
+from shared.platform import clock
 from tests.component.customer_support import all_customers, csv_bytes, person, report, run_worker, start_import
 from tests.faults import DYNAMODB_THROTTLED, Error, FaultInjector, LostAnswer
 

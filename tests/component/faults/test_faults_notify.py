@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from functions.shipments.handler import lambda_handler as shipments_api
-from shared import clock
-from shared.merchants import MerchantRepository
-from shared.notifications import NotificationRepository, NotificationState, NotificationTarget
+from shared.merchants.store import MerchantRepository
+from shared.notifications.store import NotificationRepository, NotificationState, NotificationTarget
+from shared.platform import clock
 from tests.apigw import api_event, call
 from tests.component.notify_pipeline import BusEvent, TableStream, notify, recording_outbox, ses_sent_count
 from tests.factories import shipment_body

@@ -25,8 +25,8 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from boto3.dynamodb.types import TypeSerializer
 
 from functions.outbox.handler import lambda_handler as outbox_handler
-from shared import keys
-from shared.outbox import outbox_entry
+from shared.dynamo import keys
+from shared.events.outbox import outbox_entry
 from tests.apigw import LambdaContext
 from tests.faults import EVENTS_THROTTLED, FailedEntries, FaultInjector, LostAnswer
 

@@ -22,9 +22,10 @@ import pytest
 from boto3.dynamodb.conditions import Key
 
 from functions.refund import handler as refund_module
-from shared import aws, clock, keys
-from shared.merchants import MerchantRepository
-from shared.payments import StripePaymentProvider
+from shared.dynamo import keys
+from shared.merchants.store import MerchantRepository
+from shared.platform import aws, clock
+from shared.refunds.payments import StripePaymentProvider
 from tests.component.orders_support import cancel, get_order, new_order, refund, refunds_of
 from tests.faults import DYNAMODB_THROTTLED, AwsError, Error, FaultInjector, LostAnswer
 

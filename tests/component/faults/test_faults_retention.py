@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from shared import clock
+from shared.platform import clock
 from tests.component.retention_support import create_shipment, get_shipment, new_merchant, run_schedule, timers, travel
 from tests.faults import DYNAMODB_THROTTLED, Error, FaultInjector, LostAnswer
 

@@ -15,8 +15,9 @@ import pytest
 
 from functions.shipments.handler import lambda_handler as shipments_api
 from functions.webhook import handler as webhook_module
-from shared import clock, keys
-from shared.merchants import MerchantRepository
+from shared.dynamo import keys
+from shared.merchants.store import MerchantRepository
+from shared.platform import clock
 from tests.apigw import ApiResponse, api_event, call
 from tests.component.notify_pipeline import TableStream, colis_connection, colis_delivery
 from tests.component.shipment_support import history, new_shipment, shipment

@@ -9,7 +9,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from shared import aws, keys
+from shared.dynamo import keys
+from shared.platform import aws
 from tests.faults import (
     DYNAMODB_THROTTLED,
     S3_INTERNAL,
