@@ -16,6 +16,9 @@ from shared.values.money import is_currency
 
 SUPPORTED_LANGUAGES = ("en", "fr", "de", "nl", "es")
 _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
+# C0 and C1 controls, DEL and the Unicode line and paragraph separators: in a brand name they break
+# email headers (a CR or LF in a From display name or a subject) and the layout of every page.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$")
 
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
@@ -26,6 +29,13 @@ class Brand(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     logo_url: WebUrl | None = None
     color: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, value: str | None) -> str | None:
+        if value is not None and _CONTROL.search(value):
+            raise ValueError("name must not contain control characters (line breaks, tabs, ...)")
+        return value
 
     @field_validator("color")
     @classmethod

@@ -88,7 +88,10 @@ def entrypoint(correlation_id_path: str | None = None) -> Callable[[Callable[...
                 if not traced:
                     from aws_lambda_powertools import Tracer
 
-                    traced.append(Tracer().capture_lambda_handler(logged))
+                    # Responses and error bodies carry personal data (a shipment, a customer): the
+                    # trace keeps timings and annotations only (also set in template.yaml Globals).
+                    traced.append(Tracer().capture_lambda_handler(logged, capture_response=False,
+                                                                  capture_error=False))
                 target = traced[0]
             try:
                 return target(event, context)

@@ -183,3 +183,19 @@ def test_enrolment_puts_one_key_per_merchant_in_the_plan_and_can_be_repeated(mer
     keys = gateway.get_api_keys(includeValues=True)["items"]
     assert [(k["id"], k["value"]) for k in keys] == [(first, usage_identifier(merchant))]
     assert [k["id"] for k in gateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]] == [first]
+
+
+@pytest.mark.parametrize("name", ["Atelier\r\nBcc: victim@example.org", "Atelier\nLune", "Atelier\tLune",
+                                  "Atelier\x00Lune", "Atelier\x1bLune", "Atelier\x85Lune", "Atelier\u2028Lune"])
+def test_a_brand_name_with_control_characters_is_422_and_changes_nothing(merchant: str, name: str) -> None:
+    response = call(account, api_event("PATCH", "/v1/settings", body={"brand": {"name": name}}, merchant_id=merchant))
+    assert response.status == 422
+    assert response.json()["status"] == 422
+    assert MerchantRepository().get(merchant).settings.brand.name is None
+
+
+def test_a_brand_name_with_accents_and_punctuation_is_accepted(merchant: str) -> None:
+    name = "Zoé & Fils — Maison d'Été"
+    response = call(account, api_event("PATCH", "/v1/settings", body={"brand": {"name": name}}, merchant_id=merchant))
+    assert response.status == 200
+    assert MerchantRepository().get(merchant).settings.brand.name == name
