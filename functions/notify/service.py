@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict
 from functions.notify.brand import Brand
 from functions.notify.milestones import (
     CLOSED_SHIPMENT,
-    NOT_YET_SCANNED,
     Milestone,
     enabled_milestones,
     milestones_for_change,
@@ -61,7 +60,6 @@ class Outcome(StrEnum):
     failed = "failed"  # SES refused it; the claim is released for a later event
     unknown = "unknown"  # the send may have happened: not retried
     skipped_no_email = "skipped_no_email"
-    skipped = "skipped"  # recorded decision not to send (e.g. superseded)
     disabled = "disabled"  # the merchant has this milestone off: no record
     suppressed = "suppressed"  # closed shipment (cancelled, archived, deleted): no record
     gone = "gone"  # the shipment, order or merchant no longer exists
@@ -175,12 +173,9 @@ def notify_milestone(deps: Dependencies, merchant_id: str, shipment_id: str, mil
     recipient = shipment.recipient
     language = choose_language(recipient.language, recipient.country, settings.default_language)
     target = NotificationTarget(merchant_id, milestone.value, shipment_id=shipment_id)
-    if milestone is Milestone.ready_to_ship and _already_scanned(shipment):
-        # A carrier scanned a parcel before this event was handled (e.g. updates that arrived
-        # before the shipment and were attached at creation): "ready to ship" would be stale.
-        claim = deps.notifications.claim(target, language=language, recipient_email=None,
-                                         state=NotificationState.skipped, reason="superseded")
-        return _outcome(Outcome.skipped if claim.won else Outcome.duplicate, milestone, shipment_id=shipment_id)
+    # The milestone was decided from the change that triggered it (the creation, or one tracking
+    # update's previous and new statuses), never from the parcels' statuses now: a first scan
+    # handled before the creation's event does not swallow `ready_to_ship`.
     number = _parcel_number(shipment, parcel_id)
     context = MilestoneEmailContext(
         brand=merchant_brand(merchant), carrier=shipment.carrier, parcel_count=len(shipment.parcels),
@@ -189,10 +184,6 @@ def notify_milestone(deps: Dependencies, merchant_id: str, shipment_id: str, mil
     outcome = deliver(deps, target, recipient.email, language, context.brand.name,
                       lambda: render_milestone_email(milestone, language, context))
     return _outcome(outcome, milestone, shipment_id=shipment_id)
-
-
-def _already_scanned(shipment: Shipment) -> bool:
-    return any(parcel.status not in NOT_YET_SCANNED for parcel in shipment.parcels)
 
 
 def _parcel_number(shipment: Shipment, parcel_id: str | None) -> str:

@@ -275,16 +275,37 @@ def test_a_shipment_archived_before_its_event_is_handled_gets_no_email(
     assert outbox.sent == [] and record(merchant, shipment["id"], "in_transit") is None
 
 
-def test_ready_to_ship_is_skipped_once_a_carrier_has_scanned_a_parcel(
-        merchant: str, stream: TableStream, outbox: Outbox, connection: tuple[str, str]) -> None:
+@pytest.mark.parametrize("handled_first", ["ShipmentCreated", "ShipmentTrackingUpdated"])
+def test_a_first_scan_a_second_after_creation_never_swallows_ready_to_ship(
+        merchant: str, stream: TableStream, outbox: Outbox, connection: tuple[str, str], handled_first: str) -> None:
     shipment = new_shipment(merchant)
-    scan(connection, numbers(shipment)[0], "in_transit", 10)
-    created, update = stream.published()
+    clock.use_fixed(NOW + timedelta(seconds=1))
+    scan(connection, numbers(shipment)[0], "in_transit", 0)
+    events = stream.published()
+    assert [e.detail_type for e in events] == ["ShipmentCreated", "ShipmentTrackingUpdated"]
+    events.sort(key=lambda e: e.detail_type != handled_first)
 
-    assert notify(update)["outcomes"] == {"in_transit": "sent"}
-    assert notify(created)["outcomes"] == {"ready_to_ship": "skipped"}
-    assert record(merchant, shipment["id"], "ready_to_ship").reason == "superseded"
-    assert outbox.subjects() == [subject("fr", "in_transit")]
+    outcomes = [notify(event)["outcomes"] for event in events]
+
+    assert sorted(outcomes, key=str) == [{"in_transit": "sent"}, {"ready_to_ship": "sent"}]
+    assert sorted(outbox.subjects()) == sorted([subject("fr", "ready_to_ship"), subject("fr", "in_transit")])
+    assert record(merchant, shipment["id"], "ready_to_ship").state is NotificationState.sent
+
+
+def test_a_first_scan_handled_at_the_same_time_as_the_creation_sends_both_emails_once(
+        merchant: str, stream: TableStream, outbox: Outbox, connection: tuple[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    atomic_dynamodb_requests(monkeypatch)
+    shipment = new_shipment(merchant)
+    clock.use_fixed(NOW + timedelta(seconds=1))
+    scan(connection, numbers(shipment)[0], "in_transit", 0)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(notify, stream.published() * 2))  # each event delivered twice, all at once
+
+    assert Counter(outbox.subjects()) == {subject("fr", "ready_to_ship"): 1, subject("fr", "in_transit"): 1}
+    assert ses_sent_count() == 2
 
 
 # --- failures: at most once, never resent blindly ----------------------------------------------------
