@@ -30,12 +30,12 @@ from shared.customers.store import (
     Customer,
 )
 from shared.platform.ids import new_id
+from shared.values.cells import restore_text
 from shared.values.models import Address
 
 BlankCells = Literal["keep", "clear"]
 MAX_CELL_CHARS = 1000  # far above any field's limit; a longer cell is a broken file
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _DIGITS_FORMULA = re.compile(r'^="([0-9]*)"$')
 
 # ISO 3166-1 alpha-2, plus XK (Kosovo), which carriers use.
@@ -153,9 +153,7 @@ def unescape_cell(text: str) -> str:
     digits = _DIGITS_FORMULA.match(text)
     if digits:
         return digits.group(1)
-    if text.startswith("'") and text[1:].startswith(_FORMULA_TRIGGERS):
-        return text[1:]
-    return text
+    return restore_text(text)
 
 
 def parse_row(row: int, cells: list[str]) -> CustomerRow | RowError | None:

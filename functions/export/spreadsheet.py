@@ -4,8 +4,9 @@ Cell rules, shared by both formats:
 - a text value made only of digits in a `digits_text` column stays text: in CSV it is written
   `="<digits>"` (the one formula allowed: it evaluates to the same digits, as text), in XLSX it is
   a text-typed cell;
-- any other CSV text cell starting with `=`, `+`, `-`, `@`, tab, CR or LF gets a leading `'`
-  (OWASP CSV injection); XLSX stores such text in a text-typed cell, never as a formula;
+- any other text cell is written as `shared.values.cells.neutralise_text` says (a `'` before a
+  leading formula trigger, and before a trigger that follows any locale's separator); a CSV cell
+  holding a separator is quoted; XLSX stores text in a text-typed cell, never as a formula;
 - numbers Colis writes itself are plain (no exponent, no thousands separator); None is empty.
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import csv
 import io
 import math
 import os
@@ -29,11 +29,13 @@ if TYPE_CHECKING:
     from openpyxl.cell.cell import Cell
 
 from functions.export.columns import Column, ColumnKind
+from shared.values.cells import neutralise_text
 
 # A sheet holds 1,048,576 rows in Excel and LibreOffice; one is the header.
 XLSX_MAX_DATA_ROWS = 1_048_575
 
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A cell holding one of these is quoted: `,` is ours, `;` and tab are other locales' separators.
+_NEEDS_QUOTES = re.compile('[,;\t\r\n"]')
 # ASCII only: str.isdigit() also accepts "²" or Arabic-Indic digits, which no spreadsheet reads as a number.
 _ONLY_DIGITS = re.compile(r"[0-9]+")
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -59,23 +61,32 @@ class XlsxRowLimitExceeded(Exception):
         self.limit = limit
 
 
-def neutralise_text(text: str) -> str:
-    """Prefix `'` so a spreadsheet shows the text instead of evaluating it (OWASP CSV injection)."""
-    return "'" + text if text.startswith(_FORMULA_TRIGGERS) else text
+def csv_field(cell: str) -> str:
+    """One field of a CSV line: quoted (inner quotes doubled) when it holds a quote, a line break
+    or any locale's separator, so that a `;`- or tab-splitting spreadsheet keeps it whole."""
+    return '"' + cell.replace('"', '""') + '"' if _NEEDS_QUOTES.search(cell) else cell
+
+
+def csv_line(cells: Iterable[str]) -> str:
+    return ",".join(csv_field(cell) for cell in cells) + "\r\n"
 
 
 def format_number(number: int | Decimal) -> str:
     return f"{number:f}" if isinstance(number, Decimal) else str(number)
 
 
-def csv_cell(value: object, kind: ColumnKind) -> str:
+def csv_cell(value: object, kind: ColumnKind, *, starts_line: bool = False) -> str:
+    """`starts_line`: the first cell of a line never gets the `="<digits>"` wrapper. A spreadsheet
+    splitting on `;` or tab reads the whole line up to its first `;` as one field; a wrapper at the
+    start would turn that field (the following cells' text) into a formula. There, digits are
+    written as they are (a comma-splitting spreadsheet may show them as a number)."""
     if value is None:
         return ""
     if kind is ColumnKind.NUMBER and (number := _as_number(value)) is not None:
         return format_number(number)
     text = _as_text(value)
     if kind is ColumnKind.DIGITS_TEXT and _ONLY_DIGITS.fullmatch(text):
-        return f'="{text}"'
+        return text if starts_line else f'="{text}"'
     return neutralise_text(text)
 
 
@@ -142,7 +153,7 @@ def _emitter(sink: Sink) -> Callable[[bytes], object]:
 
 
 class CsvExportWriter:
-    """UTF-8 with BOM, CRLF, minimal quoting; bytes reach the sink in chunks as rows are written.
+    """UTF-8 with BOM, CRLF, quoting as `csv_field` says; bytes reach the sink in chunks as rows are written.
 
     Memory holds one chunk (about `chunk_size` characters) whatever the number of rows.
     """
@@ -155,17 +166,17 @@ class CsvExportWriter:
         self._columns = tuple(columns)
         self._chunk_size = chunk_size
         self._text = io.StringIO()
-        self._csv = csv.writer(self._text, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
         self._bom_sent = False
         self._closed = False
         self.rows_written = 0
-        self._csv.writerow([column.name for column in self._columns])
+        self._text.write(csv_line(column.name for column in self._columns))
 
     def write_row(self, row: Row) -> None:
         if self._closed:
             raise ValueError("the CSV export is already closed")
         values = row_values(row, self._columns)
-        self._csv.writerow([csv_cell(value, column.kind) for value, column in zip(values, self._columns, strict=True)])
+        self._text.write(csv_line(csv_cell(value, column.kind, starts_line=position == 0) for position, (value, column)
+                                  in enumerate(zip(values, self._columns, strict=True))))
         self.rows_written += 1
         if self._text.tell() >= self._chunk_size:
             self._flush()

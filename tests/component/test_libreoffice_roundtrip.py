@@ -128,7 +128,7 @@ def test_formula_looking_text_shows_as_quoted_text(calc_workbook: Path) -> None:
     assert (row["recipient_company"], row["recipient_address_1"], row["contents"]) == (
         "'@SUM(1+1)", "'-2+3", "'-5")
     assert (row["recipient_phone"], row["return_postal_code"]) == ("'+33612345678", "'=1+1")
-    assert row["description"] == "ok, fine\n=1+1"
+    assert row["description"] == "ok, fine\n'=1+1"
 
 
 def test_numbers_colis_writes_are_numbers(calc_workbook: Path) -> None:

@@ -91,7 +91,25 @@ CSV_CELLS = [
     (T, "\tfoo", "'\tfoo"),
     (T, "\rfoo", "'\rfoo"),
     (T, "\nfoo", "'\nfoo"),
-    (T, " =1+1", " =1+1"),
+    (T, " =1+1", "' =1+1"),                        # spaces before a trigger hide nothing
+    (T, "\u00a0\u3000+1", "'\u00a0\u3000+1"),
+    (T, "\uff1dcmd()", "'\uff1dcmd()"),                # full-width = (folded to = by some)
+    (T, "\x00=1+1", "'=1+1"),                        # a leading NUL is dropped, the trigger guarded
+    (T, "a\x00b", "ab"),
+    # A separator of any locale (`;`, tab, `,`, line breaks, full-width) before a trigger.
+    (T, "vip;=cmd|' /C calc'!A0", "vip;'=cmd|' /C calc'!A0"),
+    (T, "vip; =cmd()", "vip; '=cmd()"),
+    (T, "vip;\u00a0\u00a0@SUM(1)", "vip;\u00a0\u00a0'@SUM(1)"),
+    (T, "vip\t+1", "vip\t'+1"),
+    (T, "vip,-1", "vip,'-1"),
+    (T, "vip\n=1", "vip\n'=1"),
+    (T, "vip\uff1b\uff1d1", "vip\uff1b'\uff1d1"),
+    (T, "a;=1;=2", "a;'=1;'=2"),
+    (T, "=a;=b", "'=a;'=b"),
+    (T, 'vip;"=1+1"', 'vip;"\'=1+1"'),               # a lenient reader drops the quote
+    (T, '"=1+1"', '\'"=1+1"'),
+    (T, "a;b", "a;b"),                              # a separator alone is only quoted (see below)
+    (T, "a-b;c", "a-b;c"),
     (T, "a=b", "a=b"),
     (T, "Zoé Müller-Ødegård, 3ᵉ étage", "Zoé Müller-Ødegård, 3ᵉ étage"),
     (T, "redacted", "redacted"),
@@ -121,6 +139,14 @@ CSV_CELLS = [
 @pytest.mark.parametrize(("kind", "value", "written"), CSV_CELLS)
 def test_csv_cell(kind: ColumnKind, value: object, written: str) -> None:
     assert csv_cell(value, kind) == written
+
+
+def test_a_line_never_starts_with_the_digit_wrapper() -> None:
+    """Split on `;`, the first field is the line up to its first `;`: a wrapper there would make it a formula."""
+    assert csv_cell("007", D, starts_line=True) == "007"
+    assert csv_cell("=1", T, starts_line=True) == "'=1"
+    data = write_csv([["007", "x", None, None, None]], (Column("username", D), *SMALL_COLUMNS[1:]))
+    assert data.decode("utf-8-sig").split("\r\n")[1] == "007,x,,,"
 
 
 XLSX_CELLS = [
@@ -176,7 +202,22 @@ def test_csv_quotes_commas_quotes_and_newlines_and_reads_back() -> None:
     description = 'Line 1, "fragile"\nLine 2'
     data = write_csv([{"tracking_number": TRACKING_22, "description": description, "value": "9.90"}])
     assert b'"Line 1, ""fragile""\nLine 2"' in data
-    assert read_csv(data)[1] == [f'="{TRACKING_22}"', description, "9.90", "", ""]
+    assert read_csv(data)[1] == [TRACKING_22, description, "9.90", "", ""]  # first cell: no wrapper
+
+
+@pytest.mark.parametrize("description", ["vip;=cmd|' /C calc'!A0", "a;b", "a\tb", "a,b"])
+def test_csv_quotes_a_cell_holding_any_locales_separator(description: str) -> None:
+    data = write_csv([{"description": description}])
+    line = data.decode("utf-8-sig").split("\r\n")[1]
+    assert line.startswith(',"') and line.endswith('",,,')
+    for separator in (",", ";", "\t"):
+        fields = read_csv_with(data, separator)[1]
+        # Split on any separator, no field starts with a trigger.
+        assert not any(field.lstrip(" \u00a0").startswith(("=", "+", "-", "@")) for field in fields), fields
+
+
+def read_csv_with(data: bytes, separator: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=separator))
 
 
 def test_csv_encodes_utf8() -> None:
