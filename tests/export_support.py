@@ -22,6 +22,7 @@ from shared.exports.store import ExportRepository, ExportStatus
 from shared.merchants.store import MerchantRepository
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
+from shared.platform.settings import settings
 from shared.shipments.store import Parcel, Shipment, ShipmentIn, ShipmentRepository, shipment_to_item
 from tests.apigw import ApiResponse, api_event, call
 from tests.factories import shipment_body, tracking_number
@@ -159,7 +160,7 @@ def export_rows(merchant_id: str, filters: dict[str, Any] | None = None) -> list
 
 def leftovers(prefix: str = "exports/") -> tuple[list[str], int]:
     """(object keys, incomplete multipart uploads) under `prefix` of the export bucket."""
-    s3, bucket = aws.client("s3"), aws.env("EXPORT_BUCKET")
+    s3, bucket = aws.client("s3"), settings().export_bucket
     objects = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
     uploads = s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])
     return objects, len(uploads)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from functools import cache
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -23,6 +21,7 @@ from shared.errors import Invalid, Malformed, NotSupported, WrongContentType
 from shared.http.api import api_resolver, json_response, merchant_id, request_body_bytes
 from shared.platform import aws
 from shared.platform.observability import entrypoint
+from shared.platform.settings import settings
 
 IMPORTS_PATH = "/v1/customer-imports"
 # API.md: "customer CSV: 4 MB" — decimal megabytes, 4,000,000 bytes of file (after any base64).
@@ -64,23 +63,6 @@ def _orders() -> Any:
 
 def _s3() -> Any:
     return aws.client("s3")
-
-
-@cache
-def _signer(endpoint_url: str | None, region: str | None) -> Any:
-    """S3 client for upload URLs: SigV4 (botocore may otherwise presign with the legacy scheme) on
-    the bucket's regional host; path-style on a custom endpoint (the local stack's moto)."""
-    import boto3
-    from botocore.config import Config
-
-    addressing = {} if endpoint_url else {"addressing_style": "virtual"}
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region,
-                                          config=Config(signature_version="s3v4", s3=addressing))
-
-
-def _upload_signer() -> Any:
-    return _signer(os.environ.get("AWS_ENDPOINT_URL") or None,
-                   os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
 
 
 # Static paths first: `/v1/customers/<customer_id>` would match them too.
@@ -151,13 +133,13 @@ def start_import(blank_cells: Annotated[Literal["keep", "clear"], Query()] = "ke
     body = request_body_bytes(app.current_event.raw_event)
     content_type = (app.current_event.headers.get("content-type") or app.current_event.headers.get("Content-Type")
                     or "").split(";")[0].strip().lower()
-    imports, bucket = CustomerImportRepository(), aws.env("IMPORT_BUCKET")
+    imports, bucket = CustomerImportRepository(), settings().import_bucket
     if content_type in ("text/csv", "application/csv", "text/plain"):
         job = service.start_inline_import(imports, _s3(), bucket, merchant, body, blank_cells)
         report = service.import_report(imports, merchant, job.id)
     elif content_type == "application/json" or not content_type:
         _upload_request(body)
-        job, url = service.start_upload_import(imports, _upload_signer(), bucket, merchant, blank_cells)
+        job, url = service.start_upload_import(imports, aws.presigner(), bucket, merchant, blank_cells)
         report = service.import_report(imports, merchant, job.id).model_copy(update={"upload_url": url})
     else:
         raise WrongContentType("Send the file as text/csv, or {\"upload\": true} as application/json.")

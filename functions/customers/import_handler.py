@@ -8,8 +8,6 @@ it saves its progress and fails the invocation, and Lambda's retry resumes after
 
 from __future__ import annotations
 
-import os
-from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -23,20 +21,9 @@ from shared.platform import aws
 from shared.platform.observability import entrypoint, logger
 
 
-@cache
-def _bulk_table(name: str, endpoint_url: str | None) -> Any:
-    """The table through a client made for bulk work: a connection per writer thread, and no
-    client-side parameter validation (a sixth of the CPU of a batch request; DynamoDB validates)."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=20,
-                    max_pool_connections=WORKERS + 4, parameter_validation=False)
-    return boto3.session.Session().resource("dynamodb", endpoint_url=endpoint_url, config=config).Table(name)
-
-
 def bulk_customers() -> CustomerRepository:
-    return CustomerRepository(_bulk_table(os.environ["TABLE_NAME"], os.environ.get("AWS_ENDPOINT_URL") or None))
+    """Customers through the table's bulk client: a connection per writer thread."""
+    return CustomerRepository(aws.bulk_table(connections=WORKERS + 4))
 
 
 def run_record(record: dict[str, Any], context: LambdaContext) -> None:

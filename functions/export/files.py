@@ -7,16 +7,15 @@ the merchant's id scopes everything a merchant's export can touch.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from shared.exports.store import LINK_MAX_SECONDS
 from shared.platform import aws, clock
+from shared.platform.settings import settings
 
 EXPORTS_PREFIX = "exports"
 
@@ -29,26 +28,6 @@ def object_key(merchant_id: str, export_id: str, attempt: str, filename: str) ->
     return f"{export_prefix(merchant_id, export_id)}{attempt}/{filename}"
 
 
-@cache
-def _presigner(endpoint_url: str | None, region: str | None) -> Any:
-    """An S3 client for links: SigV4 (`X-Amz-Expires`; botocore may otherwise presign with the
-    legacy scheme) on the bucket's regional host (the global host answers a redirect, or an error
-    for a SigV4 URL, for buckets outside us-east-1). Cached per endpoint and region, so tests and
-    the local stack switching endpoints get a matching client."""
-    import boto3
-    from botocore.config import Config
-
-    # A custom endpoint (moto) keeps botocore's default: path-style on an IP address.
-    addressing = {} if endpoint_url else {"addressing_style": "virtual"}
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region,
-                                          config=Config(signature_version="s3v4", s3=addressing))
-
-
-def presigner() -> Any:
-    return _presigner(os.environ.get("AWS_ENDPOINT_URL") or None,
-                      os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
-
-
 @dataclass(frozen=True)
 class Link:
     url: str
@@ -58,14 +37,14 @@ class Link:
 class ExportFiles:
     def __init__(self, s3: Any | None = None, bucket: str | None = None, signer: Any | None = None) -> None:
         self.s3 = s3 if s3 is not None else aws.client("s3")
-        self.bucket = bucket if bucket is not None else aws.env("EXPORT_BUCKET")
+        self.bucket = bucket if bucket is not None else settings().export_bucket
         self._signer = signer
 
     @property
     def signer(self) -> Any:
         # Created on first use: the worker never signs links.
         if self._signer is None:
-            self._signer = presigner()
+            self._signer = aws.presigner()
         return self._signer
 
     def link(self, key: str, seconds: int, object_expires_at: datetime) -> Link:

@@ -16,8 +16,8 @@ from functions.notify import service
 from functions.notify.sender import ses_sender
 from shared.merchants.store import MerchantRepository
 from shared.notifications.store import NotificationRepository
-from shared.platform.aws import env
 from shared.platform.observability import entrypoint, logger
+from shared.platform.settings import MissingSetting, settings
 from shared.shipments.store import ShipmentRepository
 
 Handler = Callable[[service.Dependencies, dict[str, Any]], service.Outcomes]
@@ -40,9 +40,12 @@ def _orders() -> service.OrderReader | None:
 
 def dependencies() -> service.Dependencies:
     """Built per invocation (cheap: clients are cached), so settings and tables are read fresh."""
+    tracking_base_url = settings().tracking_base_url
+    if tracking_base_url is None:  # emails need absolute links, and there is no request to take a host from
+        raise MissingSetting("TRACKING_BASE_URL")
     return service.Dependencies(
         shipments=ShipmentRepository(), merchants=MerchantRepository(), notifications=NotificationRepository(),
-        sender=ses_sender(), tracking_base_url=env("TRACKING_BASE_URL"), orders=_orders())
+        sender=ses_sender(), tracking_base_url=tracking_base_url, orders=_orders())
 
 
 @entrypoint(correlation_id_path="id")

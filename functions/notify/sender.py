@@ -7,9 +7,7 @@ and each failure is classified as *not sent* (safe to try again) or *unknown* (n
 
 from __future__ import annotations
 
-import os
 from email.utils import formataddr
-from functools import cache
 from typing import Any, Protocol
 
 from botocore.exceptions import (
@@ -21,6 +19,8 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from functions.notify.rendering import RenderedEmail
+from shared.platform import aws
+from shared.platform.settings import settings
 
 # SES answers in well under a second; the function's timeout leaves room for one slow answer.
 CONNECT_TIMEOUT_SECONDS = 3
@@ -93,28 +93,12 @@ def classify_client_error(error: ClientError) -> Exception:
 
 def ses_sender() -> SesEmailSender:
     """The SES sender of this environment (`SENDER_EMAIL`, `AWS_ENDPOINT_URL`), read at call time."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    return SesEmailSender(_ses_client(endpoint, region), os.environ["SENDER_EMAIL"])
+    return SesEmailSender(build_ses_client(), settings().sender_email)
 
 
-@cache
-def _ses_client(endpoint_url: str | None, region: str | None) -> Any:
-    return build_ses_client(endpoint_url, region)
-
-
-def build_ses_client(endpoint_url: str | None, region: str | None, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
-                     read_timeout: float = READ_TIMEOUT_SECONDS) -> Any:
-    """A client of its own, because `shared.aws` clients retry: this one makes one attempt only."""
-    import boto3
-    from botocore.config import Config
-
-    # `total_max_attempts`, not `max_attempts`: the latter counts retries, so 1 would mean 2 sends.
-    config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=connect_timeout,
-                    read_timeout=read_timeout)
-    return boto3.session.Session().client("sesv2", endpoint_url=endpoint_url, region_name=region, config=config)
-
-
-def reset_client() -> None:
-    """Tests that switch between moto instances forget the cached client."""
-    _ses_client.cache_clear()
+def build_ses_client(endpoint_url: str | None = None, region: str | None = None, *,
+                     connect_timeout: float = CONNECT_TIMEOUT_SECONDS, read_timeout: float = READ_TIMEOUT_SECONDS) -> Any:
+    """An SES client that makes one attempt only (`shared.platform.aws` clients otherwise retry);
+    endpoint and region default to the environment's."""
+    return aws.single_attempt_client("sesv2", connect_timeout=connect_timeout, read_timeout=read_timeout,
+                                     endpoint_url=endpoint_url, region=region)

@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.outbox import service
-from shared.platform.aws import env
 from shared.platform.observability import entrypoint
+from shared.platform.settings import settings
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -28,7 +28,7 @@ def publish_record(record: DynamoDBRecord) -> None:
     pending = service.pending_events(record.raw_event)
     if pending is not None:
         detail_type, events = pending
-        service.publish(detail_type, events, env("EVENT_BUS_NAME"))
+        service.publish(detail_type, events, settings().event_bus_name)
 
 
 @entrypoint()

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +15,13 @@ from boto3.dynamodb.conditions import ConditionBase
 
 from shared.dynamo import keys
 from shared.errors import Malformed
+from shared.platform.settings import settings
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
 
 
 def _secret() -> bytes:
-    return os.environ.get("CURSOR_SECRET", "colis-local-cursor-secret").encode("utf-8")
+    return settings().cursor_secret.encode("utf-8")
 
 
 def _signature(merchant_id: str, payload: bytes) -> str:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from shared.errors import MAX_BODY_BYTES, DomainError, NotAuthenticated
 from shared.http.problems import PROBLEM_CONTENT_TYPE, problem_body, status_of
 from shared.platform.observability import logger
+from shared.platform.settings import settings
 
 
 def problem_response(status: int, title: str, detail: str, *, errors: list[dict[str, Any]] | None = None,
@@ -123,9 +124,7 @@ def json_response(status: int, model: BaseModel | Mapping[str, Any] | list[Any],
 
 def public_base_url(app: APIGatewayRestResolver) -> str:
     """Base URL for links we hand out: configured, else the API's own address."""
-    import os
-
-    configured = os.environ.get("TRACKING_BASE_URL")
+    configured = settings().tracking_base_url
     if configured:
         return configured.rstrip("/")
     context = app.current_event.request_context

@@ -5,7 +5,6 @@ path caches connections and secrets briefly so that a warm function reads neithe
 """
 
 
-import os
 import secrets
 import threading
 import time
@@ -18,6 +17,7 @@ from shared.dynamo import keys
 from shared.errors import NotFound
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
+from shared.platform.settings import settings
 
 Carrier = Literal["sendcloud", "easypost", "aftership", "shippo", "colis"]
 CARRIERS: tuple[str, ...] = ("sendcloud", "easypost", "aftership", "shippo", "colis")
@@ -32,7 +32,7 @@ class Connection(BaseModel):
 
 
 def _secret_name(connection_id: str) -> str:
-    prefix = os.environ.get("CONNECTION_SECRET_PREFIX", "/colis/connections/")
+    prefix = settings().connection_secret_prefix
     return f"{prefix.rstrip('/')}/{connection_id}"
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 import gc
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
+
+from shared.platform.settings import settings
 
 logger = Logger(service="colis")
 
@@ -36,7 +37,7 @@ def metrics() -> Any:
     if _metrics is None:
         from aws_lambda_powertools import Metrics
 
-        _metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Colis"))
+        _metrics = Metrics(namespace=settings().metrics_namespace)
     return _metrics
 
 
@@ -61,7 +62,7 @@ def _flush_metrics() -> None:
 
 
 def _tracing_enabled() -> bool:
-    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").lower() not in ("1", "true")
+    return settings().tracing
 
 
 def _loaded() -> None:

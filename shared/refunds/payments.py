@@ -11,7 +11,6 @@ calls Stripe's refunds API with the secret key held in Secrets Manager
 from __future__ import annotations
 
 import json
-import os
 import socket
 import urllib.error
 import urllib.parse
@@ -27,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 
 from shared.dynamo import keys
 from shared.platform import aws, clock
+from shared.platform.settings import settings
 from shared.values.money import minor_units
 
 
@@ -157,9 +157,9 @@ def _stripe_secret(secret_arn: str) -> str:
 
 def payment_provider(table: Any | None = None) -> PaymentProvider:
     """The configured provider: `PAYMENT_PROVIDER` = `embedded` (default) or `stripe`."""
-    choice = os.environ.get("PAYMENT_PROVIDER", "embedded").strip().lower()
+    choice = settings().payment_provider
     if choice == "embedded":
         return EmbeddedPaymentProvider(table)
     if choice == "stripe":
-        return StripePaymentProvider(_stripe_secret(aws.env("PAYMENT_PROVIDER_SECRET_ARN")))
+        return StripePaymentProvider(_stripe_secret(settings().payment_provider_secret_arn))
     raise RuntimeError(f"PAYMENT_PROVIDER {choice!r} is not one of: embedded, stripe")

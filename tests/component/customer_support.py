@@ -17,7 +17,7 @@ from functions.customers.handler import lambda_handler as customers_api
 from functions.customers.import_handler import lambda_handler as import_worker
 from shared.customers.imports import object_key
 from shared.customers.store import CUSTOMER_CSV_HEADER
-from shared.platform import aws
+from shared.platform.settings import settings
 from tests.apigw import ApiResponse, api_event, call
 
 HEADER = list(CUSTOMER_CSV_HEADER)
@@ -102,7 +102,7 @@ def start_import(merchant: str, data: bytes, blank_cells: str | None = None) -> 
 
 def run_worker(merchant: str, import_id: str, context: LongContext | None = None) -> None:
     """What the import bucket's notification does once the file is stored."""
-    import_worker(s3_event(aws.env("IMPORT_BUCKET"), object_key(merchant, import_id)), context or LongContext())
+    import_worker(s3_event(settings().import_bucket, object_key(merchant, import_id)), context or LongContext())
 
 
 def import_file(merchant: str, data: bytes, blank_cells: str | None = None) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from shared.customers.store import CUSTOMER_CSV_COLUMNS, CustomerRepository, cus
 from shared.dynamo import keys
 from shared.merchants.store import MerchantRepository
 from shared.platform import aws, clock
+from shared.platform.settings import settings
 from tests.apigw import api_event, call
 from tests.component.customer_support import (
     HEADER,
@@ -103,7 +104,7 @@ def test_a_wrong_header_rejects_the_whole_file_and_changes_nothing(merchant: str
     response = start_import(merchant, data)
     assert response.status == 400 and "template" in response.json()["detail"]
     assert by_username(merchant, "ana")["first_name"] == "Ana"
-    assert aws.client("s3").list_objects_v2(Bucket=aws.env("IMPORT_BUCKET")).get("KeyCount") == 0
+    assert aws.client("s3").list_objects_v2(Bucket=settings().import_bucket).get("KeyCount") == 0
 
 
 def test_the_header_ignores_case_spaces_and_trailing_empty_cells(merchant: str) -> None:
@@ -140,7 +141,7 @@ def test_an_uploaded_file_is_imported_when_it_lands_in_the_bucket(merchant: str)
     assert job["status"] == "pending" and "X-Amz-Expires=900" in job["upload_url"]
     assert object_key(merchant, job["id"]) in job["upload_url"]
     # The client PUTs the file to upload_url; S3 then notifies the worker.
-    aws.client("s3").put_object(Bucket=aws.env("IMPORT_BUCKET"), Key=object_key(merchant, job["id"]),
+    aws.client("s3").put_object(Bucket=settings().import_bucket, Key=object_key(merchant, job["id"]),
                                 Body=csv_bytes([person("ana", "ana@example.com")]))
     run_worker(merchant, job["id"])
     done = report(merchant, job["id"])
@@ -149,7 +150,7 @@ def test_an_uploaded_file_is_imported_when_it_lands_in_the_bucket(merchant: str)
 
 def test_an_uploaded_file_with_a_wrong_header_fails_and_changes_nothing(merchant: str) -> None:
     job = api(merchant, "POST", "/v1/customer-imports", body={"upload": True}).json()
-    aws.client("s3").put_object(Bucket=aws.env("IMPORT_BUCKET"), Key=object_key(merchant, job["id"]),
+    aws.client("s3").put_object(Bucket=settings().import_bucket, Key=object_key(merchant, job["id"]),
                                 Body=b"Name,Mail\r\nAna,ana@example.com\r\n")
     run_worker(merchant, job["id"])
     failed = report(merchant, job["id"])

@@ -14,6 +14,7 @@ from shared.customers.store import Customer, CustomerRepository
 from shared.dynamo import keys
 from shared.exports.store import ExportRepository
 from shared.platform import aws, clock
+from shared.platform.settings import settings
 from tests.export_support import (
     NOW,
     create_shipment,
@@ -176,7 +177,7 @@ def test_after_seven_days_download_is_410_and_no_link_is_shown(merchant: str, re
 
 def test_download_is_410_once_the_object_is_gone_even_early(merchant: str, ready_export: str) -> None:
     key = ExportRepository().get(merchant, ready_export).object_key
-    aws.client("s3").delete_object(Bucket=aws.env("EXPORT_BUCKET"), Key=key)
+    aws.client("s3").delete_object(Bucket=settings().export_bucket, Key=key)
     assert download(merchant, ready_export).status == 410
 
 

@@ -18,6 +18,7 @@ from functions.export.files import object_key
 from functions.export.multipart import MIN_PART_SIZE, MultipartUpload
 from shared.exports.store import ExportRepository, ExportStatus
 from shared.platform import aws
+from shared.platform.settings import settings
 from tests.apigw import LambdaContext
 from tests.export_support import (
     bulk_shipments,
@@ -151,7 +152,7 @@ def test_a_retry_after_a_crash_starts_clean(merchant: str) -> None:
     exports = ExportRepository()
     assert exports.claim(merchant, export_id, "crashed") is not None
     exports.record_progress(merchant, export_id, "crashed", 1000)
-    s3, bucket = aws.client("s3"), aws.env("EXPORT_BUCKET")
+    s3, bucket = aws.client("s3"), settings().export_bucket
     stale = MultipartUpload(s3, bucket, object_key(merchant, export_id, "crashed", "shipments.csv"),
                             content_type="text/csv", part_size=MIN_PART_SIZE)
     stale.write(b"x" * MIN_PART_SIZE)  # the part is uploaded; the upload is never completed nor aborted

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from functions.export.multipart import MIN_PART_SIZE, MultipartUpload
 from shared.exports.store import ExportStatus
 from shared.platform import aws
+from shared.platform.settings import settings
 from tests.export_support import (
     bulk_shipments,
     create_shipment,
@@ -57,7 +58,7 @@ def assert_failed_and_clean(merchant: str, export_id: str, *reason_parts: str) -
 
 
 def write_file(size: int) -> None:
-    with MultipartUpload(aws.client("s3"), aws.env("EXPORT_BUCKET"), "exports/m/e/run/file.csv",
+    with MultipartUpload(aws.client("s3"), settings().export_bucket, "exports/m/e/run/file.csv",
                          content_type="text/csv", part_size=MIN_PART_SIZE) as upload:
         for _ in range(size // (1024 * 1024)):
             upload.write(b"x" * 1024 * 1024)

@@ -1,0 +1,126 @@
+"""The environment this process runs in, read in one place and typed.
+
+Every environment variable the code reads is a field here (the powertools ones it reads itself,
+`POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_LOG_LEVEL`, `POWERTOOLS_METRICS_DISABLED`, are not).
+Nothing is read at import time: `settings()` reads the variables when first asked and keeps the
+result for as long as they hold the same values. On Lambda they never change, so every call after
+the first is a cache hit; tests and the local stack that switch variables get fresh settings
+without having to remember to reset anything.
+
+A variable the environment must provide (`TABLE_NAME`, `CURSOR_SECRET`, ...) is checked when it is
+used, not when the settings are built: a function that never touches the export bucket does not
+need `EXPORT_BUCKET`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+class MissingSetting(RuntimeError):
+    """A variable this code path needs is not set: a deployment (or test set-up) mistake."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"environment variable {name} is not set")
+        self.name = name
+
+
+def _required(value: str | None, name: str) -> str:
+    if not value:
+        raise MissingSetting(name)
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    # AWS_ENDPOINT_URL: moto, for the local stack and the tests; None on AWS.
+    endpoint_url: str | None
+    # AWS_REGION (Lambda sets it), else AWS_DEFAULT_REGION.
+    region: str | None
+    # TRACKING_BASE_URL: the public base URL of links we hand out; None: the API's own address.
+    tracking_base_url: str | None
+    # CONNECTION_SECRET_PREFIX: SSM path under which carrier connections keep their webhook secrets.
+    connection_secret_prefix: str
+    # PAYMENT_PROVIDER: `embedded` or `stripe` (checked where the provider is chosen).
+    payment_provider: str
+    # POWERTOOLS_METRICS_NAMESPACE.
+    metrics_namespace: str
+    # POWERTOOLS_TRACE_DISABLED: tracing (and with it the X-Ray SDK) is off unless set to false.
+    tracing: bool
+    _table_name: str | None = field(repr=False)
+    _event_bus_name: str | None = field(repr=False)
+    _export_bucket: str | None = field(repr=False)
+    _import_bucket: str | None = field(repr=False)
+    _sender_email: str | None = field(repr=False)
+    _cursor_secret: str | None = field(repr=False)
+    _payment_provider_secret_arn: str | None = field(repr=False)
+
+    @property
+    def table_name(self) -> str:
+        return _required(self._table_name, "TABLE_NAME")
+
+    @property
+    def event_bus_name(self) -> str:
+        return _required(self._event_bus_name, "EVENT_BUS_NAME")
+
+    @property
+    def export_bucket(self) -> str:
+        return _required(self._export_bucket, "EXPORT_BUCKET")
+
+    @property
+    def import_bucket(self) -> str:
+        return _required(self._import_bucket, "IMPORT_BUCKET")
+
+    @property
+    def sender_email(self) -> str:
+        return _required(self._sender_email, "SENDER_EMAIL")
+
+    @property
+    def cursor_secret(self) -> str:
+        """The HMAC key of list cursors. No default: a key written in the code would let anyone
+        forge a cursor. The template resolves it from Secrets Manager; tests and the local stack
+        set their own."""
+        return _required(self._cursor_secret, "CURSOR_SECRET")
+
+    @property
+    def payment_provider_secret_arn(self) -> str:
+        return _required(self._payment_provider_secret_arn, "PAYMENT_PROVIDER_SECRET_ARN")
+
+
+# The variables `settings()` depends on, in the order `_build` receives them.
+_NAMES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "TRACKING_BASE_URL", "CONNECTION_SECRET_PREFIX",
+          "PAYMENT_PROVIDER", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_TRACE_DISABLED", "TABLE_NAME",
+          "EVENT_BUS_NAME", "EXPORT_BUCKET", "IMPORT_BUCKET", "SENDER_EMAIL", "CURSOR_SECRET",
+          "PAYMENT_PROVIDER_SECRET_ARN")
+
+
+@lru_cache(maxsize=8)
+def _build(endpoint_url: str | None, aws_region: str | None, default_region: str | None,
+           tracking_base_url: str | None, connection_secret_prefix: str | None, payment_provider: str | None,
+           metrics_namespace: str | None, trace_disabled: str | None, table_name: str | None,
+           event_bus_name: str | None, export_bucket: str | None, import_bucket: str | None,
+           sender_email: str | None, cursor_secret: str | None, payment_provider_secret_arn: str | None) -> Settings:
+    return Settings(
+        endpoint_url=endpoint_url or None,
+        region=aws_region or default_region or None,
+        tracking_base_url=tracking_base_url or None,
+        connection_secret_prefix=connection_secret_prefix or "/colis/connections/",
+        payment_provider=(payment_provider or "embedded").strip().lower(),
+        metrics_namespace=metrics_namespace or "Colis",
+        tracing=(trace_disabled or "true").strip().lower() not in ("1", "true"),
+        _table_name=table_name, _event_bus_name=event_bus_name, _export_bucket=export_bucket,
+        _import_bucket=import_bucket, _sender_email=sender_email, _cursor_secret=cursor_secret,
+        _payment_provider_secret_arn=payment_provider_secret_arn)
+
+
+def settings() -> Settings:
+    """The settings of the current environment (cached per distinct set of values)."""
+    environ = os.environ
+    return _build(*[environ.get(name) for name in _NAMES])
+
+
+def reset() -> None:
+    """Forget the cached settings (not needed for correctness: the cache is keyed by the values)."""
+    _build.cache_clear()
