@@ -7,15 +7,14 @@ decided at the first invocation rather than at import time.
 from __future__ import annotations
 
 import functools
-import gc
 import logging
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from shared.platform import coldstart
 from shared.platform.settings import settings
 
 logger = Logger(service="colis")
@@ -65,20 +64,11 @@ def _tracing_enabled() -> bool:
     return settings().tracing
 
 
-def _loaded() -> None:
-    """The handler module has loaded: what it built lives as long as the process, so the collector
-    stops looking at it (gc.freeze) and collects at its usual pace again (see functions/__init__.py)."""
-    loading = sys.modules.get("functions")
-    if loading is not None and gc.get_threshold() == getattr(loading, "LOADING_THRESHOLDS", None):
-        gc.freeze()
-        gc.set_threshold(*loading.RUNNING_THRESHOLDS)
-
-
 def entrypoint(correlation_id_path: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Logger context with correlation id, metrics flush, and X-Ray only when tracing is on."""
 
     def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
-        _loaded()
+        coldstart.loaded()
         logged = logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)(handler)
         traced: list[Callable[..., Any]] = []
 
