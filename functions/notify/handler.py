@@ -29,12 +29,9 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def _orders() -> service.OrderReader | None:
-    # The orders area ships shared/orders.py; until it does, cancellation emails cannot be sent.
-    try:
-        from shared.orders.store import OrderRepository
-    except ImportError:
-        return None
+def _orders() -> service.OrderReader:
+    from shared.orders.store import OrderRepository  # imported on use: the handler module loads leaner
+
     return OrderRepository()
 
 

@@ -80,7 +80,7 @@ class Dependencies:
     notifications: NotificationRepository
     sender: EmailSender
     tracking_base_url: str
-    orders: OrderReader | None = None
+    orders: OrderReader
 
     def tracking_url(self, tracking_number: str) -> str:
         return f"{self.tracking_base_url.rstrip('/')}/track/{quote(tracking_number, safe='')}"
@@ -194,10 +194,6 @@ def _parcel_number(shipment: Shipment, parcel_id: str | None) -> str:
 
 # --- order cancellation -------------------------------------------------------------------------
 def notify_cancellation(deps: Dependencies, event: OrderCancelled) -> Outcome:
-    if deps.orders is None:
-        # shared/orders.py is not deployed with this function: nothing can be looked up.
-        logger.warning("order cancellation message without an order repository", extra={"order_id": event.order_id})
-        return _outcome(Outcome.gone, ORDER_CANCELLED_MILESTONE, order_id=event.order_id)
     try:
         merchant = deps.merchants.get(event.merchant_id)
         order = deps.orders.get(event.merchant_id, event.order_id)

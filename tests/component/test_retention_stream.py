@@ -1,17 +1,15 @@
 """The TTL path of retention against moto: timers DynamoDB TTL removed, handed to the retention
 function as the table's stream delivers them (moto never expires items: the removal is done here
 as AWS does it, old image and `userIdentity` of the TTL service included), the FilterCriteria of
-the template snippet, partial batch failures, idempotency and poison records."""
+template.yaml, partial batch failures, idempotency and poison records."""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import decode_str
 
 from local.event_patterns import parse_patterns, passes_filters
 from shared.dynamo import keys
@@ -29,8 +27,7 @@ from tests.component.retention_support import (
     travel,
     ttl_removal,
 )
-
-SNIPPET = Path(__file__).resolve().parents[2] / "docs" / "template-snippets" / "retention.yaml"
+from tests.template_resources import template
 
 
 @pytest.fixture
@@ -43,14 +40,13 @@ def stored_version(merchant: str, shipment_id: str) -> int:
 
 
 # --- the FilterCriteria: only TTL's deletions of timers reach the function -------------------------
-def _stream_event(template_fragment: str) -> dict[str, Any]:
-    parsed, matches = decode_str("Resources:\n" + template_fragment)
-    assert not matches, matches
-    return parsed["Resources"]["RetentionFunction"]["Properties"]["Events"]["ExpiredTimers"]["Properties"]
+def _retention_event(name: str) -> dict[str, Any]:
+    events: dict[str, Any] = template()["Resources"]["RetentionFunction"]["Properties"]["Events"]
+    return dict(events[name]["Properties"])
 
 
 def test_the_stream_filter_passes_ttl_deletions_of_timers_only(merchant: str) -> None:
-    patterns = parse_patterns(_stream_event(SNIPPET.read_text(encoding="utf-8"))["FilterCriteria"])
+    patterns = parse_patterns(_retention_event("ExpiredTimers")["FilterCriteria"])
     shipment = create_shipment(merchant)
     timer = timers(merchant, shipment["id"])["REDACT"]
     by_ttl = ttl_removal(timer)
@@ -65,15 +61,14 @@ def test_the_stream_filter_passes_ttl_deletions_of_timers_only(merchant: str) ->
 
 
 def test_the_stream_mapping_bounds_retries_bisects_and_has_a_failure_destination() -> None:
-    source = _stream_event(SNIPPET.read_text(encoding="utf-8"))
+    source = _retention_event("ExpiredTimers")
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert 0 < int(source["MaximumRetryAttempts"]) <= 10 and source["BisectBatchOnFunctionError"] is True
     assert source["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
 
 
 def test_the_schedule_runs_at_least_every_24_hours_and_is_named_retention() -> None:
-    parsed, _ = decode_str("Resources:\n" + SNIPPET.read_text(encoding="utf-8"))
-    schedule = parsed["Resources"]["RetentionFunction"]["Properties"]["Events"]["RetentionSchedule"]["Properties"]
+    schedule = _retention_event("RetentionSchedule")
     assert schedule["Name"] == "retention" and schedule["ScheduleExpression"] == "rate(1 hour)"
 
 

@@ -1,7 +1,6 @@
 """Exports end to end over HTTP against the local stack: POST answers 202, the outbox dispatcher
 publishes ExportRequested, the rule runs the worker, and the file is fetched from the presigned
-link (and through /download) exactly as a merchant would. Needs docs/template-snippets/exports.yaml
-merged into template.yaml."""
+link (and through /download) exactly as a merchant would."""
 
 from __future__ import annotations
 

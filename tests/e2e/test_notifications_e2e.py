@@ -1,6 +1,6 @@
 """End to end on the local stack: signed carrier webhooks for the parcels of a shipment produce
 exactly one email per milestone in `/_local/outbox`, in the recipient's language, and the
-tracking page follows. Needs docs/template-snippets/notifications.yaml merged into template.yaml."""
+tracking page follows."""
 
 from __future__ import annotations
 

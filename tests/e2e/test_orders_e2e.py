@@ -1,8 +1,5 @@
 """Orders, refunds and cancellations over HTTP against the local stack (`python -m local`): the
-real gateway, authorizer and handlers, the table's stream and the EventBridge rules.
-
-Needs the routes of docs/template-snippets/orders.yaml merged into template.yaml (and, for the
-cancellation email, those of notifications.yaml)."""
+real gateway, authorizer and handlers, the table's stream and the EventBridge rules."""
 
 from __future__ import annotations
 
@@ -192,5 +189,5 @@ def test_concurrent_refunds_never_exceed_what_was_paid_and_one_key_refunds_once(
 @pytest.fixture(autouse=True)
 def _routes_are_served(api: ApiClient) -> None:
     if api.get("/v1/orders").status_code in (403, 404):
-        pytest.fail("the orders routes are not in template.yaml yet: merge docs/template-snippets/orders.yaml",
+        pytest.fail("the orders routes are not served: are they in template.yaml?",
                     pytrace=False)

@@ -3,9 +3,7 @@ TTL emulation removing timers (REMOVE records stamped by the TTL service, throug
 FilterCriteria to the retention function), and `/_local/schedules/retention` catching up.
 
 This module runs its own local stack: it moves the product clock by 15 months, which the shared
-session stack's other tests should not see. It runs `template.yaml` when it declares the retention
-function, else `template.yaml` with `docs/template-snippets/retention.yaml` merged in (as the lead
-merges it), so it passes before and after the merge.
+session stack's other tests should not see.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,18 +25,6 @@ from tests.e2e.conftest import PROJECT_ROOT, ApiClient, _stop, _wait_for_state
 from tests.factories import address, shipment_body
 
 pytestmark = pytest.mark.xdist_group("retention-e2e")
-SNIPPET = PROJECT_ROOT / "docs" / "template-snippets" / "retention.yaml"
-
-
-def _template_with_retention(directory: Path) -> Path:
-    template = PROJECT_ROOT / "template.yaml"
-    text = template.read_text(encoding="utf-8")
-    if "RetentionFunction:" in text:
-        return template
-    head, separator, tail = text.partition("\nOutputs:")
-    merged = directory / "template.yaml"
-    merged.write_text(head + "\n" + SNIPPET.read_text(encoding="utf-8") + separator + tail, encoding="utf-8")
-    return merged
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +34,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         process = subprocess.Popen(
             [sys.executable, "-m", "local", "--api-port", "0", "--moto-port", "0", "--state-file", str(state_file),
-             "--template", str(_template_with_retention(work))],
+             "--template", str(PROJECT_ROOT / "template.yaml")],
             cwd=PROJECT_ROOT, stdout=out, stderr=err)
         try:
             yield _wait_for_state(process, state_file, stderr_path)
