@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     connection.add_argument("carrier", choices=CARRIERS)
     connection.add_argument("--api-url", required=True, help="public base URL of the API (for the webhook URL)")
     connection.add_argument("--secret", help="the carrier's webhook secret (generated when omitted)")
+
+    fees = commands.add_parser("set-fees", help="set a merchant's Colis fee terms (read-only for merchants)")
+    fees.add_argument("merchant_id")
+    fees.add_argument("--rate-percent", required=True, help="percent of the order total, e.g. 5.0")
+    fees.add_argument("--fixed", required=True, help="fixed part in the checkout currency, e.g. 0.30")
+    fees.add_argument("--card-percent", required=True, help="card-processing part, percent of the total, e.g. 2.9")
     return parser
 
 
@@ -70,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = operations.enrol(args.merchant_id, args.usage_plan_id)
         elif args.command == "create-api-key":
             result = operations.create_api_key(args.merchant_id)
+        elif args.command == "set-fees":
+            result = operations.set_fees(args.merchant_id, rate_percent=args.rate_percent, fixed=args.fixed,
+                                         card_percent=args.card_percent)
         else:
             result = operations.create_connection(args.merchant_id, args.carrier, args.api_url, args.secret)
     except DomainError as error:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
+from shared.errors import Invalid
 from shared.merchants.api_keys import ApiKeyRepository
 from shared.merchants.connections import ConnectionRepository, webhook_url
-from shared.merchants.store import MerchantRepository
+from shared.merchants.store import FeeSettings, MerchantRepository
 from shared.merchants.usage_plans import enrol_merchant
 
 
@@ -37,3 +40,22 @@ def create_connection(merchant_id: str, carrier: str, api_url: str, secret: str 
     connection, secret = ConnectionRepository().create(merchant_id, carrier, secret)
     return {"id": connection.id, "carrier": connection.carrier, "url": webhook_url(api_url, connection),
             "secret": secret, "merchant_id": merchant_id}
+
+
+def set_fees(merchant_id: str, *, rate_percent: str, fixed: str, card_percent: str) -> dict[str, Any]:
+    """The operator's fee terms for one merchant, validated as the settings validate them (an
+    invalid term is `Invalid`, naming it). Orders imported afterwards copy them; imported orders
+    keep the terms they were imported with."""
+    MerchantRepository().get(merchant_id)
+    terms = parse_fee_terms(rate_percent=rate_percent, fixed=fixed, card_percent=card_percent)
+    stored = MerchantRepository().set_fees(merchant_id, terms)
+    return {"merchant_id": merchant_id, "fees": stored.model_dump(mode="json")}
+
+
+def parse_fee_terms(**terms: str) -> FeeSettings:
+    try:
+        return FeeSettings.model_validate(terms)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in error.errors(include_url=False, include_input=False))
+        raise Invalid(f"Invalid fee terms: {problems}") from None

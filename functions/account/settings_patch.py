@@ -4,11 +4,12 @@ Apart from `shared.merchants` because only the account function takes settings p
 other function would build these models at cold start for nothing.
 """
 
-from decimal import Decimal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from shared.merchants.store import Settings
+from shared.merchants.store import OPERATOR_OWNED, Settings
 
 
 class BrandPatch(BaseModel):
@@ -33,13 +34,6 @@ class RetentionPatch(BaseModel):
     delete_after_months: int | None = None
 
 
-class FeesPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    rate_percent: Decimal | None = None
-    fixed: Decimal | None = None
-    card_percent: Decimal | None = None
-
-
 class SettingsPatch(BaseModel):
     """Any subset of the settings; nested objects merge field by field, and the merged result
     is validated as a whole (so the rules live once, on `Settings`)."""
@@ -50,13 +44,20 @@ class SettingsPatch(BaseModel):
     display_currency: str | None = None
     notifications: NotificationsPatch | None = None
     retention: RetentionPatch | None = None
-    fees: FeesPatch | None = None
+    # Named, not merely forbidden, so that the 422 says why: Colis's fee is the operator's term,
+    # never the merchant's (DESIGN.md §1.3). Hidden from the OpenAPI document: it is not patchable.
+    fees: SkipJsonSchema[Any] = None
+
+    @field_validator("fees", mode="before")
+    @classmethod
+    def _fees_are_the_operators(cls, value: Any) -> Any:
+        raise ValueError("fees are read-only: the operator sets them (colis set-fees)")
 
 
 def apply_settings_patch(current: Settings, patch: SettingsPatch) -> Settings:
     """Merge the patch into the current settings and validate the whole result."""
     merged = current.model_dump(mode="json")
-    for field, value in patch.model_dump(mode="json", exclude_unset=True).items():
+    for field, value in patch.model_dump(mode="json", exclude_unset=True, exclude=OPERATOR_OWNED).items():
         if isinstance(value, dict) and isinstance(merged.get(field), dict):
             merged[field] = {**merged[field], **value}
         else:

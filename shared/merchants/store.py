@@ -5,14 +5,14 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from shared.dynamo import keys
+from shared.dynamo import keys, writes
 from shared.errors import NotFound
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
 from shared.values.models import WebUrl
-from shared.values.money import is_currency
+from shared.values.money import is_currency, strict_decimal
 
 SUPPORTED_LANGUAGES = ("en", "fr", "de", "nl", "es")
 _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
@@ -21,7 +21,11 @@ _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$")
 
-Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
+# Settings fields the merchant never writes: `PATCH /v1/settings` refuses them and
+# `save_settings` leaves them as they are.
+OPERATOR_OWNED: frozenset[str] = frozenset({"fees"})
+
+Percent = Annotated[Decimal, BeforeValidator(strict_decimal), Field(ge=0, le=100, max_digits=6, decimal_places=3)]
 
 
 class Brand(BaseModel):
@@ -65,7 +69,7 @@ class FeeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     rate_percent: Percent = Decimal("5.0")
-    fixed: Annotated[Decimal, Field(ge=0, le=1000, max_digits=9, decimal_places=2)] = Decimal("0.30")
+    fixed: Annotated[Decimal, BeforeValidator(strict_decimal), Field(ge=0, le=1000, max_digits=9, decimal_places=2)] = Decimal("0.30")
     card_percent: Percent = Decimal("2.9")
 
 
@@ -76,7 +80,8 @@ class Settings(BaseModel):
     display_currency: str | None = None
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
-    fees: FeeSettings = Field(default_factory=FeeSettings)
+    # Shown to the merchant, set only by the operator (`colis set-fees`): see `set_fees`.
+    fees: FeeSettings = Field(default_factory=FeeSettings, json_schema_extra={"readOnly": True})
 
     @field_validator("default_language")
     @classmethod
@@ -119,12 +124,26 @@ class MerchantRepository:
         return Merchant.model_validate(keys.strip_keys(item))
 
     def save_settings(self, merchant_id: str, settings: Settings) -> Settings:
-        self._table.update_item(
-            Key=keys.merchant(merchant_id), UpdateExpression="SET settings = :s",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":s": settings.model_dump(mode="json")},
-        )
+        """Stores the merchant's own settings. Field by field, leaving the operator's (`fees`) as
+        stored: a merchant's read-modify-write can never put back fee terms the operator changed
+        meanwhile."""
+        data = settings.model_dump(mode="json", exclude=OPERATOR_OWNED)
+        names = {"#settings": "settings", **{f"#{field}": field for field in data}}
+        values = {f":{field}": value for field, value in data.items()}
+        assignments = ", ".join(f"#settings.#{field} = :{field}" for field in data)
+        writes.update(self._table, keys.merchant(merchant_id), f"SET {assignments}", condition=writes.ITEM_EXISTS,
+                      rule="merchant_exists", names=names, values=values,
+                      detail=f"Merchant {merchant_id} does not exist.")
         return settings
+
+    def set_fees(self, merchant_id: str, fees: FeeSettings) -> FeeSettings:
+        """The operator's fee terms; orders imported from now on copy them (DESIGN.md §1.3)."""
+        writes.update(self._table, keys.merchant(merchant_id), "SET #settings.#fees = :fees",
+                      condition=writes.ITEM_EXISTS, rule="merchant_exists",
+                      names={"#settings": "settings", "#fees": "fees"},
+                      values={":fees": fees.model_dump(mode="json")},
+                      detail=f"Merchant {merchant_id} does not exist.")
+        return fees
 
 
 def _to_item(merchant: Merchant) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from shared.merchants.store import FeeSettings
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
 from shared.values.models import Address, Amount, Measure, OptionalText, ShortText, empty_list, without_nulls
-from shared.values.money import has_valid_precision, is_currency, quantum, round_half_up, zero
+from shared.values.money import has_valid_precision, is_currency, quantum, round_half_up, strict_decimal, zero
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HS_CODE = re.compile(r"^\d{4}(?:\.?\d{2}){1,3}$")
@@ -41,15 +41,9 @@ _CM_PER_UNIT = {"cm": Decimal(1), "in": Decimal("2.54")}
 WEIGHT_QUANTUM = Decimal("0.001")
 
 
-def _rate_input(value: object) -> object:
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return value
-
-
 ExchangeRate = Annotated[
     Decimal,
-    BeforeValidator(_rate_input),
+    BeforeValidator(strict_decimal),
     Field(gt=0, le=Decimal("1000000000"), max_digits=24, decimal_places=12),
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
 ]

@@ -7,16 +7,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
+from shared.values.money import strict_decimal
+
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$")
-
-
-def _decimal_input(value: object) -> object:
-    # Amounts travel as strings; a JSON float would already have lost precision.
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return value
 
 
 def empty_list() -> list[Any]:
@@ -28,13 +23,13 @@ def empty_list() -> list[Any]:
 
 Amount = Annotated[
     Decimal,
-    BeforeValidator(_decimal_input),
+    BeforeValidator(strict_decimal),
     Field(ge=0, le=Decimal("99999999999")),
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
 ]
 Measure = Annotated[
     Decimal,
-    BeforeValidator(_decimal_input),
+    BeforeValidator(strict_decimal),
     Field(gt=0, le=Decimal("100000")),
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 # ISO 4217 minor units for currencies whose exponent is not 2.
@@ -15,6 +16,23 @@ _MINOR_UNITS_OTHER_THAN_TWO: dict[str, int] = {
 _TWO_MINOR_UNITS: frozenset[str] = frozenset(
     ["AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR", "KPW", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD", "YER", "ZAR", "ZMW", "ZWG"]
 )
+
+
+# What a decimal string may look like on the wire: ASCII digits, one optional point and sign.
+# `Decimal()` alone (and pydantic, which calls it) also takes "1_000", " 12.50 " and digits of other scripts
+# (full-width, Arabic-Indic), and reads them as numbers nobody typed.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def strict_decimal(value: object) -> object:
+    """Pydantic `BeforeValidator` of every decimal input: a string must be plain ASCII decimal
+    text (else ValueError, a 422); a JSON float is taken by its shortest repr, since its binary
+    value has already lost the decimals that were sent; anything else is left to the type."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+        raise ValueError("must be a decimal number written with ASCII digits and an optional '.', like \"12.50\"")
+    return value
 
 
 class UnknownCurrency(ValueError):
@@ -52,7 +70,7 @@ def has_valid_precision(amount: Decimal, currency: str) -> bool:
 def parse_amount(value: str | int | Decimal, currency: str) -> Decimal:
     """Parse a decimal string into the currency's precision; refuse extra decimals."""
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(str(strict_decimal(value)))
     except InvalidOperation as exc:
         raise ValueError(f"{value!r} is not a decimal amount") from exc
     if not amount.is_finite():

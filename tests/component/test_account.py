@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from cli.main import main as cli
 from functions.account.handler import lambda_handler as account
 from functions.authorizer.handler import lambda_handler as authorize
-from shared.merchants.store import MerchantRepository
+from shared.merchants.store import FeeSettings, MerchantRepository
 from tests.apigw import LambdaContext, api_event, call
 
 
@@ -57,6 +60,57 @@ def test_invalid_settings_are_422_and_change_nothing(merchant: str, patch: dict[
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 422
     assert MerchantRepository().get(merchant).settings.retention.redact_after_days == 90
+
+
+@pytest.mark.parametrize("fees", [{"rate_percent": "0"}, {}, None])
+def test_fees_are_read_only_for_the_merchant(merchant: str, fees: Any) -> None:
+    patch = {"brand": {"name": "Zero Fee Shop"}, "fees": fees}
+    response = call(account, api_event("PATCH", "/v1/settings", body=patch, merchant_id=merchant))
+    assert response.status == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["body.fees"]
+    assert "colis set-fees" in response.json()["errors"][0]["message"]
+    settings = MerchantRepository().get(merchant).settings
+    assert settings.fees.rate_percent == Decimal("5.0") and settings.brand.name is None
+
+
+def test_a_settings_patch_never_puts_back_fees_the_operator_changed(merchant: str) -> None:
+    merchants = MerchantRepository()
+    read_before = merchants.get(merchant).settings  # a PATCH reads, merges, then writes
+    merchants.set_fees(merchant, FeeSettings(rate_percent=Decimal("3.5"), fixed=Decimal("0"),
+                                             card_percent=Decimal("1.4")))
+    read_before.brand.name = "Atelier Lune"
+    merchants.save_settings(merchant, read_before)
+    shown = call(account, api_event("GET", "/v1/settings", merchant_id=merchant)).json()
+    assert shown["fees"] == {"rate_percent": "3.5", "fixed": "0", "card_percent": "1.4"}
+    assert shown["brand"]["name"] == "Atelier Lune"
+
+
+def test_operator_sets_fees_with_the_cli(merchant: str, aws_env: dict[str, Any],
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli(["--table", aws_env["TABLE_NAME"], "set-fees", merchant, "--rate-percent", "4.5",
+                "--fixed", "0.25", "--card-percent", "1.9"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["fees"] == {"rate_percent": "4.5", "fixed": "0.25",
+                                                          "card_percent": "1.9"}
+    shown = call(account, api_event("GET", "/v1/settings", merchant_id=merchant)).json()
+    assert shown["fees"] == {"rate_percent": "4.5", "fixed": "0.25", "card_percent": "1.9"}
+
+
+@pytest.mark.parametrize("terms", [
+    ["--rate-percent", "101", "--fixed", "0", "--card-percent", "0"],
+    ["--rate-percent", "1_0", "--fixed", "0", "--card-percent", "0"],
+    ["--rate-percent", "5", "--fixed", "-1", "--card-percent", "0"],
+    ["--rate-percent", "5", "--fixed", "0.30", "--card-percent", "\u0664"],
+])
+def test_cli_refuses_invalid_fee_terms_and_unknown_merchants(merchant: str, aws_env: dict[str, Any], terms: list[str],
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    terms = [term.encode().decode("unicode_escape") for term in terms]
+    assert cli(["--table", aws_env["TABLE_NAME"], "set-fees", merchant, *terms]) == 1
+    assert "Invalid fee terms" in capsys.readouterr().err
+    assert MerchantRepository().get(merchant).settings.fees == FeeSettings()
+    assert cli(["--table", aws_env["TABLE_NAME"], "set-fees", "mer_nobody", "--rate-percent", "1", "--fixed", "0",
+                "--card-percent", "0"]) == 1
+    assert "mer_nobody" in capsys.readouterr().err
 
 
 def test_malformed_json_is_400(merchant: str) -> None:

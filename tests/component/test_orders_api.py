@@ -86,14 +86,12 @@ def test_an_external_order_is_open(merchant: str) -> None:
 
 def test_fee_terms_are_copied_from_settings_at_import(merchant: str) -> None:
     merchants = MerchantRepository()
-    settings = merchants.get(merchant).settings
-    settings.fees = FeeSettings(rate_percent=Decimal("4"), fixed=Decimal("0.25"), card_percent=Decimal("1.5"))
-    merchants.save_settings(merchant, settings)
+    merchants.set_fees(merchant, FeeSettings(rate_percent=Decimal("4"), fixed=Decimal("0.25"),
+                                             card_percent=Decimal("1.5")))
     order = new_order(merchant)
     assert order["fee_terms"] == {"rate_percent": "4", "fixed": "0.25", "card_percent": "1.5"}
     assert order["fee"] == {"amount": "5.05", "card_part": "1.80", "returned": "0.00"}
-    settings.fees = FeeSettings(rate_percent=Decimal("9"))
-    merchants.save_settings(merchant, settings)
+    merchants.set_fees(merchant, FeeSettings(rate_percent=Decimal("9")))
     assert get_order(merchant, order["id"]).json()["fee"]["amount"] == "5.05"
 
 

@@ -115,3 +115,16 @@ def test_cli_merchant_outside_the_usage_plan_is_refused_until_enrolled(local_sta
 def test_cli_refuses_an_unknown_merchant(local_stack: dict[str, Any]) -> None:
     result = _colis(local_stack, "create-api-key", "mer_does_not_exist")
     assert result.returncode == 1 and "mer_does_not_exist" in result.stderr
+
+
+def test_fee_terms_are_the_operators(local_stack: dict[str, Any]) -> None:
+    created = json.loads(_colis(local_stack, "create-merchant", "Boutique Frais").stdout)
+    with ApiClient(local_stack["api_url"], created["api_key"]["key"]) as client:
+        refused = client.patch("/v1/settings", json={"fees": {"rate_percent": "0"}})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "body.fees"
+        assert client.get("/v1/settings").json()["fees"]["rate_percent"] == "5.0"
+        result = _colis(local_stack, "set-fees", created["merchant_id"], "--rate-percent", "3.9", "--fixed", "0.20",
+                        "--card-percent", "1.5")
+        assert result.returncode == 0, result.stderr
+        assert client.get("/v1/settings").json()["fees"] == {"rate_percent": "3.9", "fixed": "0.20",
+                                                             "card_percent": "1.5"}
