@@ -19,6 +19,7 @@ from shared.customers.store import Customer, CustomerRepository
 from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shared.errors import Invalid, Malformed, NotSupported, WrongContentType
 from shared.http.api import api_resolver, json_response, merchant_id, request_body_bytes
+from shared.http.bodies import load_json
 from shared.platform import aws
 from shared.platform.observability import entrypoint
 from shared.platform.settings import settings
@@ -153,7 +154,7 @@ def get_import(import_id: str) -> ImportOut:
 
 def _upload_request(body: bytes) -> None:
     try:
-        UploadRequest.model_validate(json.loads(body or b"null"))
+        UploadRequest.model_validate(load_json(body or b"null"))
     except json.JSONDecodeError as error:
         raise Malformed("The request body is not valid JSON.") from error
     except ValidationError as error:

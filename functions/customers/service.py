@@ -31,7 +31,7 @@ from shared.customers.store import (
     CustomerRepository,
     customer_from_item,
 )
-from shared.dynamo.paging import decode_cursor, encode_cursor
+from shared.dynamo.paging import decode_cursor, encode_cursor, list_scope
 from shared.errors import Invalid, Malformed, NotFound, Refused
 from shared.events.outbox import outbox_entry
 from shared.platform import clock
@@ -41,6 +41,7 @@ from shared.platform.observability import count, logger
 RELINK_BATCH = 100
 MAX_ABSORBED_PER_MERGE = 50
 DUPLICATE_READ_BUDGET = 5_000  # address entries read per duplicates request before answering a cursor
+DUPLICATES_LIST = list_scope("customer-duplicates")  # its cursors are positions in the address index
 UPLOAD_URL_SECONDS = 900
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 INTERRUPTED_AFTER = timedelta(minutes=30)
@@ -249,7 +250,7 @@ def duplicate_groups(customers: CustomerRepository, merchant_id: str, *, limit: 
     Walks the merchant's address entries in fingerprint order (one Query partition: entries of an
     address are adjacent), so a group is complete once the fingerprint changes. The cursor is the
     position after the last group examined."""
-    start = decode_cursor(merchant_id, cursor) if cursor else None
+    start = decode_cursor(merchant_id, cursor, scope=DUPLICATES_LIST) if cursor else None
     groups: list[DuplicateGroup] = []
     masters: dict[str, Customer] = {}
     current: list[Any] = []
@@ -264,14 +265,14 @@ def duplicate_groups(customers: CustomerRepository, merchant_id: str, *, limit: 
                 _close_group(customers, merchant_id, current, masters, groups)
                 boundary, current = previous, []
                 if len(groups) >= limit:
-                    return groups, encode_cursor(merchant_id, boundary) if boundary else None
+                    return groups, encode_cursor(merchant_id, boundary, scope=DUPLICATES_LIST) if boundary else None
             current.append(entry)
             previous = position
         if start is None:
             _close_group(customers, merchant_id, current, masters, groups)
             return groups, None
         if read >= DUPLICATE_READ_BUDGET and boundary is not None:
-            return groups, encode_cursor(merchant_id, boundary)
+            return groups, encode_cursor(merchant_id, boundary, scope=DUPLICATES_LIST)
 
 
 def _close_group(customers: CustomerRepository, merchant_id: str, entries: list[Any], masters: dict[str, Customer],

@@ -217,10 +217,10 @@ def list_orders(orders: OrderRepository, merchant_id: str, filters: OrderFilter,
 
 def _by_number(orders: OrderRepository, merchant_id: str, filters: OrderFilter,
                cursor: str | None) -> tuple[list[Order], str | None]:
-    from shared.dynamo.paging import decode_cursor
+    from shared.dynamo.paging import decode_cursor, list_scope
 
-    if cursor:
-        decode_cursor(merchant_id, cursor)  # validated (400 when tampered), and there is no second page
+    if cursor:  # this list is one order: it never gave a cursor (400, whatever list gave it)
+        decode_cursor(merchant_id, cursor, scope=list_scope("orders-by-number"))
         return [], None
     order_id = orders.id_for_number(merchant_id, filters.order_number or "")
     order = orders.find(merchant_id, order_id) if order_id else None

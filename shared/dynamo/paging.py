@@ -1,5 +1,7 @@
-"""Opaque list cursors: the DynamoDB position, signed and bound to the merchant, so a cursor
-that was tampered with or belongs to another merchant is refused (400)."""
+"""Opaque list cursors: the DynamoDB position, signed and bound to the merchant and to the list
+that gave it, so a cursor that was tampered with, belongs to another merchant, or comes from
+another list is refused (400) before DynamoDB sees it (it would answer a ValidationException: a
+start key outside the query's partition or range, or without the index's attributes)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from boto3.dynamodb.conditions import ConditionBase
+from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
 
 from shared.dynamo import keys
 from shared.errors import Malformed
@@ -29,13 +31,35 @@ def _signature(merchant_id: str, payload: bytes) -> str:
     return base64.urlsafe_b64encode(mac.digest()[:18]).decode("ascii")
 
 
-def encode_cursor(merchant_id: str, position: Mapping[str, Any]) -> str:
-    payload = json.dumps(position, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
+# The list a cursor belongs to travels in the signed payload, beside the position.
+_SCOPE = "~list"
+
+
+def list_scope(*parts: Any) -> str:
+    """A short, stable name of a list from what defines it (index, key condition, or a name)."""
+    text = json.dumps(parts, separators=(",", ":"), sort_keys=True, default=str)
+    return base64.urlsafe_b64encode(hashlib.sha256(text.encode("utf-8")).digest()[:9]).decode("ascii")
+
+
+def query_scope(key_condition: ConditionBase, index: keys.Index | None) -> str:
+    """The scope of a Query's list: its index and its whole key condition (partition and range)."""
+    built = ConditionExpressionBuilder().build_expression(key_condition, is_key_condition=True)
+    return list_scope(index.name if index else None, built.condition_expression,
+                      built.attribute_name_placeholders, built.attribute_value_placeholders)
+
+
+def encode_cursor(merchant_id: str, position: Mapping[str, Any], *, scope: str = "") -> str:
+    """`scope`: the list's name (`list_scope`, `query_scope`); a cursor decodes only with it."""
+    signed = {**position, _SCOPE: scope} if scope else dict(position)
+    payload = json.dumps(signed, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
     body = base64.urlsafe_b64encode(payload).decode("ascii").rstrip("=")
     return f"{body}.{_signature(merchant_id, payload)}"
 
 
-def decode_cursor(merchant_id: str, cursor: str) -> dict[str, Any]:
+def decode_cursor(merchant_id: str, cursor: str, *, scope: str | None = None) -> dict[str, Any]:
+    """The position of a cursor signed for this merchant; given `scope`, only of that list.
+    Without `scope` the position is read whatever list gave it (callers then check it, or hand it
+    to `query_page`, which checks its own scope)."""
     try:
         body, signature = cursor.rsplit(".", 1)
         payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
@@ -48,6 +72,9 @@ def decode_cursor(merchant_id: str, cursor: str) -> dict[str, Any]:
     position = json.loads(payload)
     if not isinstance(position, dict):
         raise Malformed("The cursor is not valid.")
+    given_scope = position.pop(_SCOPE, "")
+    if scope is not None and given_scope != scope:
+        raise Malformed("The cursor belongs to another list.")
     return position
 
 
@@ -82,7 +109,8 @@ def query_page(table: Any, merchant_id: str, *, key_condition: ConditionBase, in
         request["IndexName"] = index.name
     if filter_expression is not None:
         request["FilterExpression"] = filter_expression
-    start = decode_cursor(merchant_id, cursor) if cursor else None
+    scope = query_scope(key_condition, index)
+    start = decode_cursor(merchant_id, cursor, scope=scope) if cursor else None
     items: list[dict[str, Any]] = []
     while True:
         request["Limit"] = limit + 1 - len(items)
@@ -97,5 +125,5 @@ def query_page(table: Any, merchant_id: str, *, key_condition: ConditionBase, in
             break
     if len(items) > limit:
         items = items[:limit]
-        return Page(items, encode_cursor(merchant_id, _position_of(items[-1], index)))
+        return Page(items, encode_cursor(merchant_id, _position_of(items[-1], index), scope=scope))
     return Page(items, None)

@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from pydantic import BaseModel, ValidationError
 
 from shared.errors import MAX_BODY_BYTES, DomainError, NotAuthenticated
+from shared.http.bodies import load_json
 from shared.http.problems import PROBLEM_CONTENT_TYPE, problem_body, status_of
 from shared.platform.observability import logger
 from shared.platform.settings import settings
@@ -84,9 +85,23 @@ def request_body_bytes(event: Mapping[str, Any]) -> bytes:
     return body.encode("utf-8")
 
 
-def _body_limit_middleware(limits: Mapping[str, int], default_limit: int) -> Callable[..., Response]:
+Middleware = Callable[[APIGatewayRestResolver, Callable[..., Response]], Response]
+
+
+def _is_json(headers: Mapping[str, str] | None) -> bool:
+    """JSON, or no media type at all (read as JSON, as powertools reads it)."""
+    content_type = next((v for k, v in (headers or {}).items() if k.lower() == "content-type"), "") or ""
+    media_type = content_type.split(";")[0].strip().lower()
+    return not media_type or media_type == "application/json" or media_type.endswith("+json")
+
+
+def _body_limit_middleware(limits: Mapping[str, int], default_limit: int) -> Middleware:
+    """`limits` per resource are for the other media types a route takes (a CSV file): a JSON body
+    is held to `default_limit` on every route (API.md: 1 MiB)."""
+
     def limit_body(app: APIGatewayRestResolver, next_middleware: Callable[..., Response]) -> Response:
-        limit = limits.get(app.current_event.resource, default_limit)
+        event = app.current_event
+        limit = default_limit if _is_json(event.headers) else limits.get(event.resource, default_limit)
         if len(request_body_bytes(app.current_event.raw_event)) > limit:
             return problem_response(413, "Content Too Large", f"The request body is larger than {limit} bytes.")
         return next_middleware(app)
@@ -94,9 +109,26 @@ def _body_limit_middleware(limits: Mapping[str, int], default_limit: int) -> Cal
     return limit_body
 
 
+def _before_request_validation(app: APIGatewayRestResolver, check: Middleware) -> None:
+    """Runs `check` before powertools validates the request: a 7 MiB body must be a 413, not a
+    422 about one of its fields. Powertools always puts its validation first in every route's
+    stack (ahead of `app.use` middlewares), so the check is chained in front of that middleware;
+    were the attribute ever renamed, the check still runs, after validation."""
+    validation = getattr(app, "_request_validation_middleware", None)
+    if validation is None:
+        app.use([check])
+        return
+
+    def check_then_validate(app: APIGatewayRestResolver, next_middleware: Callable[..., Response]) -> Response:
+        return check(app, lambda checked: validation(checked, next_middleware))
+
+    app._request_validation_middleware = check_then_validate  # type: ignore[attr-defined]
+
+
 def api_resolver(*, body_limits: Mapping[str, int] | None = None,
                  default_body_limit: int | None = MAX_BODY_BYTES) -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+    # Bodies are read with a nesting bound: a deeply nested one is a 400, never a RecursionError.
+    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=load_json)
     app.exception_handler(DomainError)(_on_problem)
     app.exception_handler(RequestValidationError)(_on_request_validation)
     app.exception_handler(RequestUnsupportedContentType)(_on_unsupported_content_type)
@@ -105,7 +137,7 @@ def api_resolver(*, body_limits: Mapping[str, int] | None = None,
     app.exception_handler(NotFoundError)(_on_not_found)
     app.exception_handler(Exception)(_on_unexpected)
     if default_body_limit is not None:
-        app.use([_body_limit_middleware(body_limits or {}, default_body_limit)])
+        _before_request_validation(app, _body_limit_middleware(body_limits or {}, default_body_limit))
     return app
 
 

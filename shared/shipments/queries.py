@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.dynamo import keys
-from shared.dynamo.paging import decode_cursor, encode_cursor
+from shared.dynamo.paging import decode_cursor, encode_cursor, list_scope
 from shared.errors import Malformed
 from shared.platform import clock
 from shared.shipments.statuses import TrackingStatus
@@ -140,18 +140,21 @@ def page_shipments(repository: ShipmentRepository, merchant_id: str, f: Shipment
     """One page, newest first; `oldest` bounds the month walk (the merchant's creation)."""
     found = _by_tracking_number(repository, merchant_id, f)
     if found is not None:
-        if cursor:
-            decode_cursor(merchant_id, cursor)
+        if cursor:  # this list is one shipment: it never gave a cursor
+            decode_cursor(merchant_id, cursor, scope=list_scope("shipments-by-tracking-number"))
             return [], None
         return ([found] if _matches(found, f) else []), None
     plan = _plan(merchant_id, f, oldest)
+    low, high = _sk_bounds(f)
+    # The index and range the positions are in: a cursor of another query would start DynamoDB
+    # outside its key condition (a ValidationException).
+    scope = list_scope("shipments", plan.index.name, low, high)
     start_partition, position = 0, None
     if cursor:
-        decoded = decode_cursor(merchant_id, cursor)
+        decoded = decode_cursor(merchant_id, cursor, scope=scope)
         if decoded.get("part") not in plan.partitions:
             raise Malformed("The cursor does not belong to this query.")
         start_partition, position = plan.partitions.index(decoded["part"]), decoded.get("k")
-    low, high = _sk_bounds(f)
     shipments: list[Shipment] = []
     for number in range(start_partition, len(plan.partitions)):
         partition = plan.partitions[number]
@@ -161,11 +164,12 @@ def page_shipments(repository: ShipmentRepository, merchant_id: str, f: Shipment
         shipments.extend(page)
         position = None
         if next_position is not None:
-            return shipments, encode_cursor(merchant_id, {"part": partition, "k": next_position})
+            return shipments, encode_cursor(merchant_id, {"part": partition, "k": next_position}, scope=scope)
         if len(shipments) >= limit:
             following = number + 1
             if following < len(plan.partitions):
-                return shipments, encode_cursor(merchant_id, {"part": plan.partitions[following], "k": None})
+                return shipments, encode_cursor(merchant_id, {"part": plan.partitions[following], "k": None},
+                                                scope=scope)
             return shipments, None
     return shipments, None
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from functions.webhook.carriers import aftership, colis, easypost, sendcloud, shippo
 from functions.webhook.carriers.model import EventFailure, InvalidPayload, ParsedDelivery
+from shared.http.bodies import TooDeep, load_json
 
 __all__ = [
     "PARSERS",
@@ -30,9 +30,11 @@ PARSERS: dict[str, Callable[[dict[str, Any]], ParsedDelivery]] = {
 def decode_body(raw_body: bytes) -> dict[str, Any]:
     """The JSON object of a (signature-checked) body; anything else is `InvalidPayload`."""
     try:
-        body = json.loads(raw_body)
+        body = load_json(raw_body)
     except (UnicodeDecodeError, ValueError):
         raise InvalidPayload("the body is not valid JSON") from None
+    except TooDeep as too_deep:
+        raise InvalidPayload(too_deep.detail) from None
     if not isinstance(body, dict):
         raise InvalidPayload("the body must be a JSON object")
     return body
