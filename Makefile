@@ -39,6 +39,7 @@ test: install .venv-sam/.installed system-deps lint
 
 lint: install .venv-sam/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy shared
 	$(VENV)/bin/cfn-lint -a cfn_lint_serverless.rules -- template.yaml
 	$(SAM) validate --lint
 	$(PY) -m cli.openapi --check

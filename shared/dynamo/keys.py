@@ -4,8 +4,10 @@ prefixes. Repositories call these functions; nothing else builds a key."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 PK, SK, TTL = "pk", "sk", "ttl"
 
@@ -33,7 +35,7 @@ def index_entry(index: Index, pk: str, sk: str) -> dict[str, str]:
     return {index.pk: pk, index.sk: sk}
 
 
-def strip_keys(item: dict) -> dict:
+def strip_keys(item: Mapping[str, Any]) -> dict[str, Any]:
     """The item's domain attributes, without key and index attributes."""
     return {k: v for k, v in item.items() if k not in KEY_ATTRIBUTES}
 

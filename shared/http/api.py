@@ -24,7 +24,7 @@ from shared.platform.settings import settings
 
 
 def problem_response(status: int, title: str, detail: str, *, errors: list[dict[str, Any]] | None = None,
-                     headers: Mapping[str, str] | None = None) -> Response:
+                     headers: Mapping[str, str] | None = None) -> Response[str]:
     body = problem_body(status, title, detail, errors)
     return Response(status_code=status, content_type=PROBLEM_CONTENT_TYPE, body=json.dumps(body),
                     headers=dict(headers or {}))
@@ -40,12 +40,12 @@ def _field_errors(raw_errors: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _on_problem(exc: DomainError) -> Response:
+def _on_problem(exc: DomainError) -> Response[str]:
     status, title = status_of(exc)
     return problem_response(status, title, exc.detail, errors=exc.errors, headers=exc.headers)
 
 
-def _on_request_validation(exc: RequestValidationError) -> Response:
+def _on_request_validation(exc: RequestValidationError) -> Response[str]:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return problem_response(400, "Bad Request", "The request body is not valid JSON.")
@@ -53,26 +53,26 @@ def _on_request_validation(exc: RequestValidationError) -> Response:
                             errors=_field_errors(list(errors)))
 
 
-def _on_model_validation(exc: ValidationError) -> Response:
+def _on_model_validation(exc: ValidationError) -> Response[str]:
     return problem_response(422, "Unprocessable Content", "The request has invalid fields.",
                             errors=_field_errors(exc.errors(include_input=False)))
 
 
-def _on_undecodable_body(_: UnicodeDecodeError) -> Response:
+def _on_undecodable_body(_: UnicodeDecodeError) -> Response[str]:
     # powertools decodes a base64 body (API Gateway sends non-UTF-8 bytes so) as UTF-8 before
     # validating it; JSON is UTF-8 (RFC 8259), so bytes that are not are a malformed body.
     return problem_response(400, "Bad Request", "The request body is not valid JSON (UTF-8).")
 
 
-def _on_unsupported_content_type(_: RequestUnsupportedContentType) -> Response:
+def _on_unsupported_content_type(_: RequestUnsupportedContentType) -> Response[str]:
     return problem_response(415, "Unsupported Media Type", "Send the body as application/json.")
 
 
-def _on_not_found(_: NotFoundError) -> Response:
+def _on_not_found(_: NotFoundError) -> Response[str]:
     return problem_response(404, "Not Found", "No such route.")
 
 
-def _on_unexpected(exc: Exception) -> Response:
+def _on_unexpected(exc: Exception) -> Response[str]:
     # The exception type only: messages of AWS errors can carry key values.
     logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
     return problem_response(500, "Internal Server Error", "An unexpected error occurred; retry later.")
@@ -85,7 +85,7 @@ def request_body_bytes(event: Mapping[str, Any]) -> bytes:
     return body.encode("utf-8")
 
 
-Middleware = Callable[[APIGatewayRestResolver, Callable[..., Response]], Response]
+Middleware = Callable[[APIGatewayRestResolver, Callable[..., Response[Any]]], Response[Any]]
 
 
 def _is_json(headers: Mapping[str, str] | None) -> bool:
@@ -99,7 +99,7 @@ def _body_limit_middleware(limits: Mapping[str, int], default_limit: int) -> Mid
     """`limits` per resource are for the other media types a route takes (a CSV file): a JSON body
     is held to `default_limit` on every route (API.md: 1 MiB)."""
 
-    def limit_body(app: APIGatewayRestResolver, next_middleware: Callable[..., Response]) -> Response:
+    def limit_body(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
         event = app.current_event
         limit = default_limit if _is_json(event.headers) else limits.get(event.resource, default_limit)
         if len(request_body_bytes(app.current_event.raw_event)) > limit:
@@ -119,10 +119,11 @@ def _before_request_validation(app: APIGatewayRestResolver, check: Middleware) -
         app.use([check])
         return
 
-    def check_then_validate(app: APIGatewayRestResolver, next_middleware: Callable[..., Response]) -> Response:
+    def check_then_validate(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
         return check(app, lambda checked: validation(checked, next_middleware))
 
-    app._request_validation_middleware = check_then_validate  # type: ignore[attr-defined]
+    # Typed as powertools' middleware class; powertools only ever calls it, as it calls any middleware.
+    app._request_validation_middleware = check_then_validate  # type: ignore[assignment]
 
 
 def api_resolver(*, body_limits: Mapping[str, int] | None = None,
@@ -150,7 +151,7 @@ def merchant_id(app: APIGatewayRestResolver) -> str:
 
 
 def json_response(status: int, model: BaseModel | Mapping[str, Any] | list[Any],
-                  headers: Mapping[str, str] | None = None) -> Response:
+                  headers: Mapping[str, str] | None = None) -> Response[Any]:
     return Response(status_code=status, content_type="application/json", body=model, headers=dict(headers or {}))
 
 
