@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from cli import operations
-
 log = logging.getLogger("local.seed")
 
 CARRIERS = ("sendcloud", "easypost", "aftership", "shippo", "colis")
@@ -27,6 +25,10 @@ def _without_token(url: str) -> str:
 def seed_merchants(api_url: str, usage_plan_ids: list[str] | None = None) -> dict[str, Any]:
     """Two merchants with a key each, enrolled in the template's usage plan; the first gets one
     connection per carrier."""
+    # Imported here, not with this module: the stores it loads create powertools' logger, which
+    # must see the environment the stack has applied by now, as a function's first import does.
+    from cli import operations
+
     if len(usage_plan_ids or []) > 1:
         log.warning("several usage plans: merchants are enrolled in the first")
     plan = (usage_plan_ids or [None])[0]
