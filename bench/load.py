@@ -305,7 +305,8 @@ def load_step(deliveries: Deliveries, parcels: list[Parcel], clock: ProductClock
         elif kind == "events":
             client.api("events", "GET", f"/v1/shipments/{rng.choice(shipment_ids)}/events")
         else:
-            client.call("track", "GET", f"{client.state['api_url']}/track/{rng.choice(parcels).number}",
+            client.call("track", "GET", f"{client.state['api_url']}/track/{client.state['tracking_slug']}/"
+                                        f"{rng.choice(parcels).number}",
                         headers={"Accept": "application/json"})
 
     return step

@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
 
     merchant = commands.add_parser("create-merchant", help="create a merchant (and its first API key)")
     merchant.add_argument("name")
+    merchant.add_argument("--tracking-slug", help="its public tracking slug (3-40 of a-z 0-9 -); default: "
+                                                   "made from the name")
     merchant.add_argument("--no-key", action="store_true", help="do not create an API key")
 
     enrol = commands.add_parser("enrol-merchant", help="enrol an existing merchant in the usage plan")
@@ -67,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "create-merchant":
-            result = operations.create_merchant(args.name, args.usage_plan_id)
+            result = operations.create_merchant(args.name, args.usage_plan_id, args.tracking_slug)
             if not args.no_key:
                 result["api_key"] = operations.create_api_key(result["merchant_id"])
         elif args.command == "enrol-merchant":

@@ -13,11 +13,13 @@ from shared.merchants.store import FeeSettings, MerchantRepository
 from shared.merchants.usage_plans import enrol_merchant
 
 
-def create_merchant(name: str, usage_plan_id: str | None = None) -> dict[str, Any]:
-    """Creates the merchant and, given the stack's usage plan, enrols it (without a usage-plan key
-    API Gateway refuses the merchant's requests with 403)."""
-    merchant = MerchantRepository().create(name)
-    created: dict[str, Any] = {"merchant_id": merchant.id, "name": merchant.name, "created_at": merchant.created_at}
+def create_merchant(name: str, usage_plan_id: str | None = None, tracking_slug: str | None = None) -> dict[str, Any]:
+    """Creates the merchant with its tracking slug (given, else made from the name) and, given the
+    stack's usage plan, enrols it (without a usage-plan key API Gateway refuses the merchant's
+    requests with 403)."""
+    merchant = MerchantRepository().create(name, tracking_slug)
+    created: dict[str, Any] = {"merchant_id": merchant.id, "name": merchant.name, "created_at": merchant.created_at,
+                               "tracking_slug": merchant.settings.tracking_slug}
     if usage_plan_id:
         created["usage_plan"] = enrol(merchant.id, usage_plan_id)
     return created

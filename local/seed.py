@@ -42,8 +42,10 @@ def seed_merchants(api_url: str, usage_plan_ids: list[str] | None = None) -> dic
     second = operations.create_merchant("Second Shop", plan)
     second_key = operations.create_api_key(second["merchant_id"])
     return {
-        "merchant_id": first["merchant_id"], "api_key": first_key["key"], "webhooks": webhooks,
-        "second_merchant": {"merchant_id": second["merchant_id"], "api_key": second_key["key"]},
+        "merchant_id": first["merchant_id"], "api_key": first_key["key"], "tracking_slug": first["tracking_slug"],
+        "webhooks": webhooks,
+        "second_merchant": {"merchant_id": second["merchant_id"], "api_key": second_key["key"],
+                            "tracking_slug": second["tracking_slug"]},
     }
 
 

@@ -27,7 +27,9 @@ def get_settings(merchants: MerchantRepository, merchant_id: str) -> Settings:
 
 def update_settings(merchants: MerchantRepository, merchant_id: str, patch: SettingsPatch) -> Settings:
     current = merchants.get(merchant_id).settings
-    return merchants.save_settings(merchant_id, apply_settings_patch(current, patch))
+    updated = apply_settings_patch(current, patch)
+    # A new slug is claimed for good; the former one stays this merchant's and redirects.
+    return merchants.save_settings(merchant_id, updated, claim_slug=updated.tracking_slug != current.tracking_slug)
 
 
 def create_api_key(api_keys: ApiKeyRepository, merchant_id: str) -> CreatedApiKey:

@@ -40,6 +40,7 @@ class SettingsPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     brand: BrandPatch | None = None
+    tracking_slug: str | None = None
     default_language: str | None = None
     display_currency: str | None = None
     notifications: NotificationsPatch | None = None
@@ -52,6 +53,13 @@ class SettingsPatch(BaseModel):
     @classmethod
     def _fees_are_the_operators(cls, value: Any) -> Any:
         raise ValueError("fees are read-only: the operator sets them (colis set-fees)")
+
+    @field_validator("tracking_slug")
+    @classmethod
+    def _slug_kept(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("every merchant has a tracking slug: give another one rather than null")
+        return value
 
 
 def apply_settings_patch(current: Settings, patch: SettingsPatch) -> Settings:

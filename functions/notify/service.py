@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
-from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
@@ -45,6 +44,7 @@ from shared.notifications.store import (
 )
 from shared.platform import clock
 from shared.platform.observability import count, logger
+from shared.shipments.public_links import public_tracking_url
 from shared.shipments.statuses import TrackingStatus
 from shared.shipments.store import Shipment, ShipmentRepository
 
@@ -82,8 +82,12 @@ class Dependencies:
     tracking_base_url: str
     orders: OrderReader
 
-    def tracking_url(self, tracking_number: str) -> str:
-        return f"{self.tracking_base_url.rstrip('/')}/track/{quote(tracking_number, safe='')}"
+    def tracking_url(self, tracking_slug: str | None, tracking_number: str) -> str:
+        """The parcel's public page under the merchant's current slug (a merchant without one,
+        created before slugs, gets the page's root)."""
+        if not tracking_slug:
+            return f"{self.tracking_base_url.rstrip('/')}/track/"
+        return public_tracking_url(self.tracking_base_url, tracking_slug, tracking_number)
 
 
 # --- event details (published by functions/outbox; no personal data) ---------------------------
@@ -179,7 +183,7 @@ def notify_milestone(deps: Dependencies, merchant_id: str, shipment_id: str, mil
     number = _parcel_number(shipment, parcel_id)
     context = MilestoneEmailContext(
         brand=merchant_brand(merchant), carrier=shipment.carrier, parcel_count=len(shipment.parcels),
-        tracking_url=deps.tracking_url(number), tracking_number=number, recipient_first_name=recipient.first_name,
+        tracking_url=deps.tracking_url(settings.tracking_slug, number), tracking_number=number, recipient_first_name=recipient.first_name,
         occurred_at=occurred_at, estimated_delivery=shipment.estimated_delivery)
     outcome = deliver(deps, target, recipient.email, language, context.brand.name,
                       lambda: render_milestone_email(milestone, language, context))

@@ -12,7 +12,7 @@ from functions.orders import service
 from functions.orders.edits import OrderPatch
 from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shared.errors import Invalid
-from shared.http.api import api_resolver, json_response, merchant_id
+from shared.http.api import api_resolver, json_response, merchant_id, public_base_url
 from shared.merchants.store import MerchantRepository
 from shared.orders.store import Order, OrderActivity, OrderIn, OrderRepository
 from shared.platform.observability import entrypoint
@@ -108,7 +108,7 @@ def activity(order_id: str, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = D
           responses={201: {"description": "Created", "content": {"application/json": {"model": OrderTracking}}}})
 def add_tracking_number(order_id: str, body: service.TrackingIn) -> Response[OrderTracking]:
     outcome = service.add_tracking_number(OrderRepository(), ShipmentRepository(), MerchantRepository(),
-                                          merchant_id(app), order_id, body)
+                                          merchant_id(app), order_id, body, public_base_url=public_base_url(app))
     return json_response(201, OrderTracking(order=outcome.order, shipment=outcome.shipment.model_dump(mode="json")))
 
 

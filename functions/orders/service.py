@@ -312,7 +312,8 @@ class TrackingOutcome:
 
 
 def add_tracking_number(orders: OrderRepository, shipments: ShipmentRepository, merchants: MerchantRepository,
-                        merchant_id: str, order_id: str, body: TrackingIn) -> TrackingOutcome:
+                        merchant_id: str, order_id: str, body: TrackingIn, *,
+                        public_base_url: str | None = None) -> TrackingOutcome:
     """Link the merchant's shipment with that tracking number, or create a minimal one from the
     order; either way the order becomes `shipped`."""
     order = orders.get(merchant_id, order_id)
@@ -322,7 +323,8 @@ def add_tracking_number(orders: OrderRepository, shipments: ShipmentRepository, 
     if entry is not None:
         shipment = _claim_shipment(shipments, merchant_id, entry.shipment_id, order.id)
     else:
-        shipment = create_shipment(shipments, merchant_id, _shipment_for(shipments, merchants, merchant_id, order, body))
+        shipment = create_shipment(shipments, merchant_id, _shipment_for(shipments, merchants, merchant_id, order, body),
+                                   public_base_url=public_base_url)
     linked = link_shipment(orders, shipments, merchant_id, order.id, shipment.id)
     if linked is None:
         raise NotFound(f"Order {order_id} does not exist.")

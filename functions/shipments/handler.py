@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from functions.shipments import service
 from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shared.errors import Invalid
-from shared.http.api import api_resolver, json_response, merchant_id
+from shared.http.api import api_resolver, json_response, merchant_id, public_base_url
 from shared.merchants.store import MerchantRepository
 from shared.platform.observability import entrypoint
 from shared.shipments.queries import ShipmentFilter
@@ -34,7 +34,8 @@ class EventList(BaseModel):
 @app.post("/v1/shipments", responses={201: {"description": "Created",
                                             "content": {"application/json": {"model": Shipment}}}})
 def create_shipment(body: ShipmentIn) -> Response[Shipment]:
-    return json_response(201, service.create_shipment(ShipmentRepository(), merchant_id(app), body))
+    return json_response(201, service.create_shipment(ShipmentRepository(), merchant_id(app), body,
+                                                      public_base_url=public_base_url(app)))
 
 
 @app.get("/v1/shipments")

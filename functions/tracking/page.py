@@ -1,6 +1,8 @@
 """The public tracking page (DESIGN.md §1.2): its view model, its language and its HTML.
 
-It holds no personal data by construction: the view has no field for a name or an address.
+It holds no personal data by construction: the view has no field for a name or an address, and an
+event has no field for a carrier's free text: its description comes from the carrier's fixed status
+vocabulary (`descriptions.py`), its location is the city, region and country the carrier gave apart.
 Texts come from the notification catalogues (`functions/notify/messages`), so a status reads the
 same in an email and on the page. Layout lives in `templates/`, compiled to `page_templates.py`
 (`python -m cli.templates --write`).
@@ -21,8 +23,8 @@ from shared.values.models import empty_list
 class TrackingPageEvent(BaseModel):
     status: TrackingStatus
     occurred_at: datetime
-    location: str | None = None
-    message: str | None = None
+    location: str | None = Field(default=None, description="City, region and country, never finer")
+    description: str = Field(description="The carrier's fixed text for its status code, else the status's")
 
     @field_validator("occurred_at")
     @classmethod
@@ -35,10 +37,12 @@ class TrackingPageMerchant(Brand):
 
 
 class TrackingPageView(BaseModel):
-    """The JSON of `GET /track/{tracking_number}` (API.md, Public tracking)."""
+    """The JSON of `GET /track/{tracking_slug}/{tracking_number}` (API.md, Public tracking)."""
 
     tracking_number: str
     carrier: str
+    carrier_name: str
+    carrier_url: str | None = None
     status: TrackingStatus
     shipment_status: TrackingStatus
     parcel_count: int = Field(ge=1)
@@ -57,6 +61,10 @@ def render_tracking_page(view: TrackingPageView, language: str) -> str:
     newest_first = sorted(view.events, key=lambda event: event.occurred_at, reverse=True)
     return page_templates.track_html({"view": view, "events": newest_first, "brand": view.merchant,
                                       "m": Messages(language)})
+
+
+def render_lookup_page(tracking_slug: str, brand: TrackingPageMerchant, language: str) -> str:
+    return page_templates.lookup_html({"tracking_slug": tracking_slug, "brand": brand, "m": Messages(language)})
 
 
 def render_not_found_page(tracking_number: str, language: str) -> str:

@@ -9,6 +9,48 @@ from typing import Any
 from markupsafe import escape
 
 
+def lookup_html(context: Mapping[str, Any]) -> str:
+    """`lookup.html` with `context` (its names: brand, m, tracking_slug)."""
+    v_brand = context['brand']
+    v_m = context['m']
+    v_tracking_slug = context['tracking_slug']
+    parts: list[str] = []
+    write = parts.append
+    write('<!DOCTYPE html>\n<html lang="')
+    write(escape(v_m.language))
+    write('">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<meta name="robots" content="noindex">\n<title>')
+    write(escape(v_m.text('page.lookup.title')))
+    write(' · ')
+    write(escape(v_brand.name))
+    write('</title>\n<style>\n  :root { --accent: ')
+    write(escape(v_brand.accent))
+    write('; --on-accent: ')
+    write(escape(v_brand.on_accent))
+    write('; }\n  * { box-sizing: border-box; }\n  body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1f2937; background: #f3f4f6; line-height: 1.5; }\n  header { background: var(--accent); color: var(--on-accent); padding: 16px 24px; }\n  header img { display: block; max-height: 48px; max-width: 240px; }\n  header .brand-name { font-size: 1.4rem; font-weight: bold; }\n  main { max-width: 720px; margin: 0 auto; padding: 24px 16px; }\n  section { background: #fff; border-radius: 8px; padding: 20px 24px; }\n  h1 { font-size: 1.4rem; margin: 0 0 12px; }\n  label { display: block; margin-bottom: 6px; color: #6b7280; }\n  input { font: inherit; padding: 8px 10px; width: 100%; max-width: 360px; border: 1px solid #d1d5db; border-radius: 6px; }\n  button { font: inherit; margin-top: 12px; padding: 8px 16px; border: 0; border-radius: 6px; background: var(--accent); color: var(--on-accent); }\n</style>\n</head>\n<body>\n<header class="brand">\n')
+    if v_brand.logo_src:
+        write('  <img src="')
+        write(escape(v_brand.logo_src))
+        write('" alt="')
+        write(escape(v_brand.name))
+        write('">\n')
+    else:
+        write('  <span class="brand-name">')
+        write(escape(v_brand.name))
+        write('</span>\n')
+    write('</header>\n<main>\n  <section class="lookup">\n    <h1>')
+    write(escape(v_m.text('page.lookup.title')))
+    write('</h1>\n    <form id="lookup" method="get" action="')
+    write(escape(v_tracking_slug))
+    write('">\n      <input type="hidden" name="lang" value="')
+    write(escape(v_m.language))
+    write('">\n      <label for="tracking-number">')
+    write(escape(v_m.text('page.lookup.label')))
+    write('</label>\n      <input id="tracking-number" name="tracking_number" required maxlength="64" autocomplete="off" pattern="[A-Za-z0-9][A-Za-z0-9._\\-]*">\n      <button type="submit">')
+    write(escape(v_m.text('page.lookup.submit')))
+    write('</button>\n    </form>\n  </section>\n</main>\n</body>\n</html>\n')
+    return "".join(parts)
+
+
 def not_found_html(context: Mapping[str, Any]) -> str:
     """`not_found.html` with `context` (its names: m, tracking_number)."""
     v_m = context['m']
@@ -45,7 +87,7 @@ def track_html(context: Mapping[str, Any]) -> str:
     write(escape(v_brand.accent))
     write('; --on-accent: ')
     write(escape(v_brand.on_accent))
-    write('; }\n  * { box-sizing: border-box; }\n  body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1f2937; background: #f3f4f6; line-height: 1.5; }\n  header { background: var(--accent); color: var(--on-accent); padding: 16px 24px; }\n  header img { display: block; max-height: 48px; max-width: 240px; }\n  header .brand-name { font-size: 1.4rem; font-weight: bold; }\n  main { max-width: 720px; margin: 0 auto; padding: 24px 16px; }\n  section { background: #fff; border-radius: 8px; padding: 20px 24px; margin-bottom: 16px; }\n  h1 { font-size: 1.1rem; font-weight: normal; color: #6b7280; margin: 0 0 4px; }\n  .tracking-number { font-family: ui-monospace, Menlo, Consolas, monospace; color: #111827; }\n  #status { font-size: 1.8rem; font-weight: bold; color: #111827; margin: 0 0 16px; border-left: 6px solid var(--accent); padding-left: 12px; }\n  dl { display: grid; grid-template-columns: max-content 1fr; gap: 6px 16px; margin: 0; }\n  dt { color: #6b7280; }\n  dd { margin: 0; }\n  h2 { font-size: 1.1rem; margin: 0 0 12px; }\n  ol.timeline { list-style: none; margin: 0; padding: 0; }\n  .event { border-left: 3px solid #e5e7eb; padding: 0 0 16px 16px; position: relative; }\n  .event:first-child { border-left-color: var(--accent); }\n  .event-status { font-weight: bold; display: block; }\n  .event-time, .event-location { color: #6b7280; font-size: 0.9rem; }\n  .event-message { display: block; font-size: 0.95rem; }\n</style>\n</head>\n<body>\n<header class="brand">\n')
+    write('; }\n  * { box-sizing: border-box; }\n  body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1f2937; background: #f3f4f6; line-height: 1.5; }\n  header { background: var(--accent); color: var(--on-accent); padding: 16px 24px; }\n  header img { display: block; max-height: 48px; max-width: 240px; }\n  header .brand-name { font-size: 1.4rem; font-weight: bold; }\n  main { max-width: 720px; margin: 0 auto; padding: 24px 16px; }\n  section { background: #fff; border-radius: 8px; padding: 20px 24px; margin-bottom: 16px; }\n  h1 { font-size: 1.1rem; font-weight: normal; color: #6b7280; margin: 0 0 4px; }\n  .tracking-number { font-family: ui-monospace, Menlo, Consolas, monospace; color: #111827; }\n  #status { font-size: 1.8rem; font-weight: bold; color: #111827; margin: 0 0 16px; border-left: 6px solid var(--accent); padding-left: 12px; }\n  dl { display: grid; grid-template-columns: max-content 1fr; gap: 6px 16px; margin: 0; }\n  dt { color: #6b7280; }\n  dd { margin: 0; }\n  h2 { font-size: 1.1rem; margin: 0 0 12px; }\n  ol.timeline { list-style: none; margin: 0; padding: 0; }\n  .event { border-left: 3px solid #e5e7eb; padding: 0 0 16px 16px; position: relative; }\n  .event:first-child { border-left-color: var(--accent); }\n  .event-status { font-weight: bold; display: block; }\n  .event-time, .event-location { color: #6b7280; font-size: 0.9rem; }\n</style>\n</head>\n<body>\n<header class="brand">\n')
     if v_brand.logo_src:
         write('  <img src="')
         write(escape(v_brand.logo_src))
@@ -72,8 +114,17 @@ def track_html(context: Mapping[str, Any]) -> str:
     write(escape(v_m.status(v_view.shipment_status)))
     write('</dd>\n      <dt>')
     write(escape(v_m.text('label.carrier')))
-    write('</dt>\n      <dd id="carrier">')
+    write('</dt>\n      <dd id="carrier" data-carrier="')
     write(escape(v_view.carrier))
+    write('">')
+    if v_view.carrier_url:
+        write('<a href="')
+        write(escape(v_view.carrier_url))
+        write('" rel="noopener noreferrer">')
+        write(escape(v_view.carrier_name))
+        write('</a>')
+    else:
+        write(escape(v_view.carrier_name))
     write('</dd>\n      <dt>')
     write(escape(v_m.text('label.shipment')))
     write('</dt>\n      <dd id="parcel-count" data-count="')
@@ -98,7 +149,7 @@ def track_html(context: Mapping[str, Any]) -> str:
             write('      <li class="event" data-status="')
             write(escape(v_event.status))
             write('">\n        <span class="event-status">')
-            write(escape(v_m.status(v_event.status)))
+            write(escape(v_event.description))
             write('</span>\n        <time class="event-time" datetime="')
             write(escape(v_event.occurred_at.isoformat()))
             write('">')
@@ -107,10 +158,6 @@ def track_html(context: Mapping[str, Any]) -> str:
             if v_event.location:
                 write('        · <span class="event-location">')
                 write(escape(v_event.location))
-                write('</span>\n')
-            if v_event.message:
-                write('        <span class="event-message">')
-                write(escape(v_event.message))
                 write('</span>\n')
             write('      </li>\n')
         write('    </ol>\n')

@@ -1,69 +1,81 @@
-"""The public tracking page's use case: find the parcel behind a number, and show it without a
-trace of its recipient."""
+"""The public tracking page's use cases: the merchant behind a slug, and the page of one of that
+merchant's parcels, showing nothing of its recipient and none of the carrier's free text."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.notify.texts import choose_language
+from functions.notify.texts import Messages, choose_language
+from functions.tracking.descriptions import describe_event
 from functions.tracking.page import TrackingPageEvent, TrackingPageMerchant, TrackingPageView, choose_page_language
-from functions.tracking.privacy import Recipient, public_text
 from shared.errors import NotFound
 from shared.merchants.store import Merchant, MerchantRepository
-from shared.shipments.statuses import TrackingStatus
-from shared.shipments.store import Parcel, Shipment, ShipmentRepository, TrackingEvent, valid_tracking_number
+from shared.shipments.statuses import TrackingStatus, derive_shipment_status
+from shared.shipments.store import Shipment, ShipmentRepository, TrackingEvent, valid_tracking_number
 
 # Enough history for any real parcel, and a bound on the page's size.
 MAX_EVENTS = 100
 
 
 @dataclass(frozen=True)
-class Found:
+class SlugOwner:
     merchant: Merchant
-    shipment: Shipment
-    parcel: Parcel
+    current: bool  # False: a former slug of the merchant, which redirects to the current one
 
 
-def tracking_view(shipments: ShipmentRepository, merchants: MerchantRepository, tracking_number: str,
-                  lang_query: str | None, accept_language: str | None) -> TrackingPageView | None:
-    """The page of the newest shipment carrying this number, or None when there is none."""
-    found = find_parcel(shipments, merchants, tracking_number)
-    if found is None:
+def slug_owner(merchants: MerchantRepository, tracking_slug: str) -> SlugOwner | None:
+    """The merchant whose slug this is or was; None when no merchant ever had it."""
+    merchant_id = merchants.merchant_for_slug(tracking_slug)
+    if merchant_id is None:
         return None
-    recipient, settings = found.shipment.recipient, found.merchant.settings
-    chain = choose_language(recipient.language, recipient.country, settings.default_language)
-    private = Recipient.of(recipient)
-    events = [public_event(event, private)
-              for event in shipments.events(found.merchant.id, found.shipment.id)
-              if event.parcel_id == found.parcel.id][:MAX_EVENTS]
-    return TrackingPageView(
-        tracking_number=found.parcel.tracking_number, carrier=found.shipment.carrier, status=found.parcel.status,
-        shipment_status=found.shipment.status, parcel_count=len(found.shipment.parcels),
-        estimated_delivery=found.shipment.estimated_delivery, events=events,
-        merchant=TrackingPageMerchant.of_merchant(found.merchant.name, settings.brand),
-        language=choose_page_language(lang_query, accept_language, chain))
+    try:
+        merchant = merchants.get(merchant_id)
+    except NotFound:
+        return None
+    return SlugOwner(merchant, merchant.settings.tracking_slug == tracking_slug)
 
 
-def find_parcel(shipments: ShipmentRepository, merchants: MerchantRepository, tracking_number: str) -> Found | None:
-    """Newest shipment first (DESIGN.md §1.2); a shipment its merchant deleted is not shown."""
+def tracking_view(shipments: ShipmentRepository, merchant: Merchant, tracking_number: str,
+                  lang_query: str | None, accept_language: str | None) -> TrackingPageView | None:
+    """The page of this merchant's parcel with that number; None when the merchant has none (or
+    deleted it). Reached by keys only: another merchant's shipment with the same number is never
+    looked at."""
     try:
         number = valid_tracking_number(tracking_number)
     except ValueError:
         return None  # not a number any shipment could have: no lookup
-    entries = sorted(shipments.entries_for_tracking_number(number), key=lambda entry: entry.created_at, reverse=True)
-    for entry in entries:
-        try:
-            shipment = shipments.get(entry.merchant_id, entry.shipment_id)
-            merchant = merchants.get(entry.merchant_id)
-        except NotFound:
-            continue  # removed by retention between the two reads
-        parcel = shipment.parcel_by_number(number)
-        if parcel is not None and shipment.status is not TrackingStatus.deleted:
-            return Found(merchant, shipment, parcel)
-    return None
+    entry = shipments.find_by_tracking_number(merchant.id, number)
+    if entry is None:
+        return None
+    try:
+        shipment = shipments.get(merchant.id, entry.shipment_id)
+    except NotFound:
+        return None  # removed by retention between the two reads
+    parcel = shipment.parcel_by_number(number)
+    if parcel is None or shipment.status is TrackingStatus.deleted:
+        return None
+    recipient, settings = shipment.recipient, merchant.settings
+    chain = choose_language(recipient.language, recipient.country, settings.default_language)
+    language = choose_page_language(lang_query, accept_language, chain)
+    messages = Messages(language)
+    events = [public_event(event, messages) for event in shipments.events(merchant.id, shipment.id)
+              if event.parcel_id == parcel.id][:MAX_EVENTS]
+    return TrackingPageView(
+        tracking_number=parcel.tracking_number, carrier=shipment.carrier, carrier_name=shipment.carrier,
+        carrier_url=parcel.tracking_url, status=parcel.status, shipment_status=_shown_status(shipment),
+        parcel_count=len(shipment.parcels), estimated_delivery=shipment.estimated_delivery, events=events,
+        merchant=TrackingPageMerchant.of_merchant(merchant.name, settings.brand), language=language)
 
 
-def public_event(event: TrackingEvent, recipient: Recipient) -> TrackingPageEvent:
+def _shown_status(shipment: Shipment) -> TrackingStatus:
+    """Archiving and deleting are the merchant's housekeeping: shoppers see the carriers' status."""
+    kept = shipment.merchant_status if shipment.merchant_status is TrackingStatus.cancelled else None
+    return derive_shipment_status([parcel.status for parcel in shipment.parcels], kept)
+
+
+def public_event(event: TrackingEvent, messages: Messages) -> TrackingPageEvent:
+    """The event as shoppers see it: the vocabulary's text for its code, and its place no finer
+    than a city. The carrier's message and free-text location are never read here."""
     return TrackingPageEvent(status=event.status, occurred_at=event.occurred_at,
-                             location=public_text(event.location, recipient),
-                             message=public_text(event.carrier_message, recipient))
+                             location=event.place.text() if event.place else None,
+                             description=describe_event(event.source, event.carrier_code, event.status, messages))

@@ -57,6 +57,11 @@ def merchants_list() -> tuple[Index, str]:
     return GSI1, "MERCHANTS"
 
 
+def tracking_slug(slug: str) -> dict[str, str]:
+    """A merchant's public tracking slug, kept for good once used: its old links redirect."""
+    return key(f"SLUG#{slug}", "SLUG")
+
+
 def api_key_by_hash(key_hash: str) -> dict[str, str]:
     return key(f"KEY#{key_hash}", "KEY")
 

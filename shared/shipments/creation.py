@@ -7,12 +7,16 @@ shipment existed (orphans) are applied at once.
 
 from __future__ import annotations
 
+import os
+
+from shared.errors import NotFound
 from shared.events.outbox import outbox_entry
-from shared.merchants.store import MerchantRepository, RetentionSettings
+from shared.merchants.store import MerchantRepository, RetentionSettings, Settings
 from shared.platform import clock
 from shared.platform.ids import new_id
 from shared.platform.observability import count
-from shared.retention.timers import periods_for, shipment_timer_items
+from shared.retention.timers import shipment_timer_items
+from shared.shipments.public_links import public_tracking_url
 from shared.shipments.statuses import TrackingStatus
 from shared.shipments.store import Parcel, Shipment, ShipmentIn, ShipmentRepository
 from shared.shipments.tracking import apply_to_shipment
@@ -21,11 +25,16 @@ SHIPMENT_CREATED = "ShipmentCreated"
 
 
 def create_shipment(shipments: ShipmentRepository, merchant_id: str, body: ShipmentIn,
-                    retention: RetentionSettings | None = None) -> Shipment:
-    """`retention`: the merchant's periods when the caller has them (else read from the settings)."""
+                    retention: RetentionSettings | None = None, *, public_base_url: str | None = None) -> Shipment:
+    """`retention`: the merchant's periods when the caller has them (else read from the settings).
+    `public_base_url`: where the public tracking pages are served (else `TRACKING_BASE_URL`)."""
     now = clock.now()
+    settings = _settings(shipments, merchant_id)
+    base = public_base_url or os.environ.get("TRACKING_BASE_URL")
+    slug = settings.tracking_slug if settings else None
     parcels = [Parcel(id=new_id("prc"), index=number, tracking_number=p.tracking_number,
-                      tracking_url=str(p.tracking_url) if p.tracking_url else None, weight=p.weight)
+                      tracking_url=str(p.tracking_url) if p.tracking_url else None, weight=p.weight,
+                      public_tracking_url=public_tracking_url(base, slug, p.tracking_number) if base and slug else None)
                for number, p in enumerate(body.parcels, start=1)]
     shipment = Shipment(**body.model_dump(exclude={"parcels"}), id=new_id("shp"), status=TrackingStatus.pre_transit,
                         created_at=now, updated_at=now, parcels=parcels)
@@ -34,13 +43,20 @@ def create_shipment(shipments: ShipmentRepository, merchant_id: str, body: Shipm
                                                "created_at": now.isoformat()}])
     # Retention timers go in the creation's transaction, with the periods the settings say now: a
     # later change of settings applies to shipments created afterwards (DESIGN.md §1.6).
-    periods = retention or periods_for(MerchantRepository(shipments.table), merchant_id)
+    periods = retention or (settings.retention if settings else RetentionSettings())
     timers = shipment_timer_items(merchant_id, shipment.id, now, shipment.order_id, periods)
     shipments.create(merchant_id, shipment, created, also=timers)
     count("ShipmentCreated")
     if attach_orphan_updates(shipments, merchant_id, shipment):
         return shipments.get(merchant_id, shipment.id, consistent=True)
     return shipment
+
+
+def _settings(shipments: ShipmentRepository, merchant_id: str) -> Settings | None:
+    try:
+        return MerchantRepository(shipments.table).get(merchant_id).settings
+    except NotFound:
+        return None
 
 
 def attach_orphan_updates(shipments: ShipmentRepository, merchant_id: str, shipment: Shipment) -> int:

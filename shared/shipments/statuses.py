@@ -110,6 +110,12 @@ class CanonicalUpdate(BaseModel):
     carrier_event_id: str | None = Field(default=None, min_length=1, max_length=256)
     carrier: str | None = None
     estimated_delivery: datetime | None = None
+    # City, region and country apart, when the carrier gives them (never a street or postal code).
+    city: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    country: str | None = Field(default=None, max_length=100)
+    # The webhook format (and so the status vocabulary) the update came in.
+    source: str | None = None
 
     @field_validator("tracking_number")
     @classmethod

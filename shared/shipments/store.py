@@ -106,17 +106,31 @@ class ShipmentIn(BaseModel):
         return self
 
 
+class Place(BaseModel):
+    """Where a carrier event happened, no finer than a city: what the public page may show."""
+
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+
+    def text(self) -> str | None:
+        return ", ".join(part for part in (self.city, self.region, self.country) if part) or None
+
+
 class Parcel(BaseModel):
     id: str
     index: int
     tracking_number: str
     tracking_url: str | None = None
+    # The merchant-scoped public page (the slug of its creation time: a former slug redirects).
+    public_tracking_url: str | None = None
     weight: Measure | None = None
     status: TrackingStatus = TrackingStatus.pre_transit
     last_event_at: datetime | None = None
     carrier_code: str | None = None
     carrier_message: str | None = None
     location: str | None = None
+    place: Place | None = None
     # Time of the update the status comes from: a later update must be newer to replace it.
     status_at: datetime | None = Field(default=None, exclude=True)
     # Digests of the latest updates applied to this parcel: a repeat is recognised on the read
@@ -149,6 +163,11 @@ class TrackingEvent(BaseModel):
     occurred_at: datetime
     received_at: datetime
     location: str | None = None
+    # City, region and country of `location`, when the carrier gave them apart (public page).
+    place: Place | None = None
+    # The vocabulary `carrier_code` belongs to: the webhook format it came in (sendcloud, easypost,
+    # aftership, shippo, colis).
+    source: str | None = None
 
 
 class TrackingNumberEntry(BaseModel):
@@ -271,11 +290,6 @@ class ShipmentRepository:
     def find_by_tracking_number(self, merchant_id: str, number: str) -> TrackingNumberEntry | None:
         item = self._table.get_item(Key=keys.tracking_number(number, merchant_id)).get("Item")
         return TrackingNumberEntry.model_validate(keys.strip_keys(item)) if item else None
-
-    def entries_for_tracking_number(self, number: str) -> list[TrackingNumberEntry]:
-        """Every merchant's shipment with this number (the public page picks the newest)."""
-        response = self._table.query(KeyConditionExpression=Key(keys.PK).eq(keys.tracking_number_partition(number)))
-        return [TrackingNumberEntry.model_validate(keys.strip_keys(i)) for i in response["Items"]]
 
     def save(self, merchant_id: str, shipment: Shipment, expected_version: int,
              outbox: dict[str, Any] | None = None) -> None:

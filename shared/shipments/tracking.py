@@ -13,7 +13,7 @@ from shared.errors import NotFound, Refused, Unavailable
 from shared.platform import clock
 from shared.platform.observability import count
 from shared.shipments.statuses import CanonicalUpdate, TrackingStatus
-from shared.shipments.store import Shipment, ShipmentRepository, TrackingEvent, derive, outbox_entry
+from shared.shipments.store import Place, Shipment, ShipmentRepository, TrackingEvent, derive, outbox_entry
 
 TRACKING_UPDATED = "ShipmentTrackingUpdated"
 Outcome = Literal["applied", "unchanged", "duplicate", "orphaned"]
@@ -29,6 +29,11 @@ class AppliedUpdate:
     status_change: dict[str, Any] | None  # the ShipmentTrackingUpdated detail, when the parcel's status moved
 
 
+def place_of(update: CanonicalUpdate) -> Place | None:
+    place = Place(city=update.city, region=update.region, country=update.country)
+    return place if place.text() else None
+
+
 def _replaces_current(current_status: TrackingStatus, current_at: datetime | None, update: CanonicalUpdate) -> bool:
     if update.status is TrackingStatus.unknown and current_status is not TrackingStatus.unknown:
         return False  # recorded, never shown over a known status
@@ -41,7 +46,8 @@ def apply_update(merchant_id: str, shipment: Shipment, update: CanonicalUpdate, 
         raise ValueError("the update's tracking number is not a parcel of this shipment")
     event = TrackingEvent(parcel_id=parcel.id, tracking_number=parcel.tracking_number, status=update.status,
                           carrier_code=update.carrier_code, carrier_message=update.carrier_message,
-                          occurred_at=update.occurred_at, received_at=received_at, location=update.location)
+                          occurred_at=update.occurred_at, received_at=received_at, location=update.location,
+                          place=place_of(update), source=update.source)
     replaces = _replaces_current(parcel.status, parcel.status_at, update)
     newest_seen = parcel.last_event_at is None or update.occurred_at > parcel.last_event_at
     if not replaces and not newest_seen:
@@ -60,6 +66,7 @@ def apply_update(merchant_id: str, shipment: Shipment, update: CanonicalUpdate, 
         changed_parcel.carrier_code = update.carrier_code
         changed_parcel.carrier_message = update.carrier_message
         changed_parcel.location = update.location
+        changed_parcel.place = event.place
         if update.estimated_delivery is not None:
             changed.estimated_delivery = update.estimated_delivery
     changed.status = derive(changed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +24,9 @@ def merchant(aws_env: dict[str, Any]) -> str:
 def test_settings_have_every_default_of_the_contract(merchant: str) -> None:
     response = call(account, api_event("GET", "/v1/settings", merchant_id=merchant))
     assert response.status == 200
-    assert response.json() == {
+    body = response.json()
+    assert re.fullmatch(r"atelier-lune-[a-z0-9]{6}", body.pop("tracking_slug"))  # made from the name at creation
+    assert body == {
         "brand": {"name": None, "logo_url": None, "color": None},
         "default_language": "en",
         "display_currency": None,

@@ -45,7 +45,7 @@ BASE_URL = "https://api.colis.test"
 def merchant(aws_env: dict[str, Any]) -> str:
     clock.use_fixed(NOW)
     webhook_module._connections.cache_clear()
-    merchant_id = MerchantRepository().create("Atelier Lune SAS").id
+    merchant_id = MerchantRepository().create("Atelier Lune SAS", "atelier-lune").id
     patch_settings(merchant_id, {"brand": {"name": "Maison Lune", "color": "#0a7d5a",
                                            "logo_url": "https://cdn.example.com/lune.png"}})
     return merchant_id
@@ -122,7 +122,7 @@ def test_a_new_shipment_emails_ready_to_ship_branded_in_the_recipients_language(
     assert email.to == "camille@example.fr" and email.language == "de" and email.from_name == "Maison Lune"
     assert email.subject == subject("de", "ready_to_ship")
     for part in (email.text, email.html):
-        assert f"{BASE_URL}/track/{first_number}" in part
+        assert f"{BASE_URL}/track/atelier-lune/{first_number}" in part
         assert "colissimo" in part and texts["parcels.other"].format(count="3") in part
         assert texts["email.greeting"].format(first_name="Zoé") in part
     assert "#0a7d5a" in email.html and 'src="https://cdn.example.com/lune.png"' in email.html

@@ -274,9 +274,10 @@ def run_shipment_and_webhook_flows(stack: Stack) -> dict[str, Any]:
                                       **signed_headers("colis", hook["secret"], garbage, now)})
     assert response.status_code == 400, response.text
     stack.ok("GET", f"/v1/shipments/{shipment['id']}/events")
-    for number in numbers[:2]:
-        stack.ok("GET", f"/track/{number}", headers={"Accept": "application/json"})
-        stack.ok("GET", f"/track/{number}", params={"lang": "nl"})
+    for parcel in shipment["parcels"][:2]:
+        page = parcel["public_tracking_url"].removeprefix(stack.url)
+        stack.ok("GET", page, headers={"Accept": "application/json"})
+        stack.ok("GET", page, params={"lang": "nl"})
     wait_for("the shipment notification email", lambda: _emails_to(stack, EMAIL))
     return shipment
 

@@ -1,5 +1,6 @@
-"""`GET /track/{tracking_number}` against moto: the parcel's page in HTML or JSON, localised,
-branded, cacheable, and without any personal data."""
+"""`GET /track/{tracking_slug}/{tracking_number}` against moto: the parcel's page in HTML or JSON,
+localised, branded, cacheable, only ever the slug's merchant's, and without any personal data or
+carrier free text; the lookup form `GET /track/{tracking_slug}`; slugs and their redirects."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from functions.notify.texts import catalogue
 from functions.shipments.handler import lambda_handler as shipments_api
 from functions.tracking.handler import lambda_handler as tracking_api
 from functions.webhook import handler as webhook_module
+from shared.errors import Refused
 from shared.merchants.store import MerchantRepository
 from shared.platform import clock
 from tests.apigw import ApiResponse, api_event, call
@@ -37,7 +39,7 @@ PERSONAL = ["zébulon", "zebulon", "quennec", "marchetti", "glycines", "hortensi
 def merchant(aws_env: dict[str, Any]) -> str:
     clock.use_fixed(NOW)
     webhook_module._connections.cache_clear()
-    merchant_id = MerchantRepository().create("Atelier Lune SAS").id
+    merchant_id = MerchantRepository().create("Atelier Lune SAS", "maison-lune").id
     settings(merchant_id, {"brand": {"name": "Maison Lune", "color": "#0a7d5a"}, "default_language": "de"})
     return merchant_id
 
@@ -67,11 +69,18 @@ def scan(connection: tuple[str, str], number: str, status: str, minutes: int, **
 
 
 def track(number: str, *, accept: str | None = None, accept_language: str | None = None,
-          lang: str | None = None) -> ApiResponse:
+          lang: str | None = None, slug: str = "maison-lune") -> ApiResponse:
     headers = {name: value for name, value in (("Accept", accept), ("Accept-Language", accept_language)) if value}
-    event = api_event("GET", "/track/{tracking_number}", path_params={"tracking_number": number}, headers=headers,
+    event = api_event("GET", "/track/{tracking_slug}/{tracking_number}",
+                      path_params={"tracking_slug": slug, "tracking_number": number}, headers=headers,
                       query={"lang": lang} if lang else None)
     event["requestContext"]["authorizer"] = None  # a public route: no API key, no merchant
+    return call(tracking_api, event)
+
+
+def lookup(slug: str, query: dict[str, str] | None = None) -> ApiResponse:
+    event = api_event("GET", "/track/{tracking_slug}", path_params={"tracking_slug": slug}, query=query)
+    event["requestContext"]["authorizer"] = None
     return call(tracking_api, event)
 
 
@@ -91,25 +100,36 @@ def visible_text(html: str) -> str:
 def test_json_has_exactly_the_contract_fields(merchant: str, connection: tuple[str, str]) -> None:
     shipment = new_shipment(merchant, parcels=3)
     number = shipment["parcels"][1]["tracking_number"]
-    scan(connection, number, "in_transit", 10, location="Lyon, FR", message="Parcel scanned at hub",
-         estimated_delivery="2026-05-06T18:00:00Z")
-    scan(connection, number, "out_for_delivery", 90, location="Paris, FR", message="With the courier")
+    scan(connection, number, "in_transit", 10, location="Quai 4, Lyon", city="Lyon", country="FR",
+         message="Parcel scanned at hub", estimated_delivery="2026-05-06T18:00:00Z")
+    scan(connection, number, "out_for_delivery", 90, city="Paris", region="IDF", country="FR",
+         message="With the courier")
 
     page = track_json(number)
 
-    assert set(page) == {"tracking_number", "carrier", "status", "shipment_status", "parcel_count",
-                         "estimated_delivery", "events", "merchant", "language"}
+    assert set(page) == {"tracking_number", "carrier", "carrier_name", "carrier_url", "status", "shipment_status",
+                         "parcel_count", "estimated_delivery", "events", "merchant", "language"}
     assert page["tracking_number"] == number and page["carrier"] == "Colissimo"
     assert page["status"] == "out_for_delivery" and page["shipment_status"] == "pre_transit"
     assert page["parcel_count"] == 3 and page["estimated_delivery"] == "2026-05-06"
     assert page["merchant"] == {"name": "Maison Lune", "logo_url": None, "color": "#0a7d5a"}
     assert page["language"] == "fr"  # the recipient's language
+    texts = catalogue("fr")
     assert page["events"] == [
-        {"status": "out_for_delivery", "occurred_at": "2026-05-04T13:30:00Z", "location": "Paris, FR",
-         "message": "With the courier"},
+        {"status": "out_for_delivery", "occurred_at": "2026-05-04T13:30:00Z", "location": "Paris, IDF, FR",
+         "description": texts["status.out_for_delivery"]},
         {"status": "in_transit", "occurred_at": "2026-05-04T12:10:00Z", "location": "Lyon, FR",
-         "message": "Parcel scanned at hub"},
+         "description": texts["status.in_transit"]},
     ]
+
+
+def test_each_parcel_carries_its_public_tracking_url(merchant: str) -> None:
+    shipment = new_shipment(merchant, parcels=2)
+    for parcel in shipment["parcels"]:
+        assert parcel["public_tracking_url"] == f"https://api.colis.test/track/maison-lune/{parcel['tracking_number']}"
+    fetched = call(shipments_api, api_event("GET", "/v1/shipments/{shipment_id}",
+                                            path_params={"shipment_id": shipment["id"]}, merchant_id=merchant)).json()
+    assert [p["public_tracking_url"] for p in fetched["parcels"]] == [p["public_tracking_url"] for p in shipment["parcels"]]
 
 
 def test_the_page_shows_only_its_own_parcels_events(merchant: str, connection: tuple[str, str]) -> None:
@@ -123,7 +143,7 @@ def test_the_page_shows_only_its_own_parcels_events(merchant: str, connection: t
 
 def test_html_is_the_default_branded_and_localised(merchant: str, connection: tuple[str, str]) -> None:
     number = new_shipment(merchant, language="es")["parcels"][0]["tracking_number"]
-    scan(connection, number, "in_transit", 10, location="Madrid, ES")
+    scan(connection, number, "in_transit", 10, city="Madrid", country="ES")
 
     response = track(number, accept="text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
 
@@ -207,16 +227,6 @@ def test_answers_are_cacheable_for_a_minute_and_vary_on_accept_and_language(merc
         "content-security-policy"]
 
 
-def test_the_newest_shipment_wins_across_merchants(merchant: str) -> None:
-    other = MerchantRepository().create("Other Shop").id
-    settings(other, {"brand": {"name": "Other Brand"}})
-    new_shipment(merchant, numbers=["SHARED0001"])
-    clock.advance(timedelta(days=1))
-    new_shipment(other, numbers=["SHARED0001"])
-
-    assert track_json("SHARED0001")["merchant"]["name"] == "Other Brand"
-
-
 def test_a_shipment_its_merchant_deleted_is_not_shown(merchant: str) -> None:
     shipment = new_shipment(merchant)
     response = call(shipments_api, api_event("DELETE", "/v1/shipments/{shipment_id}",
@@ -232,31 +242,140 @@ def test_a_cancelled_shipment_shows_its_status(merchant: str) -> None:
     assert track_json(shipment["parcels"][0]["tracking_number"])["shipment_status"] == "cancelled"
 
 
-# --- no personal data at all -----------------------------------------------------------------------
+# --- no personal data at all, no carrier free text ------------------------------------------------------
 def test_no_personal_data_on_the_page_nor_in_its_json(merchant: str, connection: tuple[str, str]) -> None:
     number = new_shipment(merchant, **RECIPIENT)["parcels"][0]["tracking_number"]
-    # Carriers write free text that names people and places; each of these must stay off the page.
+    # Carriers write free text that names people and places; none of it reaches the page.
     scan(connection, number, "in_transit", 10, location="LYON CEDEX 69009", message="Arrivé au centre de tri")
-    scan(connection, number, "failed_attempt", 20, location="Lyon", message="Avisé: M. QUENNEC absent")
+    scan(connection, number, "failed_attempt", 20, city="Lyon", message="Avisé: M. QUENNEC absent")
     scan(connection, number, "out_for_delivery", 30, message="Livreur: appelez le +33 6 12 34 56 78")
     scan(connection, number, "available_for_pickup", 40, message="Retrait au 77, allée des Glycines")
     scan(connection, number, "delivered", 50, message="Remis à ZEBULON en main propre",
-         location="Bâtiment Hortensia")
+         location="Bâtiment Hortensia, 77 allée des Glycines, 69009 Lyon", city="Lyon", country="FR")
 
-    page = track_json(number)
-    html = track(number).body
-    for shown in (json.dumps(page, ensure_ascii=False).casefold(), html.casefold()):
-        for personal in PERSONAL:
-            assert personal not in shown, personal
-    assert page["events"][-1] == {"status": "in_transit", "occurred_at": "2026-05-04T12:10:00Z", "location": None,
-                                  "message": "Arrivé au centre de tri"}
-    assert [event["location"] for event in page["events"]].count("Lyon") == 1  # the city alone is not personal
+    for language in LANGUAGES:
+        page = track_json(number, lang=language)
+        html = track(number, lang=language).body
+        for shown in (json.dumps(page, ensure_ascii=False).casefold(), html.casefold()):
+            for personal in PERSONAL:
+                assert personal not in shown, (language, personal)
+        texts = catalogue(language)
+        assert [event["description"] for event in page["events"]] == [
+            texts[f"status.{status}"] for status in
+            ("delivered", "available_for_pickup", "out_for_delivery", "failed_attempt", "in_transit")]
+        assert [event["location"] for event in page["events"]] == ["Lyon, FR", None, None, "Lyon", None]
 
 
-def test_carrier_text_with_any_email_address_is_left_out(merchant: str, connection: tuple[str, str]) -> None:
+def test_the_carriers_message_never_reaches_the_page_but_stays_in_the_api(
+        merchant: str, connection: tuple[str, str]) -> None:
+    shipment = new_shipment(merchant)
+    number = shipment["parcels"][0]["tracking_number"]
+    scan(connection, number, "exception", 10, message="Customs fee unpaid, pay at https://evil.example/pay")
+    assert "evil.example" not in json.dumps(track_json(number)) + track(number).body
+    events = call(shipments_api, api_event("GET", "/v1/shipments/{shipment_id}/events",
+                                           path_params={"shipment_id": shipment["id"]}, merchant_id=merchant)).json()
+    assert events["items"][0]["carrier_message"] == "Customs fee unpaid, pay at https://evil.example/pay"
+
+
+@pytest.mark.parametrize(("code", "language", "description"), [
+    ("Delivered_005", "fr", "Livré chez un voisin"),  # an AfterShip subtag, borrowed by the colis format
+    ("Exception_006", "de", "Vom Zusteller bis zur Zahlung zurückgehalten"),
+    ("in_transit/arrived_at_facility", "nl", "Aangekomen bij een vestiging van de vervoerder"),  # EasyPost
+    ("TRANSIT/package_departed", "es", "Ha salido de un centro del transportista"),  # Shippo
+    ("InTransit_001", "en", "In transit"),  # a code without a text of its own: the canonical status
+])
+def test_a_carrier_code_reads_as_its_vocabularys_text(merchant: str, connection: tuple[str, str], code: str,
+                                                      language: str, description: str) -> None:
     number = new_shipment(merchant)["parcels"][0]["tracking_number"]
-    scan(connection, number, "exception", 10, message="Contact someone.else@example.org")
-    assert track_json(number)["events"][0]["message"] is None
+    scan(connection, number, code, 10, message="free text, never shown")
+    [event] = track_json(number, lang=language)["events"]
+    assert event["description"] == description
+
+
+# --- slugs: only the slug's merchant, former slugs redirect, the takeover is impossible ----------------
+def test_the_takeover_of_a_number_by_another_merchant_cannot_touch_the_pages_of_the_first(
+        merchant: str, connection: tuple[str, str]) -> None:
+    """Merchant B creates a shipment with A's number, brands itself like A and posts an exception
+    from its own connection: A's page (and A's emails' links) still show A's parcel only."""
+    mine = new_shipment(merchant, numbers=["SHARED0001"])
+    scan(connection, "SHARED0001", "in_transit", 10, city="Lyon", country="FR")
+    imitator = MerchantRepository().create("Maison Lune", "maison-lune-fr").id
+    settings(imitator, {"brand": {"name": "Maison Lune", "color": "#0a7d5a"}})
+    clock.advance(timedelta(days=1))
+    theirs = new_shipment(imitator, numbers=["SHARED0001"])
+    scan(colis_connection(imitator), "SHARED0001", "exception", 24 * 60 + 5,
+         message="Customs fee unpaid, pay at https://evil.example/pay")
+
+    page = track_json("SHARED0001")
+    assert page["status"] == "in_transit" and [e["status"] for e in page["events"]] == ["in_transit"]
+    assert "evil.example" not in track("SHARED0001").body
+    assert mine["parcels"][0]["public_tracking_url"].endswith("/track/maison-lune/SHARED0001")
+    # B's page lives under B's slug only, and cannot take A's slug.
+    assert theirs["parcels"][0]["public_tracking_url"].endswith("/track/maison-lune-fr/SHARED0001")
+    assert track_json("SHARED0001", slug="maison-lune-fr")["status"] == "exception"
+    taken = call(account_api, api_event("PATCH", "/v1/settings", body={"tracking_slug": "maison-lune"},
+                                        merchant_id=imitator))
+    assert taken.status == 409 and "taken" in taken.json()["detail"]
+
+
+def test_the_unscoped_page_is_gone(merchant: str) -> None:
+    number = new_shipment(merchant)["parcels"][0]["tracking_number"]
+    # `/track/{number}` is now the lookup form of a slug nobody has.
+    assert lookup(number).status == 404
+    assert track(number, slug="no-such-shop").status == 404
+
+
+def test_a_new_slug_serves_the_pages_and_the_former_one_redirects_for_good(merchant: str) -> None:
+    number = new_shipment(merchant)["parcels"][0]["tracking_number"]
+    settings(merchant, {"tracking_slug": "lune-paris"})
+    settings(merchant, {"tracking_slug": "lune-lyon"})
+
+    assert track_json(number, slug="lune-lyon")["tracking_number"] == number
+    for former in ("maison-lune", "lune-paris"):
+        moved = track(number, slug=former, lang="nl")
+        assert moved.status == 301
+        assert moved.headers["location"] == f"https://api.colis.test/track/lune-lyon/{number}?lang=nl"
+    assert lookup("lune-paris").headers["location"] == "https://api.colis.test/track/lune-lyon"
+    # A slug once used stays that merchant's: nobody else gets it, the merchant may take it back.
+    other = MerchantRepository().create("Other Shop").id
+    for slug in ("maison-lune", "lune-paris", "lune-lyon"):
+        response = call(account_api, api_event("PATCH", "/v1/settings", body={"tracking_slug": slug},
+                                               merchant_id=other))
+        assert response.status == 409, slug
+    settings(merchant, {"tracking_slug": "maison-lune"})
+    assert track_json(number)["tracking_number"] == number
+
+
+@pytest.mark.parametrize("slug", ["ab", "a" * 41, "Maison-Lune", "maison_lune", "maison lune", "lune/x", "", None])
+def test_a_malformed_slug_is_422(merchant: str, slug: str | None) -> None:
+    response = call(account_api, api_event("PATCH", "/v1/settings", body={"tracking_slug": slug},
+                                           merchant_id=merchant))
+    assert response.status == 422
+    assert MerchantRepository().get(merchant).settings.tracking_slug == "maison-lune"
+
+
+def test_every_merchant_gets_a_readable_unique_slug_at_creation(aws_env: dict[str, Any]) -> None:
+    merchants = MerchantRepository()
+    first, second = merchants.create("Zoé & Fils — Épicerie"), merchants.create("Zoé & Fils — Épicerie")
+    slugs = [first.settings.tracking_slug, second.settings.tracking_slug]
+    assert all(re.fullmatch(r"zoe-fils-epicerie-[a-z0-9]{6}", slug or "") for slug in slugs), slugs
+    assert slugs[0] != slugs[1]
+    assert [merchants.merchant_for_slug(slug or "") for slug in slugs] == [first.id, second.id]
+    with pytest.raises(Refused):
+        merchants.create("Copycat", slugs[0])
+
+
+def test_the_lookup_form_sends_the_number_to_its_page(merchant: str) -> None:
+    number = new_shipment(merchant)["parcels"][0]["tracking_number"]
+    form = lookup("maison-lune")
+    assert form.status == 200 and form.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<form id="lookup" method="get" action="maison-lune">' in form.body
+    assert 'name="tracking_number"' in form.body and "Maison Lune" in form.body
+    assert "form-action 'self'" in form.headers["content-security-policy"]
+    found = lookup("maison-lune", {"tracking_number": f" {number} ", "lang": "fr"})
+    assert found.status == 303
+    assert found.headers["location"] == f"https://api.colis.test/track/maison-lune/{number}?lang=fr"
+    assert lookup("maison-lune", {"tracking_number": "<script>"}).status == 200  # the form again
 
 
 # --- the rules behind the answers, as tables ---------------------------------------------------------
@@ -275,25 +394,3 @@ def test_content_negotiation(accept: str | None, json_wanted: bool) -> None:
     from functions.tracking.page import prefers_json
 
     assert prefers_json(accept) is json_wanted
-
-
-@pytest.mark.parametrize(("text", "shown"), [
-    ("Arrivé au centre de tri", True),
-    ("LYON CEDEX", True),
-    ("Paris, FR", True),  # a place, not a person
-    ("Remis à M. QUENNEC", False),  # last name, any case
-    ("Remis a zebulon", False),  # first name, without its accent
-    ("77, Allée des Glycines", False),  # street, other punctuation
-    ("LYON 69009", False),  # postal code
-    ("Tél. 06 12 34 56 78", False),  # national form of the phone
-    ("Call +44 20 7946 0958", False),  # anyone's international number
-    ("Contact x@y.org", False),  # anyone's email
-    ("Colis 3SYZXG000000001 scanné", True),  # tracking numbers are not phones
-    ("Van de Berg depot", True),  # name particles alone do not hide a text
-])
-def test_what_carrier_text_may_show(text: str, shown: bool) -> None:
-    from functions.tracking.privacy import Recipient, public_text
-    from shared.values.models import Address
-
-    recipient = Recipient.of(Address.model_validate({**RECIPIENT, "last_name": "Quennec de Marchetti"}))
-    assert (public_text(text, recipient) == text) is shown

@@ -96,23 +96,26 @@ def test_signed_webhooks_produce_exactly_one_email_per_milestone_in_the_recipien
     texts = catalogue("de")
     for item in emails:
         assert item["to"] == recipient
-        assert f"{local_stack['api_url']}/track/" in item["html"] and brand in item["html"]
+        assert f"{local_stack['api_url']}/track/{local_stack['tracking_slug']}/" in item["html"] and brand in item["html"]
         assert texts["parcels.other"].format(count="3") in item["html"] and "DHL" in item["html"]
-    page = public_api.get(f"/track/{numbers[0]}", headers={"Accept": "application/json"})
+    page = public_api.get(f"/track/{local_stack['tracking_slug']}/{numbers[0]}", headers={"Accept": "application/json"})
     assert page.status_code == 200
     assert page.json()["status"] == "delivered" and page.json()["shipment_status"] == "delivered"
     assert page.json()["language"] == "de" and page.json()["merchant"]["name"] == brand
 
 
 def test_the_tracking_page_answers_json_html_and_404_through_the_gateway(
-        api: ApiClient, public_api: ApiClient) -> None:
+        api: ApiClient, public_api: ApiClient, local_stack: dict[str, Any]) -> None:
     created = api.post("/v1/shipments", json=shipment_body())
     assert created.status_code == 201, created.text
     number = created.json()["parcels"][0]["tracking_number"]
 
-    as_json = public_api.get(f"/track/{number}", headers={"Accept": "application/json"})
-    as_html = public_api.get(f"/track/{number}?lang=nl")
-    unknown = public_api.get("/track/NOSUCHNUMBER1", headers={"Accept": "application/json"})
+    slug = local_stack["tracking_slug"]
+    assert created.json()["parcels"][0]["public_tracking_url"] == f"{local_stack['api_url']}/track/{slug}/{number}"
+    as_json = public_api.get(f"/track/{slug}/{number}", headers={"Accept": "application/json"})
+    as_html = public_api.get(f"/track/{slug}/{number}?lang=nl")
+    unknown = public_api.get(f"/track/{slug}/NOSUCHNUMBER1", headers={"Accept": "application/json"})
+    assert public_api.get(f"/track/{number}").status_code == 404  # no page without the merchant's slug
 
     assert as_json.status_code == 200 and as_json.json()["tracking_number"] == number
     assert as_html.status_code == 200 and as_html.headers["Content-Type"] == "text/html; charset=utf-8"

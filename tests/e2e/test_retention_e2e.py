@@ -133,7 +133,7 @@ def test_archive_at_60_days_redaction_at_90_and_deletion_at_15_months(api: ApiCl
     run_retention(api)
     eventually(lambda: shipment(api, silent["id"]).status_code == 404 and shipment(api, delivered["id"]).status_code == 404)
     number = delivered["parcels"][0]["tracking_number"]
-    assert api.get(f"/track/{number}", headers={"Accept": "application/json"}).status_code == 404
+    assert api.get(f"/track/{stack['tracking_slug']}/{number}", headers={"Accept": "application/json"}).status_code == 404
 
 
 def test_a_shipment_in_transit_at_its_date_is_kept_then_deleted_once_delivered(api: ApiClient,

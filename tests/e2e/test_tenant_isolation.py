@@ -371,27 +371,33 @@ def test_a_cursor_of_another_merchant_is_a_bad_request(world: World, api: ApiCli
         assert api.get(path, params={"cursor": cursor, "limit": 1}).status_code == 200  # a good cursor for A
 
 
-TRACKING_FIELDS = {"tracking_number", "carrier", "status", "shipment_status", "parcel_count", "estimated_delivery",
-                   "events", "merchant", "language"}
+TRACKING_FIELDS = {"tracking_number", "carrier", "carrier_name", "carrier_url", "status", "shipment_status",
+                   "parcel_count", "estimated_delivery", "events", "merchant", "language"}
 
 
 def test_the_public_tracking_page_shows_only_the_tracking(world: World, api: ApiClient, second_api: ApiClient,
-                                                            public_api: ApiClient) -> None:
+                                                            public_api: ApiClient, local_stack: dict[str, Any]) -> None:
     """Public by design (API.md "Public tracking"): the parcel's tracking and the merchant's brand,
     nothing of the recipient, the order or the merchant's ids."""
     number = f"ISO{world.tag.upper()}X"  # A's second shipment, one parcel; B has no such number
-    page = _ok(public_api.get(f"/track/{number}", headers={"Accept": "application/json"}))
+    slug = local_stack["tracking_slug"]
+    page = _ok(public_api.get(f"/track/{slug}/{number}", headers={"Accept": "application/json"}))
     assert set(page) <= TRACKING_FIELDS, set(page) - TRACKING_FIELDS
     assert (page["tracking_number"], page["parcel_count"]) == (number, 1)
-    html = public_api.get(f"/track/{number}")
+    html = public_api.get(f"/track/{slug}/{number}")
     assert html.status_code == 200
     for shown in (json.dumps(page), html.text):
         leaked = [value for value in world.private if value in shown and not number.startswith(value)]
         assert leaked == [], leaked
         assert "Anouk" not in shown and "9000" not in shown and "+32470000000" not in shown
-    # DESIGN.md §1.2: when several merchants have a number, the newest shipment wins.
+    # DESIGN.md §1.2: a page shows its slug's merchant's shipment only; B's shipment with A's
+    # number lives under B's slug and changes nothing under A's.
     shared_number = world["numbers"][1]
+    before = _ok(public_api.get(f"/track/{slug}/{shared_number}", headers={"Accept": "application/json"}))
     _ok(second_api.post("/v1/shipments", json=_shipment_body(f"t{world.tag}", [shared_number])), 201)
-    newest = _ok(public_api.get(f"/track/{shared_number}", headers={"Accept": "application/json"}))
-    assert newest["parcel_count"] == 1 and not [v for v in world.private if v in json.dumps(newest)
+    after = _ok(public_api.get(f"/track/{slug}/{shared_number}", headers={"Accept": "application/json"}))
+    assert after == before
+    theirs = _ok(public_api.get(f"/track/{local_stack['second_merchant']['tracking_slug']}/{shared_number}",
+                                headers={"Accept": "application/json"}))
+    assert theirs["parcel_count"] == 1 and not [v for v in world.private if v in json.dumps(theirs)
                                                 and v != shared_number]

@@ -126,7 +126,7 @@ def test_the_tracking_page_shows_the_new_status_in_a_browser(
     created = api.post("/v1/shipments", json=shipment_body(parcels=2, carrier="Colissimo", recipient=RECIPIENT))
     assert created.status_code == 201, created.text
     number = created.json()["parcels"][0]["tracking_number"]
-    url = f"{local_stack['api_url']}/track/{number}"
+    url = created.json()["parcels"][0]["public_tracking_url"]
     texts = catalogue("fr")
 
     before = Dom(render_in_browser(url, tmp_path / "before.png", tmp_path / "profile-before"))

@@ -49,7 +49,7 @@ EXPECTED_EXAMPLES = [
             carrier_code="1",
             carrier_message="Ready to send",
             occurred_at=datetime(1970, 1, 1, 0, 0, 0, 123_000, tzinfo=UTC),
-            location="Eindhoven, NL",
+            location="Eindhoven, NL", city="Eindhoven", country="NL", source="sendcloud",
             carrier_event_id=None,
             carrier=None,
             estimated_delivery=None,
@@ -64,7 +64,7 @@ EXPECTED_EXAMPLES = [
             carrier_code="in_transit/arrived_at_facility",
             carrier_message="Arrived at FedEx location",
             occurred_at=datetime(2024, 8, 2, 18, 50, tzinfo=UTC),
-            location="EDISON, NJ, US",
+            location="EDISON, NJ, US", city="EDISON", region="NJ", country="US", source="easypost",
             carrier_event_id="evt_1",
             carrier="FedEx",
             estimated_delivery=datetime(2024, 8, 5, tzinfo=UTC),
@@ -79,7 +79,7 @@ EXPECTED_EXAMPLES = [
             carrier_code="delivered",
             carrier_message="DELIVERED",
             occurred_at=datetime(2014, 8, 24, 15, 33, tzinfo=UTC),
-            location="SAN FRANCISCO, CA, US",
+            location="SAN FRANCISCO, CA, US", city="SAN FRANCISCO", region="CA", country="US", source="easypost",
             carrier_event_id="evt_qatAiJDM",
             carrier="UPS",
             estimated_delivery=datetime(2014, 8, 27, tzinfo=UTC),
@@ -94,7 +94,7 @@ EXPECTED_EXAMPLES = [
             carrier_code="InTransit_001",
             carrier_message="Departed Shipping Partner Facility, USPS Awaiting Item",
             occurred_at=datetime(2021, 1, 14, 0, 52, tzinfo=UTC),
-            location=None,
+            location=None, source="aftership",
             carrier_event_id="94dadd60-ed26-46d0-aa52-3ced925a50ff",
             carrier="usps",
             estimated_delivery=None,
@@ -109,7 +109,7 @@ EXPECTED_EXAMPLES = [
             carrier_code="DELIVERED/information_received",
             carrier_message="Your shipment has been delivered at the destination mailbox.",
             occurred_at=datetime(2016, 7, 23, tzinfo=UTC),
-            location="Las Vegas, NV, US",
+            location="Las Vegas, NV, US", city="Las Vegas", region="NV", country="US", source="shippo",
             carrier_event_id=None,
             carrier="usps",
             estimated_delivery=datetime(2019, 8, 24, 14, 15, 22, tzinfo=UTC),
@@ -414,11 +414,20 @@ def test_colis_single_event() -> None:
         carrier_code="out_for_delivery",
         carrier_message="Bezorger is onderweg",
         occurred_at=datetime(2025, 3, 1, 8, 15, tzinfo=UTC),
-        location="Eindhoven, NL",
+        location="Eindhoven, NL", source="colis",  # free text: no city, region or country of its own
         carrier_event_id="evt-42",
         carrier="postnl",
         estimated_delivery=datetime(2025, 3, 1, 17, 0, tzinfo=UTC),
     )
+
+
+def test_colis_city_region_and_country_apart_are_the_public_place() -> None:
+    update = only_update(parse_delivery("colis", colis_event(location="12 rue des Lilas, 75011 Paris", city="Paris",
+                                                             region="IDF", country="FR")))
+    assert (update.location, update.city, update.region, update.country) == (
+        "12 rue des Lilas, 75011 Paris", "Paris", "IDF", "FR")
+    alone = only_update(parse_delivery("colis", colis_event(location=None, city="Paris", country="FR")))
+    assert (alone.location, alone.city, alone.country) == ("Paris, FR", "Paris", "FR")
 
 
 def test_colis_minimal_event_with_a_carrier_code_and_time_without_offset() -> None:

@@ -55,7 +55,10 @@ def test_contract_statuses_are_documented() -> None:
     assert {"200", "400", "401", "404", "413"} <= set(webhook["responses"])
     assert "application/json" in webhook["requestBody"]["content"]
     assert {"401", "403", "400", "422"} <= set(paths["/v1/orders"]["get"]["responses"])
-    assert "text/html" in paths["/track/{tracking_number}"]["get"]["responses"]["404"]["content"]
+    page = paths["/track/{tracking_slug}/{tracking_number}"]["get"]["responses"]
+    assert "text/html" in page["404"]["content"] and "301" in page
+    assert {"200", "301", "303", "404"} <= set(paths["/track/{tracking_slug}"]["get"]["responses"])
+    assert "/track/{tracking_number}" not in paths  # nothing picks between merchants
     assert "content" not in paths["/v1/api-keys/{key_id}"]["delete"]["responses"]["204"]
     assert "content" not in paths["/v1/exports/{export_id}/download"]["get"]["responses"]["302"]
 

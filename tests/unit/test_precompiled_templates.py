@@ -20,7 +20,13 @@ from functions.notify.rendering import (
 )
 from functions.notify.texts import SUPPORTED_LANGUAGES
 from functions.tracking import page_templates
-from functions.tracking.page import TrackingPageView, render_not_found_page, render_tracking_page
+from functions.tracking.page import (
+    TrackingPageMerchant,
+    TrackingPageView,
+    render_lookup_page,
+    render_not_found_page,
+    render_tracking_page,
+)
 from shared.shipments.statuses import TrackingStatus
 
 BRANDS = [
@@ -64,15 +70,18 @@ def test_the_committed_module_is_the_compilers_output(target):
 @pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
 def test_tracking_pages_are_jinjas(rendered, language, brand):
     events = [{"status": status.value, "occurred_at": f"2025-03-{10 + i:02d}T0{i}:30:00Z",
-               "location": "Lyon <FR>" if i % 2 else None, "message": "Scanned & sorted" if i % 3 else None}
+               "location": "Lyon <FR>" if i % 2 else None, "description": "Scanned & sorted"}
               for i, status in enumerate(list(TrackingStatus)[:6])]
     for overrides in ({"events": events, "estimated_delivery": "2025-03-14"}, {"events": [], "parcel_count": 1}):
         view = TrackingPageView.model_validate({
-            "tracking_number": "JJD0001", "carrier": "DHL <Express>", "status": "out_for_delivery",
+            "tracking_number": "JJD0001", "carrier": "dhl", "carrier_name": "DHL <Express>",
+            "carrier_url": "https://dhl.example/t?a=1&b=<2>" if overrides.get("events") else None,
+            "status": "out_for_delivery",
             "shipment_status": "in_transit", "parcel_count": 3, "merchant": brand, "language": language,
             **overrides})
         render_tracking_page(view, language)
     render_not_found_page("<script>alert('x')</script>&", language)
+    render_lookup_page("maison-lune", TrackingPageMerchant.model_validate(brand), language)
     assert_jinja_agrees(rendered)
 
 

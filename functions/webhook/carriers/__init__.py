@@ -47,4 +47,6 @@ def parse_delivery(carrier: str, payload: Any) -> ParsedDelivery:
         raise ValueError(f"no parser for carrier {carrier!r}")
     if not isinstance(payload, dict):
         raise InvalidPayload("the body must be a JSON object")
-    return parser(payload)
+    parsed = parser(payload)
+    # Each update names the vocabulary its code belongs to (the public page describes codes by it).
+    return parsed.model_copy(update={"updates": [u.model_copy(update={"source": carrier}) for u in parsed.updates]})

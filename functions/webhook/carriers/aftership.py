@@ -27,7 +27,7 @@ def parse(body: dict[str, Any]) -> ParsedDelivery:
         carrier_code=subtag or tag,
         carrier_message=_message(newest),
         occurred_at=newest.at if newest else _without_checkpoints(body, tracking),
-        location=_location(newest),
+        **_place(newest),
         carrier_event_id=payload.optional_text(body.get("event_id"), "event_id"),
         carrier=payload.optional_text(tracking.get("slug"), "msg.slug"),
         estimated_delivery=payload.optional_iso_time(tracking.get("expected_delivery")),
@@ -45,14 +45,12 @@ def _message(newest: Latest | None) -> str | None:
     return payload.optional_text(newest.item.get("message"), "msg.checkpoints[].message")
 
 
-def _location(newest: Latest | None) -> str | None:
+def _place(newest: Latest | None) -> dict[str, str | None]:
     """City, state and country fields only: the free-text `location` may hold a street or a
     postal code."""
-    if newest is None:
-        return None
-    checkpoint = newest.item
+    checkpoint = newest.item if newest is not None else {}
     country = checkpoint.get("country_iso3") or checkpoint.get("country_region") or checkpoint.get("country_name")
-    return payload.place(checkpoint.get("city"), checkpoint.get("state"), country)
+    return payload.place_fields(checkpoint.get("city"), checkpoint.get("state"), country)
 
 
 def _without_checkpoints(body: dict[str, Any], tracking: dict[str, Any]) -> datetime:

@@ -40,7 +40,11 @@ class ColisEvent(BaseModel):
     tracking_number: str = Field(min_length=1, max_length=128)
     status: str = Field(min_length=1, max_length=128)
     occurred_at: IsoTime
+    # Free text, kept for the merchant; the public page shows `city`, `region`, `country` only.
     location: str | None = Field(default=None, max_length=200)
+    city: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    country: str | None = Field(default=None, max_length=100)
     message: str | None = Field(default=None, max_length=1000)
     estimated_delivery: IsoTime | None = None
 
@@ -79,7 +83,8 @@ def read_event(event: Any) -> CanonicalUpdate:
         carrier_code=parsed.status,
         carrier_message=parsed.message,
         occurred_at=parsed.occurred_at,
-        location=parsed.location,
+        location=parsed.location or payload.place(parsed.city, parsed.region, parsed.country),
+        city=parsed.city, region=parsed.region, country=parsed.country,
         carrier_event_id=parsed.event_id,
         carrier=parsed.carrier,
         estimated_delivery=parsed.estimated_delivery,

@@ -27,7 +27,7 @@ def parse(body: dict[str, Any]) -> ParsedDelivery:
         carrier_code=combined_code(status, detail),
         carrier_message=_message(newest),
         occurred_at=newest.at if newest else _updated_at(body, tracker),
-        location=_location(newest),
+        **_place(newest),
         carrier_event_id=payload.optional_text(body.get("id"), "id"),
         carrier=payload.optional_text(tracker.get("carrier"), "result.carrier"),
         estimated_delivery=payload.optional_iso_time(tracker.get("est_delivery_date")),
@@ -45,11 +45,11 @@ def _message(newest: Latest | None) -> str | None:
     return payload.optional_text(newest.item.get("message"), "tracking_details[].message")
 
 
-def _location(newest: Latest | None) -> str | None:
+def _place(newest: Latest | None) -> dict[str, str | None]:
     if newest is None:
-        return None
+        return payload.place_fields(None, None, None)
     where = payload.optional_obj(newest.item.get("tracking_location"), "tracking_location")
-    return payload.place(where.get("city"), where.get("state"), where.get("country"))
+    return payload.place_fields(where.get("city"), where.get("state"), where.get("country"))
 
 
 def _updated_at(body: dict[str, Any], tracker: dict[str, Any]) -> datetime:

@@ -107,6 +107,14 @@ def place(*parts: Any) -> str | None:
     return ", ".join(kept) or None
 
 
+def place_fields(city: Any, region: Any, country: Any) -> dict[str, str | None]:
+    """`city`, `region`, `country` of an update (what the public page may show) and `location`,
+    their text: only from fields a carrier gives apart, never its free-text location."""
+    parts = {name: str(value).strip()[:100] if isinstance(value, str) and value.strip() else None
+             for name, value in (("city", city), ("region", region), ("country", country))}
+    return {**parts, "location": place(*parts.values())}
+
+
 def update(**fields: Any) -> CanonicalUpdate:
     try:
         return CanonicalUpdate(**fields)

@@ -30,7 +30,7 @@ def parse(body: dict[str, Any]) -> ParsedDelivery:
                 carrier_code=status_id,
                 carrier_message=message,
                 occurred_at=_occurred_at(body),
-                location=payload.place(parcel.get("city"), country.get("iso_2")),
+                **payload.place_fields(parcel.get("city"), None, country.get("iso_2")),
                 carrier=payload.optional_text(carrier.get("code"), "parcel.carrier.code"),
             )
         ]

@@ -26,7 +26,7 @@ def parse(body: dict[str, Any]) -> ParsedDelivery:
         carrier_code=combined_code(status, substatus),
         carrier_message=payload.optional_text(current.get("status_details"), "data.tracking_status.status_details"),
         occurred_at=_status_date(current),
-        location=payload.place(where.get("city"), where.get("state"), where.get("country")),
+        **payload.place_fields(where.get("city"), where.get("state"), where.get("country")),
         carrier=payload.optional_text(track.get("carrier"), "data.carrier"),
         estimated_delivery=payload.optional_iso_time(track.get("eta")),
     )
