@@ -20,7 +20,7 @@ from shared.exports.store import ExportJob, ExportType
 from shared.merchants.store import MerchantRepository
 from shared.notifications.store import NotificationRepository
 from shared.orders.store import OrderRepository
-from shared.refunds.store import RefundRepository
+from shared.refunds.store import RefundStore
 from shared.shipments.queries import ShipmentFilter, iterate_shipments
 from shared.shipments.store import ShipmentRepository
 
@@ -42,14 +42,14 @@ class Sources:
     merchants: MerchantRepository
     customers: CustomerRepository
     orders: OrderRepository
-    refunds: RefundRepository
+    refunds: RefundStore
     notifications: NotificationRepository
     xlsx_max_rows: int = XLSX_MAX_DATA_ROWS
 
     @classmethod
     def default(cls) -> Sources:
         return cls(shipments=ShipmentRepository(), merchants=MerchantRepository(), customers=CustomerRepository(),
-                   orders=OrderRepository(), refunds=RefundRepository(), notifications=NotificationRepository())
+                   orders=OrderRepository(), refunds=RefundStore(), notifications=NotificationRepository())
 
 
 def _stamp(moment: datetime) -> str:

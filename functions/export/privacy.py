@@ -28,8 +28,9 @@ from functions.export.spreadsheet import BinaryFile, CsvExportWriter
 from shared.customers.store import CustomerRepository
 from shared.errors import NotFound
 from shared.notifications.store import Notification, NotificationRepository
-from shared.orders.store import Order, OrderRepository
-from shared.refunds.store import RefundRepository
+from shared.orders.model import Order
+from shared.orders.store import OrderRepository
+from shared.refunds.store import RefundStore
 from shared.shipments.store import Shipment, ShipmentRepository
 
 Progress = Callable[[int], None]
@@ -101,7 +102,7 @@ class CustomerData:
 
     customers: CustomerRepository
     orders: OrderRepository
-    refunds: RefundRepository
+    refunds: RefundStore
     shipments: ShipmentRepository
     notifications: NotificationRepository
     merchant_id: str

@@ -1,6 +1,6 @@
 """`PATCH /v1/orders/{id}`: what an edit may change, and the edited order it makes (pure).
 
-Apart from `shared.orders` because only the orders function edits orders: every other function
+Apart from `shared.orders.model` because only the orders function edits orders: every other function
 reading orders would build the patch models at cold start for nothing.
 """
 
@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.errors import Invalid
-from shared.orders.store import MAX_LINES, Order, OrderNumber, valid_hs_code
+from shared.orders.model import MAX_LINES, Order, OrderNumber, valid_hs_code
 from shared.values.models import Address, Amount
 from shared.values.money import has_valid_precision, quantum
 

@@ -14,9 +14,9 @@ from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shared.errors import Invalid
 from shared.http.api import api_resolver, json_response, merchant_id, public_base_url
 from shared.merchants.store import MerchantRepository
-from shared.orders.store import Order, OrderActivity, OrderIn, OrderRepository
+from shared.orders.model import Order, OrderActivity, OrderIn
+from shared.orders.store import OrderRepository
 from shared.platform.observability import entrypoint
-from shared.refunds.store import RefundRepository
 from shared.shipments.store import ShipmentRepository
 
 app = api_resolver()
@@ -55,7 +55,7 @@ def import_order(body: OrderIn,
                      alias="Idempotency-Key", max_length=255,
                      description="optional: a retry with the same key and body answers the first order")] = None,
                  ) -> Response[Order]:
-    answer = service.import_order(OrderRepository(), RefundRepository(), MerchantRepository(), _customers(),
+    answer = service.import_order(OrderRepository(), MerchantRepository(), _customers(),
                                   merchant_id(app), body, idempotency_key)
     return json_response(201, answer.order, {"Idempotent-Replayed": "true"} if answer.replayed else None)
 

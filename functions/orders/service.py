@@ -1,9 +1,11 @@
 """Order use cases: import, read, list, edit, notes, activity, tracking numbers, and keeping the
-order's shipping status in step with its shipments (DESIGN.md §1.3)."""
+order's shipping status in step with its shipments (DESIGN.md §1.3).
 
+A change that lost a race to another (`ChangedMeanwhile`) is made again on the order read again,
+under the kernel's retry policy."""
 
-import random
-import time
+from __future__ import annotations
+
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -14,34 +16,36 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from functions.orders.edits import EditOutcome, OrderPatch, apply_patch
 from shared.customers import store as customer_records
 from shared.dynamo import keys
-from shared.errors import NotFound, Refused, Unavailable
+from shared.dynamo.paging import decode_cursor, list_scope
+from shared.dynamo.retry import retry_changed
+from shared.dynamo.transactions import TransactionRefused
+from shared.errors import ChangedMeanwhile, NotFound, Refused, Unavailable
 from shared.merchants.store import MerchantRepository
-from shared.orders.store import (
-    IMPORT_KEY_TAKEN,
-    MAX_TAGS_IN_IMPORT,
-    NUMBER_TAKEN,
-    ImportKeyRecord,
+from shared.orders.model import (
     Order,
     OrderActivity,
     OrderIn,
-    OrderRepository,
     OrderStatus,
     RefundedAmounts,
-    TransactionFailed,
-    bump_write,
     estimated_weight,
-    has_tag,
     import_fingerprint,
     now_ms,
     order_fee,
     order_total,
     shipping_status,
+)
+from shared.orders.store import (
+    IMPORT_KEY_TAKEN,
+    NUMBER_TAKEN,
+    ImportKeyRecord,
+    OrderRepository,
+    has_tag,
     status_is,
 )
 from shared.platform import clock
 from shared.platform.ids import new_id
 from shared.platform.observability import count, logger
-from shared.refunds.store import RefundRepository
+from shared.refunds.store import ledger_item
 from shared.shipments.creation import create_shipment
 from shared.shipments.statuses import TrackingStatus
 from shared.shipments.store import (
@@ -86,10 +90,6 @@ class Customers:
         return customer_records.address_entry_item(merchant_id, owner_id, customer_id, email, address)
 
 
-def _backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** attempt)))  # noqa: S311 - jitter, not security
-
-
 # --- import ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ImportAnswer:
@@ -97,8 +97,8 @@ class ImportAnswer:
     replayed: bool  # the order an earlier request with the same Idempotency-Key created
 
 
-def import_order(orders: OrderRepository, refunds: RefundRepository, merchants: MerchantRepository,
-                 customers: CustomerDirectory, merchant_id: str, body: OrderIn,
+def import_order(orders: OrderRepository, merchants: MerchantRepository, customers: CustomerDirectory,
+                 merchant_id: str, body: OrderIn,
                  idempotency_key: str | None = None) -> ImportAnswer:
     """Imports the order once per `Idempotency-Key` (optional): a storefront that retries an
     import whose answer it lost gets the order the first request created, not a second one."""
@@ -108,10 +108,11 @@ def import_order(orders: OrderRepository, refunds: RefundRepository, merchants: 
         if replayed is not None:
             return ImportAnswer(replayed, replayed=True)
     try:
-        return ImportAnswer(_import(orders, refunds, merchants, customers, merchant_id, body,
+        return ImportAnswer(_import(orders, merchants, customers, merchant_id, body,
                                     (idempotency_key, fingerprint) if idempotency_key else None), replayed=False)
-    except TransactionFailed as failure:
-        if idempotency_key and IMPORT_KEY_TAKEN in failure.failed:  # a concurrent request with the key won
+    except (TransactionRefused, ChangedMeanwhile) as failure:
+        rules = failure.rules if isinstance(failure, TransactionRefused) else frozenset()
+        if idempotency_key and IMPORT_KEY_TAKEN in rules:  # a concurrent request with the key won
             replayed = _replay(orders, merchant_id, idempotency_key, fingerprint)
             if replayed is not None:
                 return ImportAnswer(replayed, replayed=True)
@@ -127,8 +128,8 @@ def _replay(orders: OrderRepository, merchant_id: str, idempotency_key: str, fin
     return orders.get(merchant_id, record.order_id)
 
 
-def _import(orders: OrderRepository, refunds: RefundRepository, merchants: MerchantRepository,
-            customers: CustomerDirectory, merchant_id: str, body: OrderIn,
+def _import(orders: OrderRepository, merchants: MerchantRepository, customers: CustomerDirectory,
+            merchant_id: str, body: OrderIn,
             import_key: tuple[str, str] | None) -> Order:
     if body.order_number and orders.id_for_number(merchant_id, body.order_number):
         raise _number_taken(body.order_number)
@@ -148,30 +149,23 @@ def _import(orders: OrderRepository, refunds: RefundRepository, merchants: Merch
         fee_terms=terms, fee=order_fee(total, terms, currency), created_at=now, updated_at=now)
     created = OrderActivity(type="created", at=now, details={
         "store": order.store, "payment_mode": order.payment_mode, "customer_id": order.customer_id})
-    tags = orders.tag_writes(merchant_id, order)
-    writes = [*orders.create_writes(merchant_id, order, created), refunds.ledger_write(merchant_id, order),
-              *tags[:MAX_TAGS_IN_IMPORT]]
     entry = customers.address_entry(merchant_id, order.id, order.customer_id, order.customer.email,
                                     order.shipping_address)
-    if entry:
-        writes.append(orders.item_write(entry))
-    if import_key is not None:
-        writes.append(orders.import_key_write(merchant_id, import_key[0], ImportKeyRecord(order.id, import_key[1])))
     try:
-        orders.transact(writes)
-    except TransactionFailed as failure:
-        if NUMBER_TAKEN in failure.failed and IMPORT_KEY_TAKEN not in failure.failed:
+        orders.create(merchant_id, order, created, alongside=[ledger_item(merchant_id, order), *([entry] if entry else [])],
+                      import_key=(import_key[0], ImportKeyRecord(order.id, import_key[1])) if import_key else None)
+    except TransactionRefused as refused:
+        if NUMBER_TAKEN in refused.rules and IMPORT_KEY_TAKEN not in refused.rules:
             raise _number_taken(order.order_number or "") from None
         raise
-    if tags[MAX_TAGS_IN_IMPORT:]:
-        orders.put_tags_after(tags[MAX_TAGS_IN_IMPORT:])
     count("OrderImported")
     logger.info("order imported", extra={"order_id": order.id, "customer_id": order.customer_id})
     return order
 
 
 def _number_taken(number: str) -> Refused:
-    return Refused(f"Order number {number} is already used by another order; choose another number.")
+    return Refused(f"Order number {number} is already used by another order; choose another number.",
+                   rule=NUMBER_TAKEN)
 
 
 # --- reads ----------------------------------------------------------------------------------------
@@ -217,8 +211,6 @@ def list_orders(orders: OrderRepository, merchant_id: str, filters: OrderFilter,
 
 def _by_number(orders: OrderRepository, merchant_id: str, filters: OrderFilter,
                cursor: str | None) -> tuple[list[Order], str | None]:
-    from shared.dynamo.paging import decode_cursor, list_scope
-
     if cursor:  # this list is one order: it never gave a cursor (400, whatever list gave it)
         decode_cursor(merchant_id, cursor, scope=list_scope("orders-by-number"))
         return [], None
@@ -234,10 +226,11 @@ def _by_number(orders: OrderRepository, merchant_id: str, filters: OrderFilter,
 # --- edits and notes ------------------------------------------------------------------------------
 def edit_order(orders: OrderRepository, customers: CustomerDirectory | None, merchant_id: str, order_id: str,
                patch: OrderPatch) -> EditOutcome:
-    for attempt in range(MAX_ATTEMPTS):
+    def edit() -> EditOutcome:
         order = orders.get(merchant_id, order_id, consistent=True)
         if order.status is OrderStatus.cancelled:
-            raise Refused("This order is cancelled and can no longer be edited; you can still add notes.")
+            raise Refused("This order is cancelled and can no longer be edited; you can still add notes.",
+                          rule="order_cancelled")
         outcome = apply_patch(order, patch)
         if not outcome.changes:
             return EditOutcome(order, [], [])
@@ -245,25 +238,20 @@ def edit_order(orders: OrderRepository, customers: CustomerDirectory | None, mer
         changed.version, changed.updated_at = order.version + 1, now_ms()
         entry = OrderActivity(type="edited", at=changed.updated_at, changes=outcome.changes,
                               details={"warnings": outcome.warnings} if outcome.warnings else None)
-        writes = [orders.save_write(merchant_id, changed, order.version),
-                  *orders.activity_writes(merchant_id, order.id, changed.version, [entry])]
-        if outcome.number_changed_from is not None and changed.order_number:
-            writes += orders.number_change_writes(merchant_id, order.id, order.order_number, changed.order_number)
-        if outcome.shipping_address_changed and customers is not None:
-            address_entry = customers.address_entry(merchant_id, order.id, order.customer_id, order.customer.email,
-                                                    changed.shipping_address)
-            if address_entry:
-                writes.append(orders.item_write(address_entry))
+        address_entry = customers.address_entry(merchant_id, order.id, order.customer_id, order.customer.email,
+                                                changed.shipping_address) \
+            if outcome.shipping_address_changed and customers is not None else None
         try:
-            orders.transact(writes)
-        except TransactionFailed as failure:
-            if NUMBER_TAKEN in failure.failed:
+            orders.save(merchant_id, changed, [entry], renumbered_from=outcome.number_changed_from,
+                        alongside=[address_entry] if address_entry else [])
+        except TransactionRefused as refused:
+            if NUMBER_TAKEN in refused.rules:
                 raise _number_taken(changed.order_number or "") from None
-            _backoff(attempt)
-            continue
+            raise
         count("OrderEdited")
         return outcome
-    raise Unavailable("The order kept changing; retry the edit.")
+
+    return retry_changed(edit, tries=MAX_ATTEMPTS)
 
 
 class NoteIn(BaseModel):
@@ -273,17 +261,13 @@ class NoteIn(BaseModel):
 
 def add_note(orders: OrderRepository, merchant_id: str, order_id: str, text: str) -> OrderActivity:
     """Notes are allowed on every order, cancelled ones included."""
-    for attempt in range(MAX_ATTEMPTS):
+    def note() -> OrderActivity:
         order = orders.get(merchant_id, order_id, consistent=True)
-        note = OrderActivity(id=new_id("note"), type="note", at=now_ms(), text=text)
-        try:
-            orders.transact([bump_write(orders.table, merchant_id, order_id, order.version),
-                             *orders.activity_writes(merchant_id, order_id, order.version + 1, [note])])
-        except TransactionFailed:
-            _backoff(attempt)
-            continue
-        return note
-    raise Unavailable("The order kept changing; retry the note.")
+        entry = OrderActivity(id=new_id("note"), type="note", at=now_ms(), text=text)
+        orders.add_note(merchant_id, order, entry)
+        return entry
+
+    return retry_changed(note, tries=MAX_ATTEMPTS)
 
 
 def activity(orders: OrderRepository, merchant_id: str, order_id: str, limit: int,
@@ -334,24 +318,25 @@ def add_tracking_number(orders: OrderRepository, shipments: ShipmentRepository, 
 
 
 def _claim_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_id: str, order_id: str) -> Shipment:
-    for _ in range(MAX_ATTEMPTS):
+    def claim() -> Shipment:
         shipment = shipments.get(merchant_id, shipment_id, consistent=True)
         if shipment.order_id not in (None, order_id):
             raise Refused(f"This tracking number belongs to shipment {shipment.id} of order {shipment.order_id}; "
-                           "use another tracking number.")
+                          "use another tracking number.", rule="tracking_number_taken")
         if shipment.status is TrackingStatus.cancelled:
             raise Refused(f"The label of shipment {shipment.id} with this tracking number was voided; add the "
-                           "tracking number of the new label instead.")
+                          "tracking number of the new label instead.", rule="label_voided")
         if shipment.order_id == order_id:
             return shipment
         claimed = shipment.model_copy(deep=True)
         claimed.order_id, claimed.version, claimed.updated_at = order_id, shipment.version + 1, clock.now()
         try:
             shipments.save(merchant_id, claimed, shipment.version)
-        except Refused:
-            continue
+        except Refused as lost:  # its only rule is the version check: the shipment changed meanwhile
+            raise ChangedMeanwhile(rule=lost.rule) from lost
         return claimed
-    raise Unavailable("The shipment kept changing; retry.")
+
+    return retry_changed(claim, tries=MAX_ATTEMPTS)
 
 
 def _shipment_for(shipments: ShipmentRepository, merchants: MerchantRepository, merchant_id: str, order: Order,
@@ -401,7 +386,7 @@ def shipment_voided(orders: OrderRepository, shipments: ShipmentRepository, merc
 
 def _update_shipping(orders: OrderRepository, shipments: ShipmentRepository, merchant_id: str, order_id: str,
                      shipment_id: str, *, linking: bool) -> Order | None:
-    for attempt in range(MAX_ATTEMPTS):
+    def update() -> Order | None:
         order = orders.find(merchant_id, order_id, consistent=True)
         if order is None:
             logger.warning("shipment names an unknown order", extra={"shipment_id": shipment_id})
@@ -411,9 +396,8 @@ def _update_shipping(orders: OrderRepository, shipments: ShipmentRepository, mer
         status = shipping_status(order, any(_is_active(shipments, merchant_id, s) for s in shipment_ids))
         if not newly_linked and status is order.status:
             return order
-        changed = order.model_copy(deep=True)
+        changed = order.revised()
         changed.shipment_ids, changed.status = shipment_ids, status
-        changed.version, changed.updated_at = order.version + 1, now_ms()
         entries = []
         if newly_linked:
             kind = "shipped" if status is OrderStatus.shipped else "shipment_linked"
@@ -421,14 +405,10 @@ def _update_shipping(orders: OrderRepository, shipments: ShipmentRepository, mer
         if order.status is OrderStatus.shipped and status is not OrderStatus.shipped:
             entries.append(OrderActivity(type="shipment_voided", at=changed.updated_at,
                                          details={"shipment_id": shipment_id, "status": status.value}))
-        try:
-            orders.transact([orders.save_write(merchant_id, changed, order.version),
-                             *orders.activity_writes(merchant_id, order.id, changed.version, entries)])
-        except TransactionFailed:
-            _backoff(attempt)
-            continue
+        orders.save(merchant_id, changed, entries)
         return changed
-    raise Unavailable("The order kept changing; retry.")
+
+    return retry_changed(update, tries=MAX_ATTEMPTS)
 
 
 def _is_active(shipments: ShipmentRepository, merchant_id: str, shipment_id: str) -> bool:

@@ -11,11 +11,11 @@ from pydantic import BaseModel, Field
 
 from functions.refund import service
 from shared.http.api import api_resolver, merchant_id
-from shared.orders.store import OrderRepository
 from shared.platform.observability import entrypoint
+from shared.refunds.model import Refund
 from shared.refunds.payments import payment_provider
 from shared.refunds.rules import RefundRequest
-from shared.refunds.store import Refund, RefundRepository
+from shared.refunds.store import RefundStore
 
 app = api_resolver()
 
@@ -39,24 +39,21 @@ def create_refund(order_id: str, body: RefundRequest,
                   idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key",
                                                                 description="required; scoped to the order")] = None,
                   ) -> Response[Any]:  # the stored first answer goes out as it is
-    orders = OrderRepository()
-    answer = service.refund(orders, RefundRepository(orders.table), payment_provider(orders.table), merchant_id(app),
-                            order_id, body, idempotency_key)
+    store = RefundStore()
+    answer = service.refund(store, payment_provider(store.table), merchant_id(app), order_id, body, idempotency_key)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-    return Response(status_code=answer.status, content_type="application/json", body=answer.body, headers=headers)
+    return Response(status_code=201, content_type="application/json", body=answer.body, headers=headers)
 
 
 @app.get("/v1/orders/<order_id>/refunds")
 def list_refunds(order_id: str) -> RefundList:
-    orders = OrderRepository()
-    return RefundList(items=service.list_refunds(orders, RefundRepository(orders.table), merchant_id(app), order_id))
+    return RefundList(items=service.list_refunds(RefundStore(), merchant_id(app), order_id))
 
 
 @app.post("/v1/orders/<order_id>/cancel")
 def cancel(order_id: str, body: service.CancelRequest) -> OrderCancellationResult:
-    orders = OrderRepository()
-    order, refund = service.cancel(orders, RefundRepository(orders.table), payment_provider(orders.table),
-                                   merchant_id(app), order_id, body)
+    store = RefundStore()
+    order, refund = service.cancel(store, payment_provider(store.table), merchant_id(app), order_id, body)
     return OrderCancellationResult(order=order.model_dump(mode="json"), refund=refund)
 
 

@@ -20,10 +20,11 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from shared.dynamo import keys
-from shared.errors import NotFound, Refused
+from shared.errors import ChangedMeanwhile, NotFound, Refused
 from shared.events.outbox import outbox_entry
 from shared.notifications.store import NotificationRepository
-from shared.orders.store import Order, OrderActivity, OrderRepository
+from shared.orders.model import Order, OrderActivity
+from shared.orders.store import OrderRepository
 from shared.platform import aws
 from shared.platform.observability import count, logger
 from shared.retention.redaction import redact_activity_changes, redact_order, redact_shipment
@@ -142,14 +143,11 @@ def _save_redacted_order(repos: Repositories, merchant_id: str, order: Order | N
         if changed == order:
             return order
         changed.version, changed.updated_at = order.version + 1, now
-        put = repos.orders.save_write(merchant_id, changed, order.version).operation["Put"]
         try:
-            repos.table.meta.client.put_item(**put)
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                order = repos.orders.find(merchant_id, order.id, consistent=True)
-                continue  # the order changed meanwhile: redact the newer version
-            raise
+            repos.orders.save(merchant_id, changed, [])
+        except ChangedMeanwhile:
+            order = repos.orders.find(merchant_id, order.id, consistent=True)
+            continue  # the order changed meanwhile: redact the newer version
         count("OrdersRedacted")
         logger.info("order redacted", extra={"merchant_id": merchant_id, "order_id": order.id})
         return changed

@@ -24,7 +24,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
-from shared.dynamo import keys
+from shared.dynamo import keys, writes
+from shared.errors import Refused
 from shared.platform import aws, clock
 from shared.platform.settings import settings
 from shared.values.money import minor_units
@@ -77,10 +78,10 @@ class EmbeddedPaymentProvider:
                 "refund_id": request.refund_id, "amount": request.amount, "currency": request.currency,
                 "settled_at": clock.isoformat(settled_at)}
         try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            writes.put(self._table, item, condition=writes.ITEM_IS_NEW, rule="settled")
+        except Refused:
+            return self._already_settled(request)
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return self._already_settled(request)
             if int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500:
                 raise PaymentOutcomeUnknown("the settlement may have been recorded") from error
             raise PaymentFailed("the settlement could not be recorded") from error

@@ -1,10 +1,11 @@
 """`POST /v1/orders/{id}/refunds`: the request, and the money rules that turn its amounts into a
 refund (display-currency conversion, the one-minor-unit clamp, what remains of each component).
 
-Apart from `shared.refunds` because only the refund function takes refund requests: the other
+Apart from `shared.refunds.model` because only the refund function takes refund requests: the other
 functions that read refunds or write the ledger would build these models at cold start for nothing.
 """
 
+from __future__ import annotations
 
 import hashlib
 import json
@@ -14,8 +15,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import Invalid
-from shared.orders.store import COMPONENTS, Order, RefundComponents
-from shared.refunds.store import RefundReason
+from shared.orders.model import COMPONENTS, Order, RefundComponents
+from shared.refunds.model import RefundReason
 from shared.values.models import Amount
 from shared.values.money import has_valid_precision, minor_units, quantum, round_half_up, zero
 
@@ -85,6 +86,6 @@ def resolve_amounts(requested: RequestedAmounts, amount_currency: str, order: Or
     amounts = RefundComponents(**resolved)
     if amounts.sum() <= 0:
         raise Invalid("Give at least one amount above zero (subtotal, shipping or duties_taxes).",
-                               errors=[{"field": "amounts", "type": "value_error",
-                                        "message": "at least one amount above zero is required"}])
+                      errors=[{"field": "amounts", "type": "value_error",
+                               "message": "at least one amount above zero is required"}])
     return amounts

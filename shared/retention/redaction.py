@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.customers.store import Customer
-from shared.orders.store import Order, OrderActivity, OrderCustomer
+from shared.orders.model import Order, OrderActivity, OrderCustomer
 from shared.shipments.store import Shipment
 from shared.values.models import Address
 

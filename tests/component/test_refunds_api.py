@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from functions.refund import handler as refund_module
+from shared.dynamo import keys
 from shared.merchants.store import MerchantRepository
 from shared.platform import clock
 from shared.platform.ids import derived_id
@@ -28,6 +29,7 @@ from tests.component.orders_support import (
     refunds_of,
 )
 from tests.factories import tracking_number
+from tests.faults import injected_faults, key_is
 
 PERSONAL = ("lea.martin@example.fr", "Martin", "Bellecour", "69002", "+33698765432", "Léa")
 
@@ -239,6 +241,34 @@ def test_after_a_provider_failure_the_amount_is_free_for_another_refund(merchant
     refund(merchant, order["id"], partial(subtotal="100.00"), key="first")
     assert refund(merchant, order["id"], partial(subtotal="100.00"), key="second").status == 201
 
+
+def test_a_refund_reads_its_order_once_and_settles_on_that_read(merchant: str, provider: Provider) -> None:
+    order = new_order(merchant)
+    order_key = keys.order(merchant, order["id"])
+    with injected_faults() as calls:
+        assert refund(merchant, order["id"], partial(), key="once").status == 201
+    reads = [c for c in calls.calls if c.operation in ("GetItem", "Query", "BatchGetItem", "Scan")]
+    assert [c.operation for c in reads if key_is(order_key)(c.params)] == ["GetItem"]
+    assert not [c for c in reads if c.operation != "GetItem"]  # no list read stands in for the order either
+    # The one read was enough: the settlement landed on the order's version as read.
+    assert get_order(merchant, order["id"]).json()["refunded"]["total"] == "30.00"
+
+
+def test_a_refund_whose_order_changed_after_its_read_settles_on_the_order_read_again(
+        merchant: str, provider: Provider) -> None:
+    order = new_order(merchant)
+    original = provider.refund
+
+    def pay_while_a_note_lands(request: ProviderRefund) -> ProviderReceipt:
+        assert add_note(merchant, order["id"], "Appelée").status == 201  # the order's version moves on
+        return original(request)
+
+    provider.refund = pay_while_a_note_lands  # type: ignore[method-assign]
+    assert refund(merchant, order["id"], partial(), key="moved").status == 201
+    shown = get_order(merchant, order["id"]).json()
+    assert shown["refunded"]["total"] == "30.00"
+    kinds = [entry["type"] for entry in activity(merchant, order["id"]).json()["items"]]
+    assert kinds[-2:] == ["note", "refunded"]
 
 def test_a_refund_whose_attempt_died_is_finished_by_a_retry_once_its_lease_runs_out(
         merchant: str, provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,11 +21,12 @@ from functions.refund import service as refund_service
 from shared.errors import DomainError
 from shared.http.problems import problem_of
 from shared.merchants.store import MerchantRepository
-from shared.orders.store import Order, OrderIn, OrderRepository
+from shared.orders.model import Order, OrderIn
+from shared.orders.store import OrderRepository
 from shared.platform import aws, clock
 from shared.refunds.payments import EmbeddedPaymentProvider
 from shared.refunds.rules import RefundRequest
-from shared.refunds.store import RefundRepository
+from shared.refunds.store import RefundStore
 from tests.factories import address
 from tests.template_resources import create_table
 
@@ -95,7 +96,7 @@ def _order(endpoint: str, merchant_id: str, subtotal: str) -> Order:
         "lines": [{"sku": "LAMP", "name": "Lamp", "quantity": 1, "unit_price": subtotal}],
         "amounts": {"subtotal": subtotal, "shipping": "9.90", "duties": "0", "taxes": "0"},
         "billing_address": address(), "shipping_address": address()})
-    return orders_service.import_order(OrderRepository(table), RefundRepository(table), MerchantRepository(table),
+    return orders_service.import_order(OrderRepository(table), MerchantRepository(table),
                                        _Customers(), merchant_id, body).order
 
 
@@ -105,13 +106,13 @@ def _refund(endpoint: str, merchant_id: str, order_id: str, amount: str, key: st
     body = RefundRequest.model_validate({"amounts": {"subtotal": amount}, "reason": "customer_request"})
     start.wait()
     try:
-        answer = refund_service.refund(OrderRepository(table), RefundRepository(table),
+        answer = refund_service.refund(RefundStore(table),
                                        EmbeddedPaymentProvider(table), merchant_id, order_id, body, key)
     except DomainError as problem:
         return problem_of(problem)[0], None, False
     import json
 
-    return answer.status, json.loads(answer.body)["id"], answer.replayed
+    return 201, json.loads(answer.body)["id"], answer.replayed
 
 
 @pytest.fixture
@@ -142,7 +143,7 @@ def test_fifty_concurrent_refunds_of_a_tenth_each_refund_exactly_the_subtotal(mo
     after = OrderRepository(table).get(merchant, order.id, consistent=True)
     assert after.refunded.subtotal == Decimal("249.90") and after.refunded.total == Decimal("249.90")
     assert after.refund_status.value == "partial"  # the shipping was not refunded
-    refunds = RefundRepository(table).list(merchant, order.id)
+    refunds = RefundStore(table).list(merchant, order.id)
     assert len(refunds) == 10 and sum(r.total for r in refunds) == Decimal("249.90")
     assert sorted(r.id for r in refunds) == sorted(ref for status, ref, _ in results if status == 201)
     assert sum(Decimal(str(s["amount"])) for s in _settlements(moto_server, merchant, order.id)) == Decimal("249.90")
@@ -161,6 +162,6 @@ def test_the_same_key_sent_twenty_times_at_once_refunds_once(moto_server: str, m
     assert {status for status, _, _ in results} <= {201, 409}
     assert sum(1 for status, _, replayed in results if status == 201 and not replayed) == 1
     table = _table(moto_server)
-    assert [r.id for r in RefundRepository(table).list(merchant, order.id)] == list(ids)
+    assert [r.id for r in RefundStore(table).list(merchant, order.id)] == list(ids)
     assert OrderRepository(table).get(merchant, order.id, consistent=True).refunded.subtotal == Decimal("30.00")
     assert len(_settlements(moto_server, merchant, order.id)) == 1

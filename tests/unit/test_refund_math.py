@@ -12,7 +12,7 @@ import pytest
 from functions.orders.edits import OrderPatch, apply_patch
 from shared.errors import Invalid
 from shared.merchants.store import FeeSettings
-from shared.orders.store import (
+from shared.orders.model import (
     Order,
     OrderFee,
     OrderIn,
@@ -25,9 +25,9 @@ from shared.orders.store import (
     refund_status_of,
     shipping_status,
 )
+from shared.refunds.model import fee_returned
 from shared.refunds.payments import stripe_amount
 from shared.refunds.rules import RefundRequest, RequestedAmounts, resolve_amounts
-from shared.refunds.store import fee_returned
 from tests.factories import address
 
 D = Decimal
