@@ -22,6 +22,7 @@ from shared.dynamo.transactions import TransactionRefused
 from shared.errors import ChangedMeanwhile, NotFound, Refused, Unavailable
 from shared.merchants.store import MerchantRepository
 from shared.orders.model import (
+    ActivityType,
     Order,
     OrderActivity,
     OrderIn,
@@ -400,7 +401,7 @@ def _update_shipping(orders: OrderRepository, shipments: ShipmentRepository, mer
         changed.shipment_ids, changed.status = shipment_ids, status
         entries = []
         if newly_linked:
-            kind = "shipped" if status is OrderStatus.shipped else "shipment_linked"
+            kind: ActivityType = "shipped" if status is OrderStatus.shipped else "shipment_linked"
             entries.append(OrderActivity(type=kind, at=changed.updated_at, details={"shipment_id": shipment_id}))
         if order.status is OrderStatus.shipped and status is not OrderStatus.shipped:
             entries.append(OrderActivity(type="shipment_voided", at=changed.updated_at,

@@ -110,10 +110,7 @@ def refund(store: RefundStore, provider: PaymentProvider, merchant_id: str, orde
             _same_request(existing.request_hash, fingerprint)
             if existing.status == "succeeded":  # its record expired; the derived id still holds the key
                 return RefundAnswer(existing.model_dump_json(), True)
-            if not existing.lease_expired():
-                _wait(deadline)
-                continue
-            taken = store.take_over(merchant_id, existing)
+            taken = _take_over_once_stale(store, merchant_id, existing, deadline)
             if taken is not None:
                 return _pay_and_settle(store, provider, merchant_id, store.order(merchant_id, order_id), taken, key)
             continue
@@ -157,6 +154,15 @@ def _wait(deadline: float) -> None:
         raise Refused("A request with this Idempotency-Key is still being processed; retry in a few seconds.",
                       rule="in_progress")
     time.sleep(POLL_SECONDS)
+
+
+def _take_over_once_stale(store: RefundStore, merchant_id: str, pending: Refund, deadline: float) -> Refund | None:
+    """The pending refund, taken over, when its attempt died or did not learn the payment's outcome;
+    None when that attempt is still alive (after waiting a moment) or another one took it over."""
+    if not pending.lease_expired():
+        _wait(deadline)
+        return None
+    return store.take_over(merchant_id, pending)
 
 
 def _check_refundable(order: Order) -> None:
@@ -385,12 +391,8 @@ def _resume_cancellation(store: RefundStore, provider: PaymentProvider, merchant
     """A cancellation is moving money: wait for it, or take it over when its attempt died."""
     assert order.pending_refund_id is not None
     pending = store.find(merchant_id, order.id, order.pending_refund_id)
-    if pending is None or pending.status == "succeeded":
-        raise ChangedMeanwhile(rule=IN_PROGRESS)  # settling or undoing right now: read the order again
-    if not pending.lease_expired():
-        _wait(deadline)
-        raise ChangedMeanwhile(rule=IN_PROGRESS)
-    taken = store.take_over(merchant_id, pending)
-    if taken is None:
+    taken = _take_over_once_stale(store, merchant_id, pending, deadline) \
+        if pending is not None and pending.status == "pending" else None
+    if taken is None:  # still moving money, settling or undoing right now: read the order again
         raise ChangedMeanwhile(rule=IN_PROGRESS)
     return _pay_and_settle_cancellation(store, provider, merchant_id, order, taken)

@@ -196,7 +196,7 @@ COMPONENTS = ("subtotal", "shipping", "duties_taxes")
 
 
 class RefundedAmounts(RefundComponents):
-    total: Amount = Decimal(0)  # type: ignore[assignment]
+    total: Amount = Decimal(0)
 
 
 class OrderFee(BaseModel):

@@ -195,6 +195,7 @@ class RefundStore:
         same key can be retried) and put the order back (`restored`, for a cancellation), if this
         attempt still holds the refund. False when another attempt took it over meanwhile."""
         assert pending.lease_until is not None
+        lease = clock.isoformat(pending.lease_until)
         ledger_key = keys.order_ledger(merchant_id, pending.order_id)
         reserved = [(name, amount) for name, amount in pending.amounts.items() if amount > 0]
 
@@ -207,7 +208,7 @@ class RefundStore:
             tx.delete(keys.order_refund(merchant_id, pending.order_id, pending.id),
                       condition="#status = :pending AND lease_until = :lease", rule=LEASE_LOST,
                       names={"#status": "status"},
-                      values={":pending": "pending", ":lease": clock.isoformat(pending.lease_until)})
+                      values={":pending": "pending", ":lease": lease})
             if idempotency_key is not None:
                 tx.delete(_record_key(merchant_id, pending.order_id, idempotency_key), rule=LEASE_LOST,
                           condition="attribute_not_exists(pk) OR (request_hash = :h AND #state = :pending)",
