@@ -13,7 +13,7 @@ from functions.account.service import ConnectionOut, CreatedConnection
 from functions.account.settings_patch import SettingsPatch
 from shared.http.api import api_resolver, json_response, merchant_id, public_base_url
 from shared.merchants.api_keys import ApiKey, ApiKeyRepository, CreatedApiKey
-from shared.merchants.connections import Carrier, ConnectionRepository
+from shared.merchants.connections import Carrier, ConnectionRepository, ConnectionSecret
 from shared.merchants.store import MerchantRepository, Settings
 from shared.platform.observability import entrypoint
 
@@ -23,7 +23,8 @@ app = api_resolver()
 class ConnectionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     carrier: Carrier
-    secret: str | None = Field(default=None, min_length=16, max_length=512)
+    secret: ConnectionSecret | None = Field(default=None, description="the carrier's webhook secret as it issued "
+                                            "it (1-256 characters); generated, long and random, when omitted")
 
 
 class ApiKeyList(BaseModel):

@@ -8,13 +8,13 @@ path caches connections and secrets briefly so that a warm function reads neithe
 import secrets
 import threading
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from boto3.dynamodb.conditions import Key
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.dynamo import keys
-from shared.errors import NotFound
+from shared.errors import Invalid, NotFound
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
 from shared.platform.settings import settings
@@ -22,6 +22,11 @@ from shared.platform.settings import settings
 Carrier = Literal["sendcloud", "easypost", "aftership", "shippo", "colis"]
 CARRIERS: tuple[str, ...] = ("sendcloud", "easypost", "aftership", "shippo", "colis")
 CACHE_SECONDS = 30.0
+# The carrier's own secret, as it issued it: EasyPost lets merchants choose theirs (its published
+# example has 6 characters), so any non-empty text up to 256 characters. Ours stay long and random.
+MAX_SECRET_LENGTH = 256
+ConnectionSecret = Annotated[str, Field(min_length=1, max_length=MAX_SECRET_LENGTH, pattern=r"\S")]
+GENERATED_SECRET_BYTES = 32
 
 
 class Connection(BaseModel):
@@ -48,7 +53,10 @@ class ConnectionRepository:
     def create(self, merchant_id: str, carrier: str, secret: str | None = None) -> tuple[Connection, str]:
         connection = Connection(id=new_id("con"), merchant_id=merchant_id, carrier=carrier,  # type: ignore[arg-type]
                                 created_at=clock.isoformat(clock.now()))
-        secret = secret or secrets.token_urlsafe(32)
+        if secret is not None and not (secret.strip() and len(secret) <= MAX_SECRET_LENGTH):
+            raise Invalid(f"A connection secret is 1 to {MAX_SECRET_LENGTH} characters, not only blanks.",
+                          errors=[{"field": "secret", "type": "string_length", "message": "1 to 256 characters"}])
+        secret = secret or secrets.token_urlsafe(GENERATED_SECRET_BYTES)
         self._ssm.put_parameter(Name=_secret_name(connection.id), Value=secret, Type="SecureString", Overwrite=True)
         attributes = connection.model_dump()
         self._table.meta.client.transact_write_items(TransactItems=[
@@ -59,8 +67,8 @@ class ConnectionRepository:
         ])
         return connection, secret
 
-    def get(self, connection_id: str) -> Connection | None:
-        item = self._table.get_item(Key=keys.connection(connection_id)).get("Item")
+    def get(self, connection_id: str, *, consistent: bool = False) -> Connection | None:
+        item = self._table.get_item(Key=keys.connection(connection_id), ConsistentRead=consistent).get("Item")
         return Connection.model_validate(keys.strip_keys(item)) if item else None
 
     def secret(self, connection_id: str) -> str:

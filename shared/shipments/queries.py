@@ -29,6 +29,7 @@ from shared.shipments.store import (
     status_in,
 )
 from shared.values.models import empty_list
+from shared.values.times import utc_instant
 
 
 class ShipmentFilter(BaseModel):
@@ -52,6 +53,18 @@ class ShipmentFilter(BaseModel):
         # pydantic would read "2026-03-01T00:00:00Z" as a date (zero time), widening the bound.
         if isinstance(value, str) and len(value.strip()) > 10:
             return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return value
+
+    @field_validator("created_from", "created_to")
+    @classmethod
+    def _real_instant(cls, value: date | datetime | None) -> date | datetime | None:
+        # Year 1 or 9999 with an offset (or 9999-12-31's end of day) is past the calendar in UTC:
+        # an OverflowError while the bounds are computed, were it let through (a 422 instead).
+        if isinstance(value, datetime):
+            return utc_instant(value)
+        if isinstance(value, date):
+            utc_instant(datetime.combine(value, time(0)))
+            utc_instant(datetime.combine(value, time(0)) + timedelta(days=1))
         return value
 
     @model_validator(mode="after")

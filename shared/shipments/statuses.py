@@ -9,6 +9,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.values.times import utc_instant
+
 
 class TrackingStatus(StrEnum):
     pre_transit = "pre_transit"
@@ -96,6 +98,13 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+# What one update keeps of a carrier's texts: a parcel's shipment item holds the latest of each per
+# parcel (up to 50 parcels) within DynamoDB's 400 KB item limit.
+MAX_CARRIER_MESSAGE = 1000
+MAX_LOCATION = 200
+MAX_CODE = 128
+
+
 class CanonicalUpdate(BaseModel):
     """One carrier status for one parcel, holding no personal data."""
 
@@ -135,7 +144,24 @@ class CanonicalUpdate(BaseModel):
     @field_validator("occurred_at", "estimated_delivery")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else as_utc(value)
+        # In range as well: an offset can push year 1 or 9999 past the calendar (OverflowError).
+        return None if value is None else utc_instant(value)
+
+    @field_validator("carrier_message", mode="before")
+    @classmethod
+    def _cut_message(cls, value: object) -> object:
+        # Free text of any length from a signed carrier: kept, cut, never refused (DESIGN.md §1.1).
+        return value[:MAX_CARRIER_MESSAGE] if isinstance(value, str) else value
+
+    @field_validator("location", mode="before")
+    @classmethod
+    def _cut_location(cls, value: object) -> object:
+        return value[:MAX_LOCATION] if isinstance(value, str) else value
+
+    @field_validator("carrier_code", "carrier", mode="before")
+    @classmethod
+    def _cut_code(cls, value: object) -> object:
+        return value[:MAX_CODE] if isinstance(value, str) else value
 
     def dedup_key(self) -> str:
         """Same carrier event id, or without one same tracking number + status + time: a duplicate."""

@@ -194,9 +194,23 @@ def test_connection_secret_given_is_kept_in_ssm_not_in_the_table(merchant: str, 
     assert parameter["Parameter"]["Value"] == secret and parameter["Parameter"]["Type"] == "SecureString"
 
 
-@pytest.mark.parametrize("body", [{"carrier": "dhl"}, {}, {"carrier": "colis", "secret": "short"}])
+@pytest.mark.parametrize("body", [{"carrier": "dhl"}, {}, {"carrier": "colis", "secret": ""},
+                                  {"carrier": "colis", "secret": "   "}, {"carrier": "easypost", "secret": "x" * 257}])
 def test_invalid_connection_is_422(merchant: str, body: dict[str, Any]) -> None:
     assert call(account, api_event("POST", "/v1/connections", body=body, merchant_id=merchant)).status == 422
+
+
+@pytest.mark.parametrize("secret", ["whsec", "abc123", "x" * 256])
+def test_a_connection_takes_the_carriers_secret_as_issued(merchant: str, secret: str) -> None:
+    created = call(account, api_event("POST", "/v1/connections", body={"carrier": "easypost", "secret": secret},
+                                      merchant_id=merchant))
+    assert created.status == 201 and created.json()["secret"] == secret
+
+
+def test_generated_secrets_are_long_and_random(merchant: str) -> None:
+    made = {call(account, api_event("POST", "/v1/connections", body={"carrier": "colis"},
+                                    merchant_id=merchant)).json()["secret"] for _ in range(3)}
+    assert len(made) == 3 and all(len(secret) >= 40 for secret in made)
 
 
 def test_a_merchant_cannot_touch_another_merchants_keys_or_connections(merchant: str) -> None:

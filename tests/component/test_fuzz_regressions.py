@@ -15,6 +15,7 @@ from cli.openapi import DOCUMENT as DOCUMENT_PATH
 from cli.openapi import template_routes
 from functions.account.handler import lambda_handler as account
 from functions.customers.handler import lambda_handler as customers
+from functions.export.handler import lambda_handler as exports
 from functions.orders.handler import lambda_handler as orders
 from functions.shipments.handler import lambda_handler as shipments
 from shared.merchants.store import MerchantRepository
@@ -161,3 +162,22 @@ def test_money_strings_that_decimal_would_accept_are_422(merchant: str, amount: 
     response = call(orders, api_event("POST", "/v1/orders", body=order, merchant_id=merchant))
     _assert_problem(response, 422)
     assert [e["field"] for e in response.json()["errors"]] == ["body.amounts.shipping"]
+
+
+HOSTILE_FILTER_TIMES = ["0001-01-01T00:00:00+14:00", "0001-01-01", "9999-12-31T23:59:59-14:00", "9999-12-31",
+                        "9999-12-31T23:59:59.999999+00:00", "2026-02-30", "2026-05-04T25:00:00Z", "soon"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_FILTER_TIMES)
+@pytest.mark.parametrize("bound", ["created_from", "created_to"])
+def test_a_hostile_time_in_a_list_filter_is_422(merchant: str, bound: str, value: str) -> None:
+    response = call(shipments, api_event("GET", "/v1/shipments", query={bound: value}, merchant_id=merchant))
+    _assert_problem(response, 422)
+    assert {error["field"].split(".")[0] for error in response.json()["errors"]} == {bound}
+
+
+@pytest.mark.parametrize("value", HOSTILE_FILTER_TIMES)
+def test_a_hostile_time_in_an_export_filter_is_422(merchant: str, value: str) -> None:
+    body = {"type": "shipments", "format": "csv", "filters": {"created_from": value}}
+    response = call(exports, api_event("POST", "/v1/exports", body=body, merchant_id=merchant))
+    _assert_problem(response, 422)

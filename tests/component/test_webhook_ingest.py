@@ -150,6 +150,22 @@ def test_a_deleted_connection_is_404(merchant: str, connections: dict[str, tuple
     assert deliver("colis", connection_id, raw, signed_headers("colis", secret, raw, NOW)).status == 404
 
 
+@pytest.mark.parametrize("secret", ["whsec", "abc123", "é" * 3, "x" * 256])
+def test_a_carriers_own_secret_is_accepted_as_issued(merchant: str, secret: str) -> None:
+    connection, stored = ConnectionRepository().create(merchant, "easypost", secret)
+    assert stored == secret
+    made = new_shipment(merchant)
+    raw = body_bytes(_easypost_event(made["parcels"][0]["tracking_number"]))
+    answer = deliver("easypost", connection.id, raw, signed_headers("easypost", secret, raw, NOW))
+    assert answer.status == 200 and answer.json()["accepted"] == 1
+
+
+def _easypost_event(number: str) -> dict[str, Any]:
+    from tests.carrier_payloads import easypost
+
+    return easypost(number, "in_transit", NOW - timedelta(hours=1))
+
+
 # --- idempotency and ordering ----------------------------------------------------------------
 def test_a_duplicate_changes_nothing_and_answers_200(merchant: str, connections: dict[str, tuple[str, str]]) -> None:
     made = new_shipment(merchant)
@@ -369,7 +385,7 @@ def test_a_new_update_costs_two_reads_and_one_transaction_and_a_duplicate_no_wri
         merchant: str, connections: dict[str, tuple[str, str]]) -> None:
     made = new_shipment(merchant)
     event = colis_event(made["parcels"][0]["tracking_number"], "in_transit", NOW)
-    signed(connections, "colis", colis_event("3SYZXG000000777", "in_transit", NOW))  # warms the connection cache
+    signed(connections, "colis", colis_event("3SYZXG000000777", "in_transit", NOW))  # warms the secret cache
     counter = RequestCounter()
     signed(connections, "colis", event)
     assert (counter.reads(), counter.writes()) == (2, 1)
@@ -466,3 +482,65 @@ def test_the_history_is_paged_newest_first_and_a_cursor_only_pages_its_own_shipm
     assert _history_page(merchant, made["id"], limit="0").status == 422
     assert _history_page(merchant, made["id"], limit="101").status == 422
     assert _history_page(merchant, made["id"], cursor="garbage").status == 400
+
+
+# --- hostile times and texts (issue 20) ---------------------------------------------------------
+def test_a_future_event_then_delivered_ends_delivered(merchant: str, connections: dict[str, tuple[str, str]]) -> None:
+    made = new_shipment(merchant)
+    number = made["parcels"][0]["tracking_number"]
+    for future in ("2999-01-01T00:00:00+00:00", (NOW + timedelta(hours=25)).isoformat()):
+        refused = signed(connections, "colis", colis_event(number, "in_transit", future))
+        assert refused.status == 400 and "occurred_at" in refused.json()["detail"]
+    assert signed(connections, "colis", colis_event(number, "delivered", NOW)).status == 200
+    assert shipment(merchant, made["id"])["status"] == "delivered"
+    assert [e["status"] for e in history(merchant, made["id"])] == ["delivered"]
+
+
+@pytest.mark.parametrize("carrier", ["sendcloud", "easypost", "aftership", "shippo", "colis"])
+@pytest.mark.parametrize("hostile", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_hostile_time_in_a_single_delivery_is_400_and_records_nothing(
+        merchant: str, connections: dict[str, tuple[str, str]], carrier: str, hostile: str) -> None:
+    from tests.carrier_payloads import BUILDERS
+
+    made = new_shipment(merchant)
+    number = made["parcels"][0]["tracking_number"]
+    payload = BUILDERS[carrier](number, "in_transit", NOW)
+    if carrier == "sendcloud":  # milliseconds: the same instants as numbers
+        payload["carrier_status_change_timestamp"] = -62_135_647_200_000 if hostile.startswith("0001") \
+            else 253_402_351_199_000
+    elif carrier == "easypost":
+        payload["result"]["tracking_details"][0]["datetime"] = hostile
+    elif carrier == "aftership":
+        payload["msg"]["checkpoints"][0]["checkpoint_time"] = hostile
+    elif carrier == "shippo":
+        payload["data"]["tracking_status"]["status_date"] = hostile
+    else:
+        payload["occurred_at"] = hostile
+    answer = signed(connections, carrier, payload)
+    assert answer.status == 400 and answer.headers["content-type"] == "application/problem+json"
+    assert history(merchant, made["id"]) == []
+
+
+def test_a_colis_batch_applies_the_events_around_a_hostile_time(
+        merchant: str, connections: dict[str, tuple[str, str]]) -> None:
+    made = new_shipment(merchant, parcels=2)
+    first, second = (p["tracking_number"] for p in made["parcels"])
+    batch = {"events": [colis_event(first, "in_transit", NOW - timedelta(hours=2)),
+                        colis_event(first, "delivered", "0001-01-01T00:00:00+14:00"),
+                        colis_event(second, "in_transit", "9999-12-31T23:59:59-14:00"),
+                        colis_event(second, "out_for_delivery", NOW - timedelta(hours=1))]}
+    answer = signed(connections, "colis", batch)
+    assert answer.status == 200, answer.body
+    body = answer.json()
+    assert body["accepted"] == 2 and [f["index"] for f in body["failed"]] == [1, 2]
+    assert [p["status"] for p in shipment(merchant, made["id"])["parcels"]] == ["in_transit", "out_for_delivery"]
+
+
+def test_a_long_carrier_message_is_stored_cut_to_1000_characters(
+        merchant: str, connections: dict[str, tuple[str, str]]) -> None:
+    made = new_shipment(merchant)
+    event = colis_event(made["parcels"][0]["tracking_number"], "in_transit", NOW, message="€" * 100_000)
+    assert signed(connections, "colis", event).status == 200
+    assert shipment(merchant, made["id"])["parcels"][0]["carrier_message"] == "€" * 1_000
+    [stored] = history(merchant, made["id"])
+    assert stored["carrier_message"] == "€" * 1_000

@@ -203,8 +203,11 @@ def test_aftership_reads_the_expected_delivery_when_given() -> None:
     body = example("aftership_tracking_update.json")
     body["msg"]["expected_delivery"] = "2021-01-18"
     assert only_update(parse_delivery("aftership", body)).estimated_delivery == datetime(2021, 1, 18, tzinfo=UTC)
-    body["msg"]["expected_delivery"] = "next week"
+    body["msg"]["expected_delivery"] = None
     assert only_update(parse_delivery("aftership", body)).estimated_delivery is None
+    body["msg"]["expected_delivery"] = "next week"  # unreadable is invalid, as any time (DESIGN.md §1.1)
+    with pytest.raises(InvalidPayload, match="estimated_delivery"):
+        parse_delivery("aftership", body)
 
 
 def test_sendcloud_prefers_the_carrier_status_change_time() -> None:

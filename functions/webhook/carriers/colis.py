@@ -45,7 +45,7 @@ class ColisEvent(BaseModel):
     city: str | None = Field(default=None, max_length=100)
     region: str | None = Field(default=None, max_length=100)
     country: str | None = Field(default=None, max_length=100)
-    message: str | None = Field(default=None, max_length=1000)
+    message: str | None = None  # cut to 1,000 characters on the canonical update, never refused
     estimated_delivery: IsoTime | None = None
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
 from functions.webhook.carriers.model import InvalidPayload
-from shared.shipments.statuses import CanonicalUpdate, as_utc
+from shared.platform import clock
+from shared.shipments.statuses import CanonicalUpdate
+from shared.values.times import OutOfRange, not_ahead_of, utc_instant
+
+# An estimated delivery further ahead than this is no estimate (a hostile or broken value).
+ESTIMATE_HORIZON = timedelta(days=366)
 
 
 def obj(value: Any, name: str) -> dict[str, Any]:
@@ -49,22 +54,26 @@ def optional_text(value: Any, name: str) -> str | None:
 
 
 def iso_time(value: Any, name: str) -> datetime:
-    """ISO 8601 time; without offset it is UTC (DESIGN.md §1.1)."""
+    """ISO 8601 time; without offset it is UTC (DESIGN.md §1.1); one that is no real instant
+    (year 1 or 9999 pushed past the calendar by its offset, before 1970) is refused too."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidPayload(f"{name} is missing or not an ISO 8601 time")
     try:
-        return as_utc(datetime.fromisoformat(value.strip()))
+        moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidPayload(f"{name} is not an ISO 8601 time: {value[:40]!r}") from None
-
-
-def optional_iso_time(value: Any) -> datetime | None:
-    """A time the update can do without (an estimate): unreadable is the same as absent,
-    rather than rejecting a carrier's whole delivery over it."""
     try:
-        return iso_time(value, "")
-    except InvalidPayload:
+        return utc_instant(moment)
+    except OutOfRange as error:
+        raise InvalidPayload(f"{name} {error}: {value[:40]!r}") from None
+
+
+def optional_iso_time(value: Any, name: str = "estimated_delivery") -> datetime | None:
+    """A time the update may lack (an estimate): absent is None; present, it must be readable and
+    real, like any other time (DESIGN.md §1.1: never a 500, never a time out of range)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    return iso_time(value, name)
 
 
 def epoch_ms_time(value: Any, name: str) -> datetime:
@@ -80,7 +89,7 @@ def _epoch(value: Any, name: str, per_second: int, unit: str) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidPayload(f"{name} must be {unit} since the epoch")
     try:
-        return datetime.fromtimestamp(value / per_second, tz=UTC)
+        return utc_instant(datetime.fromtimestamp(value / per_second, tz=UTC))
     except (OverflowError, OSError, ValueError):
         raise InvalidPayload(f"{name} is out of range: {value}") from None
 
@@ -116,10 +125,21 @@ def place_fields(city: Any, region: Any, country: Any) -> dict[str, str | None]:
 
 
 def update(**fields: Any) -> CanonicalUpdate:
+    """The canonical update of a payload, its times checked against the product clock: an event
+    more than a day ahead, or an estimate more than a year ahead, makes the update invalid (it
+    would otherwise outrank every real event of the parcel)."""
     try:
-        return CanonicalUpdate(**fields)
+        made = CanonicalUpdate(**fields)
     except ValidationError as error:
         raise InvalidPayload(describe(error)) from None
+    now = clock.now()
+    try:
+        not_ahead_of(made.occurred_at, now)
+    except OutOfRange as error:
+        raise InvalidPayload(f"occurred_at {error}") from None
+    if made.estimated_delivery is not None and made.estimated_delivery > now + ESTIMATE_HORIZON:
+        raise InvalidPayload("estimated_delivery is more than a year ahead of now")
+    return made
 
 
 def describe(error: ValidationError) -> str:
