@@ -70,7 +70,7 @@ def _start_moto() -> tuple[subprocess.Popen[bytes], str]:
 def _environment(endpoint: str) -> None:
     os.environ.update({
         "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ENDPOINT_URL": endpoint, "EXPORT_BUCKET": "colis-bench-exports", "CURSOR_SECRET": "bench",
+        "AWS_ENDPOINT_URL": endpoint, "EXPORT_BUCKET": "colis-bench-exports",
         "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true",
     })
 

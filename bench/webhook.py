@@ -34,8 +34,7 @@ def _environment() -> None:
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "eu-west-1",
                        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "TABLE_NAME": "colis-bench",
                        "CONNECTION_SECRET_PREFIX": "/colis/bench/connections/", "POWERTOOLS_TRACE_DISABLED": "true",
-                       "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true",
-                       "CURSOR_SECRET": "bench"})
+                       "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"})
     os.environ.pop("AWS_ENDPOINT_URL", None)
 
 

@@ -11,6 +11,7 @@ import hmac
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
@@ -23,7 +24,16 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 100
 
 
 def _secret() -> bytes:
-    return settings().cursor_secret.encode("utf-8")
+    """The HMAC key, from Secrets Manager (template: CursorSecret, `CURSOR_SECRET_ARN`): never in
+    code, never in the function's configuration. Read at the first cursor, then kept for the process."""
+    return _stored_secret(settings().cursor_secret_arn)
+
+
+@cache
+def _stored_secret(arn: str) -> bytes:
+    from shared.platform import aws
+
+    return str(aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]).encode("utf-8")
 
 
 def _signature(merchant_id: str, payload: bytes) -> str:

@@ -7,7 +7,7 @@ result for as long as they hold the same values. On Lambda they never change, so
 the first is a cache hit; tests and the local stack that switch variables get fresh settings
 without having to remember to reset anything.
 
-A variable the environment must provide (`TABLE_NAME`, `CURSOR_SECRET`, ...) is checked when it is
+A variable the environment must provide (`TABLE_NAME`, `CURSOR_SECRET_ARN`, ...) is checked when it is
 used, not when the settings are built: a function that never touches the export bucket does not
 need `EXPORT_BUCKET`.
 """
@@ -54,7 +54,7 @@ class Settings:
     _export_bucket: str | None = field(repr=False)
     _import_bucket: str | None = field(repr=False)
     _sender_email: str | None = field(repr=False)
-    _cursor_secret: str | None = field(repr=False)
+    _cursor_secret_arn: str | None = field(repr=False)
     _payment_provider_secret_arn: str | None = field(repr=False)
 
     @property
@@ -78,11 +78,11 @@ class Settings:
         return _required(self._sender_email, "SENDER_EMAIL")
 
     @property
-    def cursor_secret(self) -> str:
-        """The HMAC key of list cursors. No default: a key written in the code would let anyone
-        forge a cursor. The template resolves it from Secrets Manager; tests and the local stack
-        set their own."""
-        return _required(self._cursor_secret, "CURSOR_SECRET")
+    def cursor_secret_arn(self) -> str:
+        """The Secrets Manager secret holding the HMAC key of list cursors (shared/dynamo/paging
+        reads it at run time). No default: a key written in the code would let anyone forge a
+        cursor, and a key in the function's configuration is readable by whoever may read that."""
+        return _required(self._cursor_secret_arn, "CURSOR_SECRET_ARN")
 
     @property
     def payment_provider_secret_arn(self) -> str:
@@ -92,7 +92,7 @@ class Settings:
 # The variables `settings()` depends on, in the order `_build` receives them.
 _NAMES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "TRACKING_BASE_URL", "CONNECTION_SECRET_PREFIX",
           "PAYMENT_PROVIDER", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_TRACE_DISABLED", "TABLE_NAME",
-          "EVENT_BUS_NAME", "EXPORT_BUCKET", "IMPORT_BUCKET", "SENDER_EMAIL", "CURSOR_SECRET",
+          "EVENT_BUS_NAME", "EXPORT_BUCKET", "IMPORT_BUCKET", "SENDER_EMAIL", "CURSOR_SECRET_ARN",
           "PAYMENT_PROVIDER_SECRET_ARN")
 
 
@@ -101,7 +101,7 @@ def _build(endpoint_url: str | None, aws_region: str | None, default_region: str
            tracking_base_url: str | None, connection_secret_prefix: str | None, payment_provider: str | None,
            metrics_namespace: str | None, trace_disabled: str | None, table_name: str | None,
            event_bus_name: str | None, export_bucket: str | None, import_bucket: str | None,
-           sender_email: str | None, cursor_secret: str | None, payment_provider_secret_arn: str | None) -> Settings:
+           sender_email: str | None, cursor_secret_arn: str | None, payment_provider_secret_arn: str | None) -> Settings:
     return Settings(
         endpoint_url=endpoint_url or None,
         region=aws_region or default_region or None,
@@ -111,7 +111,7 @@ def _build(endpoint_url: str | None, aws_region: str | None, default_region: str
         metrics_namespace=metrics_namespace or "Colis",
         tracing=(trace_disabled or "true").strip().lower() not in ("1", "true"),
         _table_name=table_name, _event_bus_name=event_bus_name, _export_bucket=export_bucket,
-        _import_bucket=import_bucket, _sender_email=sender_email, _cursor_secret=cursor_secret,
+        _import_bucket=import_bucket, _sender_email=sender_email, _cursor_secret_arn=cursor_secret_arn,
         _payment_provider_secret_arn=payment_provider_secret_arn)
 
 

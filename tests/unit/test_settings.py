@@ -12,14 +12,14 @@ def bare(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "TRACKING_BASE_URL",
                  "CONNECTION_SECRET_PREFIX", "PAYMENT_PROVIDER", "POWERTOOLS_METRICS_NAMESPACE",
                  "POWERTOOLS_TRACE_DISABLED", "TABLE_NAME", "EVENT_BUS_NAME", "EXPORT_BUCKET", "IMPORT_BUCKET",
-                 "SENDER_EMAIL", "CURSOR_SECRET", "PAYMENT_PROVIDER_SECRET_ARN"):
+                 "SENDER_EMAIL", "CURSOR_SECRET_ARN", "PAYMENT_PROVIDER_SECRET_ARN"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
 
 @pytest.mark.parametrize(("variable", "attribute"), [
     ("TABLE_NAME", "table_name"), ("EVENT_BUS_NAME", "event_bus_name"), ("EXPORT_BUCKET", "export_bucket"),
-    ("IMPORT_BUCKET", "import_bucket"), ("SENDER_EMAIL", "sender_email"), ("CURSOR_SECRET", "cursor_secret"),
+    ("IMPORT_BUCKET", "import_bucket"), ("SENDER_EMAIL", "sender_email"), ("CURSOR_SECRET_ARN", "cursor_secret_arn"),
     ("PAYMENT_PROVIDER_SECRET_ARN", "payment_provider_secret_arn"),
 ])
 def test_a_required_variable_that_is_missing_is_named_when_used(bare: pytest.MonkeyPatch, variable: str,
@@ -31,9 +31,9 @@ def test_a_required_variable_that_is_missing_is_named_when_used(bare: pytest.Mon
 
 
 def test_the_cursor_secret_has_no_default_in_the_code(bare: pytest.MonkeyPatch) -> None:
-    bare.setenv("CURSOR_SECRET", "")
-    with pytest.raises(MissingSetting, match="CURSOR_SECRET"):
-        _ = settings().cursor_secret
+    bare.setenv("CURSOR_SECRET_ARN", "")
+    with pytest.raises(MissingSetting, match="CURSOR_SECRET_ARN"):
+        _ = settings().cursor_secret_arn
 
 
 def test_optional_variables_have_their_documented_defaults(bare: pytest.MonkeyPatch) -> None:
@@ -66,5 +66,5 @@ def test_settings_follow_the_environment_and_are_cached_while_it_holds(bare: pyt
 
 
 def test_secrets_stay_out_of_the_representation(bare: pytest.MonkeyPatch) -> None:
-    bare.setenv("CURSOR_SECRET", "do-not-print-me")
+    bare.setenv("CURSOR_SECRET_ARN", "do-not-print-me")
     assert "do-not-print-me" not in repr(settings())
