@@ -33,6 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import cost as billing  # noqa: E402
+
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_EXPORT_ROWS", "10000,100000").split(","))
 PARCEL_CYCLE = (1, 2, 3, 4, 5, 6, 7)
 MIN_FLOOR_RATIO = 0.5
@@ -147,7 +149,8 @@ def _floor(merchant_id: str, since: datetime) -> tuple[int, float]:
         request: dict[str, Any] = {"IndexName": keys.GSI1.name, "KeyConditionExpression": Key(keys.GSI1.pk).eq(partition)}
         while True:
             page = table.query(**request)
-            for item in page["Items"]:
+            for stored in page["Items"]:
+                item = {**stored, **json.loads(stored["doc"])} if "doc" in stored else stored  # one JSON document
                 recipient, package = item["recipient"], item["package"]
                 for parcel in item["parcels"]:
                     writer.writerow([item["id"], item["status"], recipient.get("first_name"),
@@ -220,7 +223,9 @@ def _measure(rows: int) -> dict[str, Any]:
     floor_rows, floor_seconds = _floor(merchant_id, since)
     _say(f"{rows:,} rows: export")
     exported, seconds, _, facts = _export(merchant_id, traced=False)
-    _say(f"{rows:,} rows: export under tracemalloc")
+    _say(f"{rows:,} rows: export under tracemalloc, request units metered")
+    meter = billing.table_meter(os.environ["TABLE_NAME"])
+    meter.attach(aws.table().meta.client)
     _, _, peak_mb, _ = _export(merchant_id, traced=True)
     if not (floor_rows == exported == rows):
         raise SystemExit(f"row counts differ: floor {floor_rows}, export {exported}, loaded {rows}")
@@ -229,7 +234,24 @@ def _measure(rows: int) -> dict[str, Any]:
             "floor_rows_per_s": round(floor_per_s, 1), "floor_ratio": round(rows_per_s / floor_per_s, 3),
             "seconds": round(seconds, 2), "floor_seconds": round(floor_seconds, 2),
             "peak_memory_mb": round(peak_mb, 2), "file_mib": facts["mib"], "parts": facts["parts"],
-            "queries": requests.calls["Query"], "scans": requests.calls["Scan"]}
+            "queries": requests.calls["Query"], "scans": requests.calls["Scan"],
+            **_cost_figures(meter, rows, seconds, facts["parts"])}
+
+
+def _cost_figures(meter: Any, rows: int, seconds: float, parts: int) -> dict[str, Any]:
+    """Per 1,000 rows: DynamoDB request units of one export (job updates included), the worker's
+    GB-seconds (its memory times the export's wall time here), and USD per million rows exported
+    (S3: one request per part plus the create and complete calls)."""
+    per_row = 1 / rows
+    memory_gb = billing.function_memory_mb("ExportWorkerFunction") / 1024
+    gb_seconds = memory_gb * seconds
+    dollars = billing.dollars_per_million(read_units=meter.read_units * per_row, write_units=meter.write_units * per_row,
+                                          gb_seconds=gb_seconds * per_row, lambda_requests=per_row,
+                                          s3_puts=(parts + 2) * per_row)
+    return {"rru_per_1000_rows": round(meter.read_units * 1000 * per_row, 1),
+            "wru_per_1000_rows": round(meter.write_units * 1000 * per_row, 2),
+            "lambda_gb_s_per_1000_rows": round(gb_seconds * 1000 * per_row, 3),
+            "usd_per_million_rows": str(dollars), "prices_as_of": billing.PRICES_AS_OF}
 
 
 def main() -> int:

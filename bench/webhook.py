@@ -21,6 +21,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import cost as billing  # noqa: E402
+
 DELIVERIES = int(os.environ.get("BENCH_WEBHOOK_DELIVERIES", "20000"))
 SHIPMENTS = DELIVERIES // 10
 DUPLICATE_SHARE, LATE_SHARE = 0.20, 0.10
@@ -123,6 +125,8 @@ def _run(aws: Any, clock: Any) -> dict[str, Any]:
     plan = _plan(parcels, rng)
     carrier_of = {raw: carrier for carrier, _, _, raw in plan if carrier != "dup"}
     requests = Requests(aws._dynamodb_resource().meta.client)
+    meter = billing.table_meter(os.environ["TABLE_NAME"])
+    meter.attach(aws._dynamodb_resource().meta.client)
     context = LambdaContext()
     cost = {"new": [0, 0, 0], "duplicate": [0, 0, 0]}  # reads, writes, events
     statuses: Counter[int] = Counter()
@@ -147,6 +151,9 @@ def _run(aws: Any, clock: Any) -> dict[str, Any]:
             cost[kind][2] += 1
         handler_cpu += time.process_time() - started
         handler_wall += time.perf_counter() - wall
+    # the meter's own work (reading before and after images) is not the handler's
+    handler_cpu -= meter.cpu
+    handler_wall -= meter.wall
     events_per_s = len(plan) / handler_cpu
     floor_per_s = floor.count / floor.cpu
     per = {kind: (round(r / max(n, 1), 3), round(w / max(n, 1), 3)) for kind, (r, w, n) in cost.items()}
@@ -158,7 +165,22 @@ def _run(aws: Any, clock: Any) -> dict[str, Any]:
             "reads_per_new_event": per["new"][0], "writes_per_new_event": per["new"][1],
             "reads_per_duplicate": per["duplicate"][0], "writes_per_duplicate": per["duplicate"][1],
             "max_reads_per_new_event": 2, "max_writes_per_new_event": 2, "max_writes_per_duplicate": 1,
-            "min_floor_ratio": MIN_FLOOR_RATIO}
+            "min_floor_ratio": MIN_FLOOR_RATIO, **_cost_figures(meter, len(plan), handler_cpu)}
+
+
+def _cost_figures(meter: Any, deliveries: int, handler_cpu: float) -> dict[str, Any]:
+    """Per 1,000 deliveries: DynamoDB request units (from item sizes), Lambda GB-seconds (the
+    function's memory times the CPU time per delivery measured here, handler and moto together),
+    and USD per million tracking updates (webhook function, API Gateway and DynamoDB only)."""
+    per = 1000 / deliveries
+    memory_gb = billing.function_memory_mb("WebhookFunction") / 1024
+    gb_seconds = memory_gb * handler_cpu / deliveries
+    dollars = billing.dollars_per_million(read_units=meter.read_units / deliveries,
+                                       write_units=meter.write_units / deliveries, gb_seconds=gb_seconds,
+                                       api_requests=1)
+    return {"rru_per_1000": round(meter.read_units * per, 1), "wru_per_1000": round(meter.write_units * per, 1),
+            "lambda_gb_s_per_1000": round(gb_seconds * 1000, 3), "usd_per_million_updates": str(dollars),
+            "prices_as_of": billing.PRICES_AS_OF}
 
 
 class Floor:
