@@ -19,7 +19,7 @@ REGION, ACCOUNT, STAGE = "eu-west-1", "123456789012", "test"
 # names for stage `test`.
 ENV = {
     "TABLE_NAME": "colis-test", "EVENT_BUS_NAME": f"colis-{STAGE}", "EXPORT_BUCKET": "colis-exports-test",
-    "IMPORT_BUCKET": f"colis-imports-{ACCOUNT}-{REGION}-{STAGE}", "SENDER_EMAIL": "no-reply@colis.test",
+    "IMPORT_BUCKET": f"colis-{STAGE}-imports-{ACCOUNT}-{REGION}", "SENDER_EMAIL": "no-reply@colis.test",
     "CONNECTION_SECRET_PREFIX": f"/colis/{STAGE}/connections/",
 }
 CURSOR_SECRET_NAME = "colis-test-cursor"
