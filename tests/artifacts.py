@@ -135,7 +135,7 @@ def lambda_environment(artifact: Path, *, tracing: bool) -> dict[str, str]:
         "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "TABLE_NAME": "colis", "EVENT_BUS_NAME": "colis", "EXPORT_BUCKET": "colis-exports",
         "IMPORT_BUCKET": "colis-imports", "SENDER_EMAIL": "no-reply@colis.test",
-        "CURSOR_SECRET_PARAMETER": "/colis/probe/cursor-secret", "CONNECTION_SECRET_PREFIX": "/colis/probe/connections/",
+        "CURSOR_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:colis-probe-AbCdEf", "CONNECTION_SECRET_PREFIX": "/colis/probe/connections/",
         "POWERTOOLS_SERVICE_NAME": "colis", "POWERTOOLS_METRICS_NAMESPACE": "Colis", "POWERTOOLS_LOG_LEVEL": "INFO",
         "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
     }
