@@ -71,6 +71,11 @@ class Outbox:
         self._now = now
         self._items: list[Item] = []
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    def listen(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """`listener(request)` for each SES v2 SendEmail moto accepted (the request's JSON)."""
+        self._listeners.append(listener)
 
     def items(self) -> list[Item]:
         with self._lock:
@@ -107,6 +112,8 @@ class Outbox:
     def _record(self, path: str, body: bytes) -> None:
         if path.startswith("/v2/email/outbound-emails"):
             item = _v2_item(body)
+            for listener in self._listeners:
+                listener(json.loads(body))
         elif path in ("", "/"):  # SES v1 is a query API: every action posts to /
             item = _v1_item(body)
         else:

@@ -29,6 +29,7 @@ from local.resources import STACK_NAME, create_resources
 from local.routes import build_routes
 from local.schedules import Schedules, find_schedules
 from local.seed import seed_merchants, write_state
+from local.ses_feedback import start_ses_feedback
 from local.streams import stream_pollers
 from local.template import Template
 from local.ttl import ServiceDeletions, TtlSweeper, ttl_tables
@@ -36,7 +37,7 @@ from local.usage_plans import UsagePlanGate
 
 log = logging.getLogger("local.stack")
 
-_EMULATED_EVENTS = {"Api", "DynamoDB", "SQS", "S3", "Schedule", "ScheduleV2", *RULE_EVENT_TYPES}
+_EMULATED_EVENTS = {"Api", "DynamoDB", "SQS", "S3", "SNS", "Schedule", "ScheduleV2", *RULE_EVENT_TYPES}
 
 
 @dataclass
@@ -132,12 +133,16 @@ def _wire(stack: Stack, template: Template, aws: Aws, project_root: Path, backgr
     deletions = ServiceDeletions()
     stack.ttl = TtlSweeper(aws, ttl_tables(resources), deletions, stack.clock.now, stop, ttl_interval)
     stack.schedules = Schedules(find_schedules(functions, resources), invoker, aws, stack.clock.now)
+    ses_feedback, sns_feeds = start_ses_feedback(template.resources, resources, functions, invoker, aws, stop,
+                                                 resolver.resolve, stack.clock.now)
+    stack.outbox.listen(ses_feedback.on_send)
     stack._pollers += [
         stack.ttl,
         *stream_pollers(functions, invoker, aws, deletions, stop),
         *queue_pollers(functions, invoker, aws, stop),
         *start_rule_feeds(rule_targets(functions, resources), invoker, aws, stop),
         *start_notification_feeds(functions, invoker, aws, stop),
+        *sns_feeds,
         *(stack.schedules.timers(stop) if background_schedules else []),
     ]
     for poller in stack._pollers:

@@ -16,6 +16,7 @@ from functions.notify import service
 from functions.notify.sender import ses_sender
 from shared.merchants.store import MerchantRepository
 from shared.notifications.store import NotificationRepository
+from shared.notifications.suppression import SuppressionList
 from shared.platform.observability import entrypoint, logger
 from shared.platform.settings import MissingSetting, settings
 from shared.shipments.store import ShipmentRepository
@@ -42,7 +43,7 @@ def dependencies() -> service.Dependencies:
         raise MissingSetting("TRACKING_BASE_URL")
     return service.Dependencies(
         shipments=ShipmentRepository(), merchants=MerchantRepository(), notifications=NotificationRepository(),
-        sender=ses_sender(), tracking_base_url=tracking_base_url, orders=_orders())
+        sender=ses_sender(), tracking_base_url=tracking_base_url, orders=_orders(), suppressions=SuppressionList())
 
 
 @entrypoint(correlation_id_path="id")

@@ -7,6 +7,9 @@ and each failure is classified as *not sent* (safe to try again) or *unknown* (n
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable, Mapping
 from email.utils import formataddr
 from typing import Any, Protocol
 
@@ -27,6 +30,10 @@ CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 8
 # Failures that happen before a request leaves this process, or while connecting.
 _BEFORE_SES = (ParamValidationError, NoCredentialsError, PartialCredentialsError, BotocoreConnectionError)
+# A throttled send is tried this many times in all, backing off (at most 0.25 + 0.5 + 1 s): then
+# the invocation fails and Lambda's own retries (minutes apart) take over.
+THROTTLED_ATTEMPTS = 4
+THROTTLE_BACKOFF_SECONDS = 0.25
 # SES answered that it did not send, and asking again later may work.
 _THROTTLED = frozenset({"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException",
                         "SendingPausedException", "AccountSendingPausedException"})
@@ -50,27 +57,50 @@ class EmailOutcomeUnknown(Exception):
 
 
 class EmailSender(Protocol):
-    def send(self, to: str, email: RenderedEmail, *, from_name: str | None = None) -> str:
-        """Sends; returns SES's message id, or raises EmailNotSent / EmailOutcomeUnknown."""
+    def send(self, to: str, email: RenderedEmail, *, from_name: str | None = None,
+             tags: Mapping[str, str] | None = None) -> str:
+        """Sends; returns SES's message id, or raises EmailNotSent / EmailOutcomeUnknown. `tags`
+        come back with SES's bounce and complaint events (letters, digits, `_` and `-` only)."""
         ...
 
 
 class SesEmailSender:
-    def __init__(self, client: Any, from_address: str) -> None:
+    def __init__(self, client: Any, from_address: str, configuration_set: str | None = None, *,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._client = client
         self._from_address = from_address
+        self._configuration_set = configuration_set
+        self._sleep = sleep
 
-    def send(self, to: str, email: RenderedEmail, *, from_name: str | None = None) -> str:
+    def send(self, to: str, email: RenderedEmail, *, from_name: str | None = None,
+             tags: Mapping[str, str] | None = None) -> str:
         sender = formataddr((from_name, self._from_address), charset="utf-8") if from_name else self._from_address
+        request: dict[str, Any] = {
+            "FromEmailAddress": sender,
+            "Destination": {"ToAddresses": [to]},
+            "Content": {"Simple": {
+                "Subject": {"Data": email.subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": email.text, "Charset": "UTF-8"},
+                         "Html": {"Data": email.html, "Charset": "UTF-8"}}}},
+        }
+        if self._configuration_set:  # its event destination reports bounces and complaints
+            request["ConfigurationSetName"] = self._configuration_set
+        if tags:
+            request["EmailTags"] = [{"Name": name, "Value": value} for name, value in tags.items()]
+        for attempt in range(THROTTLED_ATTEMPTS):
+            try:
+                return self._send_once(request)
+            except EmailNotSent as failure:
+                # Throttled: SES did not send, so asking again is safe; back off with full jitter
+                # (the sending rate is per account: every concurrent sender is backing off too).
+                if failure.reason not in _THROTTLED or attempt + 1 == THROTTLED_ATTEMPTS:
+                    raise
+                self._sleep(random.uniform(0, THROTTLE_BACKOFF_SECONDS * 2 ** attempt))  # noqa: S311
+        raise AssertionError("unreachable")
+
+    def _send_once(self, request: dict[str, Any]) -> str:
         try:
-            response = self._client.send_email(
-                FromEmailAddress=sender,
-                Destination={"ToAddresses": [to]},
-                Content={"Simple": {
-                    "Subject": {"Data": email.subject, "Charset": "UTF-8"},
-                    "Body": {"Text": {"Data": email.text, "Charset": "UTF-8"},
-                             "Html": {"Data": email.html, "Charset": "UTF-8"}}}},
-            )
+            response = self._client.send_email(**request)
         except _BEFORE_SES as error:
             raise EmailNotSent(type(error).__name__, retryable=True) from error
         except ClientError as error:
@@ -93,7 +123,7 @@ def classify_client_error(error: ClientError) -> Exception:
 
 def ses_sender() -> SesEmailSender:
     """The SES sender of this environment (`SENDER_EMAIL`, `AWS_ENDPOINT_URL`), read at call time."""
-    return SesEmailSender(build_ses_client(), settings().sender_email)
+    return SesEmailSender(build_ses_client(), settings().sender_email, settings().ses_configuration_set)
 
 
 def build_ses_client(endpoint_url: str | None = None, region: str | None = None, *,

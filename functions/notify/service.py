@@ -7,7 +7,7 @@ brand or default language applies to the next email.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -42,6 +42,7 @@ from shared.notifications.store import (
     NotificationState,
     NotificationTarget,
 )
+from shared.notifications.suppression import SuppressionList
 from shared.platform import clock
 from shared.platform.observability import count, logger
 from shared.shipments.public_links import public_tracking_url
@@ -62,6 +63,7 @@ class Outcome(StrEnum):
     skipped_no_email = "skipped_no_email"
     disabled = "disabled"  # the merchant has this milestone off: no record
     suppressed = "suppressed"  # closed shipment (cancelled, archived, deleted): no record
+    suppressed_address = "suppressed_address"  # the address bounced for good or complained: record says so
     gone = "gone"  # the shipment, order or merchant no longer exists
 
 
@@ -81,6 +83,8 @@ class Dependencies:
     sender: EmailSender
     tracking_base_url: str
     orders: OrderReader
+    # Addresses that bounced for good or complained (SES feedback); None: nothing is suppressed.
+    suppressions: SuppressionList | None = None
 
     def tracking_url(self, tracking_slug: str | None, tracking_number: str) -> str:
         """The parcel's public page under the merchant's current slug (a merchant without one,
@@ -230,24 +234,56 @@ def deliver(deps: Dependencies, target: NotificationTarget, to: str | None, lang
         claim = deps.notifications.claim(target, language=language, recipient_email=None,
                                          state=NotificationState.skipped_no_email, reason=reason)
         return Outcome.skipped_no_email if claim.won else Outcome.duplicate
+    suppressed = deps.suppressions.reason(target.merchant_id, address) if deps.suppressions else None
+    if suppressed is not None:  # it bounced for good, or its owner complained: never again
+        claim = deps.notifications.claim(target, language=language, recipient_email=None,
+                                         state=NotificationState.skipped, reason=f"address_{suppressed.value}")
+        return Outcome.suppressed_address if claim.won else Outcome.duplicate
     email = render()  # before claiming: a rendering bug must fail loudly, not burn the claim
     claim = deps.notifications.claim(target, language=language, recipient_email=address)
     if not claim.won:
         _close_interrupted(deps.notifications, claim.record)
         return Outcome.duplicate
     try:
-        message_id = deps.sender.send(address, email, from_name=from_name)
+        message_id = deps.sender.send(address, email, from_name=from_name, tags=feedback_tags(target))
     except EmailNotSent as error:
         deps.notifications.finish(claim.record, NotificationState.failed, reason=error.reason)
         if error.retryable:
             count("NotificationRetried")
             raise RetryLater(f"{target.milestone}: {error.reason}") from error
+        count("EmailRejected")  # SES refused it for good (alarmed: the sender or the content is wrong)
         return Outcome.failed
     except EmailOutcomeUnknown as error:
         deps.notifications.finish(claim.record, NotificationState.unknown, reason=error.reason)
         return Outcome.unknown
     deps.notifications.finish(claim.record, NotificationState.sent, ses_message_id=message_id)
     return Outcome.sent
+
+
+def feedback_tags(target: NotificationTarget) -> dict[str, str]:
+    """Ids SES hands back with a bounce or complaint, naming the merchant and the record (ids only:
+    tags are visible to whoever reads SES events)."""
+    tags = {"merchant_id": target.merchant_id, "milestone": target.milestone}
+    if target.shipment_id is not None:
+        tags["shipment_id"] = target.shipment_id
+    if target.order_id is not None:
+        tags["order_id"] = target.order_id
+    return tags
+
+
+def target_of_tags(tags: Mapping[str, Any]) -> NotificationTarget | None:
+    """The record an SES event is about, from the tags `feedback_tags` gave the email (SES hands
+    each tag back as a list of values)."""
+    def one(name: str) -> str | None:
+        value = tags.get(name)
+        value = value[0] if isinstance(value, list) and value else value
+        return value if isinstance(value, str) and value else None
+
+    merchant, milestone = one("merchant_id"), one("milestone")
+    shipment, order = one("shipment_id"), one("order_id")
+    if merchant is None or milestone is None or (shipment is None) == (order is None):
+        return None
+    return NotificationTarget(merchant, milestone, shipment_id=shipment, order_id=order)
 
 
 def _close_interrupted(notifications: NotificationRepository, record: Notification) -> None:

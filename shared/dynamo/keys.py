@@ -364,3 +364,14 @@ def due_epoch_of(position: str) -> int:
 def retention_cursor() -> dict[str, str]:
     """The oldest month the schedule may still find due timers in (months before it are drained)."""
     return key("RETENTION", "CURSOR")
+
+
+# --- email suppression (notifications area) ---------------------------------------------------
+# One item per (merchant, address that bounced for good or complained), in the merchant's own
+# partition. Only a digest of the address is kept: the list has to recognise an address, never to
+# show one.
+EMAIL_SUPPRESSION_PREFIX = "SUPPRESS#"
+
+
+def email_suppression(merchant_id: str, address: str) -> dict[str, str]:
+    return key(f"M#{merchant_id}", f"{EMAIL_SUPPRESSION_PREFIX}{digest(address.strip().lower())}")

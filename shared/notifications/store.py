@@ -75,6 +75,8 @@ class Notification(BaseModel):
     claimed_at: datetime
     updated_at: datetime
     sent_at: datetime | None = None
+    # What SES reported after the send (shared/notifications/suppression.py): bounced, complained.
+    feedback: str | None = None
     claim_id: str = Field(exclude=True)
 
     @property

@@ -49,6 +49,9 @@ class Settings:
     metrics_namespace: str
     # POWERTOOLS_TRACE_DISABLED: tracing (and with it the X-Ray SDK) is off unless set to false.
     tracing: bool
+    # SES_CONFIGURATION_SET: the configuration set whose event destination reports bounces and
+    # complaints; None sends without one (tests).
+    ses_configuration_set: str | None
     _table_name: str | None = field(repr=False)
     _event_bus_name: str | None = field(repr=False)
     _export_bucket: str | None = field(repr=False)
@@ -93,7 +96,7 @@ class Settings:
 _NAMES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "TRACKING_BASE_URL", "CONNECTION_SECRET_PREFIX",
           "PAYMENT_PROVIDER", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_TRACE_DISABLED", "TABLE_NAME",
           "EVENT_BUS_NAME", "EXPORT_BUCKET", "IMPORT_BUCKET", "SENDER_EMAIL", "CURSOR_SECRET_ARN",
-          "PAYMENT_PROVIDER_SECRET_ARN")
+          "PAYMENT_PROVIDER_SECRET_ARN", "SES_CONFIGURATION_SET")
 
 
 @lru_cache(maxsize=8)
@@ -101,7 +104,8 @@ def _build(endpoint_url: str | None, aws_region: str | None, default_region: str
            tracking_base_url: str | None, connection_secret_prefix: str | None, payment_provider: str | None,
            metrics_namespace: str | None, trace_disabled: str | None, table_name: str | None,
            event_bus_name: str | None, export_bucket: str | None, import_bucket: str | None,
-           sender_email: str | None, cursor_secret_arn: str | None, payment_provider_secret_arn: str | None) -> Settings:
+           sender_email: str | None, cursor_secret_arn: str | None, payment_provider_secret_arn: str | None,
+           ses_configuration_set: str | None) -> Settings:
     return Settings(
         endpoint_url=endpoint_url or None,
         region=aws_region or default_region or None,
@@ -110,6 +114,7 @@ def _build(endpoint_url: str | None, aws_region: str | None, default_region: str
         payment_provider=(payment_provider or "embedded").strip().lower(),
         metrics_namespace=metrics_namespace or "Colis",
         tracing=(trace_disabled or "true").strip().lower() not in ("1", "true"),
+        ses_configuration_set=ses_configuration_set or None,
         _table_name=table_name, _event_bus_name=event_bus_name, _export_bucket=export_bucket,
         _import_bucket=import_bucket, _sender_email=sender_email, _cursor_secret_arn=cursor_secret_arn,
         _payment_provider_secret_arn=payment_provider_secret_arn)

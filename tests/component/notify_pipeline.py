@@ -138,8 +138,9 @@ class _RecordingSender:
     inner: SesEmailSender
     outbox: Outbox
 
-    def send(self, to: str, email: RenderedEmail, *, from_name: str | None = None) -> str:
-        message_id = self.inner.send(to, email, from_name=from_name)
+    def send(self, to: str, email: RenderedEmail, *, from_name: str | None = None,
+             tags: dict[str, str] | None = None) -> str:
+        message_id = self.inner.send(to, email, from_name=from_name, tags=tags)
         self.outbox.record(SentEmail(to, from_name, email.subject, email.text, email.html, email.language,
                                      message_id))
         return message_id

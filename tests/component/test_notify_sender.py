@@ -156,3 +156,43 @@ def test_the_brand_is_the_display_name_of_the_sender() -> None:
     assert seen["Destination"] == {"ToAddresses": ["a@example.fr"]}
     body = seen["Content"]["Simple"]["Body"]
     assert body["Text"]["Data"] == "Bonjour" and body["Html"]["Data"] == "<p>Bonjour</p>"
+
+
+class ThrottledThen:
+    """SES answering TooManyRequests `times` times, then sending."""
+
+    def __init__(self, times: int) -> None:
+        self.times, self.calls = times, []
+
+    def send_email(self, **request: object) -> dict:
+        self.calls.append(request)
+        if len(self.calls) <= self.times:
+            raise client_error("TooManyRequestsException", 429)
+        return {"MessageId": "m-1"}
+
+
+def test_a_throttled_send_is_tried_again_after_a_growing_random_pause() -> None:
+    client, pauses = ThrottledThen(times=2), []
+    sender = SesEmailSender(client, "no-reply@colis.test", "colis-test", sleep=pauses.append)
+    assert sender.send("a@example.fr", EMAIL, tags={"merchant_id": "mer_1", "milestone": "delivered"}) == "m-1"
+    assert len(client.calls) == 3 and len(pauses) == 2
+    assert 0 <= pauses[0] <= 0.25 and 0 <= pauses[1] <= 0.5
+    assert client.calls[0]["ConfigurationSetName"] == "colis-test"
+    assert client.calls[0]["EmailTags"] == [{"Name": "merchant_id", "Value": "mer_1"},
+                                            {"Name": "milestone", "Value": "delivered"}]
+
+
+def test_throttling_that_lasts_is_left_to_lambdas_retries() -> None:
+    client, pauses = ThrottledThen(times=99), []
+    with pytest.raises(EmailNotSent) as raised:
+        SesEmailSender(client, "no-reply@colis.test", sleep=pauses.append).send("a@example.fr", EMAIL)
+    assert raised.value.retryable and len(client.calls) == 4 and len(pauses) == 3
+    assert "ConfigurationSetName" not in client.calls[0]
+
+
+def test_a_rejected_send_is_not_tried_again() -> None:
+    client = RaisingClient(client_error("MessageRejected", 400))
+    pauses: list[float] = []
+    with pytest.raises(EmailNotSent):
+        SesEmailSender(client, "no-reply@colis.test", sleep=pauses.append).send("a@example.fr", EMAIL)
+    assert pauses == []

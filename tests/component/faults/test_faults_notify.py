@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from functions.notify.sender import THROTTLED_ATTEMPTS
 from functions.shipments.handler import lambda_handler as shipments_api
 from shared.merchants.store import MerchantRepository
 from shared.notifications.store import NotificationRepository, NotificationState, NotificationTarget
@@ -32,6 +33,7 @@ NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 # The calls of one milestone email, in order (checked by the first test).
 EMAIL_CALLS = [("dynamodb", "GetItem"),  # the merchant (settings)
                ("dynamodb", "GetItem"),  # the shipment
+               ("dynamodb", "GetItem"),  # the merchant's suppression list (SES feedback)
                ("dynamodb", "UpdateItem"),  # the claim
                ("sesv2", "SendEmail"),
                ("dynamodb", "UpdateItem")]  # the outcome
@@ -86,8 +88,10 @@ def test_a_fault_at_any_call_sends_the_email_exactly_once(merchant: str, faults:
         where = f"fault at call {point + 1} ({operation})"
         shipment_id, event = created_event(merchant, stream)
         faults.clear()
+        # SES throttling that outlasts the sender's own backed-off attempts
         faults.fail(service, operation, SES_THROTTLED if service == "sesv2" else error,
-                    on_call=EMAIL_CALLS[: point + 1].count((service, operation)))
+                    on_call=EMAIL_CALLS[: point + 1].count((service, operation)),
+                    times=THROTTLED_ATTEMPTS if service == "sesv2" else 1)
         outcomes = as_lambda_would(event)
         assert outcomes[0] != "sent", (where, outcomes)
         assert ses_sent_count() == point + 1, (where, outcomes)  # one email per shipment so far
@@ -117,7 +121,7 @@ def test_a_message_ses_rejects_is_failed_and_not_retried(merchant: str, faults: 
 def test_a_refused_send_whose_failure_cannot_be_recorded_is_not_sent_rather_than_sent_twice(
         merchant: str, faults: FaultInjector, aws_env: dict[str, Any]) -> None:
     shipment_id, event = created_event(merchant, TableStream(aws_env["TABLE_NAME"]))
-    faults.fail("sesv2", "SendEmail", SES_THROTTLED)
+    faults.fail("sesv2", "SendEmail", SES_THROTTLED, times=THROTTLED_ATTEMPTS)
     faults.fail("dynamodb", "UpdateItem", DYNAMODB_THROTTLED, on_call=2)  # recording `failed`
     assert as_lambda_would(event) == ["ProvisionedThroughputExceededException", "duplicate"]
     assert ses_sent_count() == 0 and state(merchant, shipment_id) is NotificationState.claimed
