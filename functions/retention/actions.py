@@ -19,7 +19,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from shared.dynamo import keys
+from shared.dynamo import keys, writes
 from shared.errors import ChangedMeanwhile, NotFound, Refused
 from shared.events.outbox import outbox_entry
 from shared.notifications.store import NotificationRepository
@@ -27,7 +27,7 @@ from shared.orders.model import Order, OrderActivity
 from shared.orders.store import OrderRepository
 from shared.platform import aws
 from shared.platform.observability import count, logger
-from shared.retention.redaction import redact_activity_changes, redact_order, redact_shipment
+from shared.retention.redaction import REDACTED, redact_activity, redact_event, redact_order, redact_shipment
 from shared.retention.timers import TimerRepository
 from shared.shipments.statuses import TrackingStatus
 from shared.shipments.store import Shipment, ShipmentRepository, derive
@@ -85,13 +85,28 @@ def redact_shipment_data(repos: Repositories, merchant_id: str, shipment_id: str
 
 def redact_dependents(repos: Repositories, merchant_id: str, shipment_id: str, order_id: str | None,
                       now: datetime) -> None:
-    """What holds the recipient's data besides the shipment item: its notification records and the
-    order it fulfils."""
+    """What holds the recipient's data besides the shipment item: its tracking history (carrier
+    messages and locations), its notification records and the order it fulfils."""
+    events = _redact_events(repos, merchant_id, shipment_id)
+    if events:
+        count("TrackingEventsRedacted", events)
     redacted = repos.notifications.redact_shipment_recipients(merchant_id, shipment_id)
     if redacted:
         count("NotificationRecordsRedacted", redacted)
     if order_id:
         redact_order_data(repos, merchant_id, order_id, now)
+
+
+def _redact_events(repos: Repositories, merchant_id: str, shipment_id: str) -> int:
+    """Every stored event of the shipment: its carrier message `redacted`, its location cut to the
+    city. Each event is rewritten only while it still holds something to redact (idempotent)."""
+    redacted = 0
+    for item_key, event in repos.shipments.event_items(merchant_id, shipment_id):
+        changed = redact_event(event)
+        if changed != event:
+            repos.shipments.replace_event(item_key, changed)
+            redacted += 1
+    return redacted
 
 
 def _save_redacted_shipment(repos: Repositories, merchant_id: str, shipment: Shipment | None,
@@ -127,6 +142,7 @@ def redact_order_data(repos: Repositories, merchant_id: str, order_id: str, now:
     if redact_order(order, now) == order:
         return order
     _redact_activity(repos, merchant_id, order_id)
+    _redact_refund_notes(repos, merchant_id, order_id)
     redacted = repos.notifications.redact_order_recipients(merchant_id, order_id)
     if redacted:
         count("NotificationRecordsRedacted", redacted)
@@ -158,11 +174,25 @@ def _redact_activity(repos: Repositories, merchant_id: str, order_id: str) -> No
     request: dict[str, Any] = {"KeyConditionExpression": Key(keys.PK).eq(keys.order_partition(merchant_id, order_id))
                                & Key(keys.SK).begins_with(keys.ACTIVITY_PREFIX)}
     for item in _query_all(repos.table, request):
-        changes = redact_activity_changes(OrderActivity.model_validate(keys.strip_keys(item)))
-        if changes is not None:
-            repos.table.update_item(Key={keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
-                                    UpdateExpression="SET changes = :changes",
-                                    ExpressionAttributeValues={":changes": changes})
+        entry = OrderActivity.model_validate(keys.strip_keys(item))
+        changed = redact_activity(entry)
+        if changed == entry:
+            continue
+        fields = {name: getattr(changed, name) for name in ("text", "changes", "details")
+                  if getattr(changed, name) is not None}
+        writes.update(repos.table, {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
+                      "SET " + ", ".join(f"#{name} = :{name}" for name in fields),
+                      names={f"#{name}": name for name in fields}, values={f":{name}": v for name, v in fields.items()})
+
+
+def _redact_refund_notes(repos: Repositories, merchant_id: str, order_id: str) -> None:
+    """A refund's note is the merchant's free text about the customer."""
+    request: dict[str, Any] = {"KeyConditionExpression": Key(keys.PK).eq(keys.order_partition(merchant_id, order_id))
+                               & Key(keys.SK).begins_with(keys.REFUND_PREFIX)}
+    for item in _query_all(repos.table, request):
+        if item.get("note") not in (None, REDACTED):
+            writes.update(repos.table, {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}, "SET note = :redacted",
+                          condition=writes.ITEM_EXISTS, rule="refund_exists", values={":redacted": REDACTED})
 
 
 # --- archive --------------------------------------------------------------------------------------

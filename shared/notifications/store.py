@@ -166,11 +166,13 @@ class NotificationRepository:
     def _redact(self, items: list[dict[str, Any]]) -> int:
         redacted = 0
         for item in items:
-            if item.get("recipient_email") in (None, REDACTED):
+            # The recipient's address, and a failure's reason (SES quotes the address it refused).
+            fields = [name for name in ("recipient_email", "reason") if item.get(name) not in (None, REDACTED)]
+            if not fields:
                 continue
             try:
                 self._table.update_item(Key={keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
-                                        UpdateExpression="SET recipient_email = :redacted",
+                                        UpdateExpression="SET " + ", ".join(f"{name} = :redacted" for name in fields),
                                         ConditionExpression="attribute_exists(pk)",
                                         ExpressionAttributeValues={":redacted": REDACTED})
             except ClientError as error:

@@ -5,6 +5,10 @@ erasure on request apply them and write the results.
 - Replaced: last name, address lines, postal code, phone, email.
 - Kept: the first name; the whole `name` when no last name was given (a single name); company,
   city, region, country, language.
+- Free text that may hold personal data becomes `redacted` too: carrier messages, order notes,
+  cancellation reasons, refund notes, activity-log texts, notification failure reasons. A carrier
+  location keeps only what is not finer than a city (its city, region and country as the carrier
+  gave them apart), else becomes `redacted`.
 - A value that was never given stays absent: there is nothing to redact.
 Applying a rule twice gives the same result, and nothing here ever restores a value.
 """
@@ -16,7 +20,7 @@ from typing import Any
 
 from shared.customers.store import Customer
 from shared.orders.model import Order, OrderActivity, OrderCustomer
-from shared.shipments.store import Shipment
+from shared.shipments.store import Parcel, Place, Shipment, TrackingEvent
 from shared.values.models import Address
 
 REDACTED = "redacted"
@@ -45,9 +49,35 @@ def redact_address(address: Address) -> Address:
     return address.model_copy(update=changes)
 
 
+def redact_text(text: str | None) -> str | None:
+    """Free text that may hold personal data: `redacted`, or absent when it was never given."""
+    return None if text is None else REDACTED
+
+
+def redact_location(location: str | None, place: Place | None) -> str | None:
+    """A carrier's location cut to city, region and country (what the carrier gave apart); the
+    lines below the city (street, postal code, a free-text place) go."""
+    if location is None:
+        return None
+    kept = place.text() if place is not None else None
+    return kept or REDACTED
+
+
+def redact_parcel(parcel: Parcel) -> Parcel:
+    return parcel.model_copy(update={"carrier_message": redact_text(parcel.carrier_message),
+                                     "location": redact_location(parcel.location, parcel.place)})
+
+
+def redact_event(event: TrackingEvent) -> TrackingEvent:
+    return event.model_copy(update={"carrier_message": redact_text(event.carrier_message),
+                                    "location": redact_location(event.location, event.place)})
+
+
 def redact_shipment(shipment: Shipment, now: datetime) -> Shipment:
-    """The recipient redacted; `redacted_at` set once (a second pass keeps the first time)."""
+    """The recipient and the carriers' free text on its parcels redacted; `redacted_at` set once
+    (a second pass keeps the first time)."""
     return shipment.model_copy(update={"recipient": redact_address(shipment.recipient),
+                                       "parcels": [redact_parcel(parcel) for parcel in shipment.parcels],
                                        "redacted_at": shipment.redacted_at or now})
 
 
@@ -60,10 +90,14 @@ def redact_order_customer(customer: OrderCustomer) -> OrderCustomer:
 
 def redact_order(order: Order, now: datetime) -> Order:
     """Shipping and billing addresses and the customer's email (and last name) on the order."""
+    cancellation = order.cancellation
+    if cancellation is not None:
+        cancellation = cancellation.model_copy(update={"reason": REDACTED})
     return order.model_copy(update={
         "shipping_address": redact_address(order.shipping_address),
         "billing_address": redact_address(order.billing_address),
         "customer": redact_order_customer(order.customer),
+        "cancellation": cancellation,
         "redacted_at": order.redacted_at or now})
 
 
@@ -76,6 +110,20 @@ def redact_customer(customer: Customer, now: datetime) -> Customer:
         changes["address"] = redact_address(customer.address)
     changes["erased_at"] = customer.erased_at or now
     return customer.model_copy(update=changes)
+
+
+# Activity-log details that are free text (a cancellation's reason, a refund's note).
+_FREE_TEXT_DETAILS = frozenset({"note", "text", "message"})
+
+
+def redact_activity(entry: OrderActivity) -> OrderActivity:
+    """Its text (notes) and free-text details `redacted`, and personal values in its changes."""
+    details = entry.details
+    if details:
+        details = {key: REDACTED if key in _FREE_TEXT_DETAILS and value not in (None, REDACTED) else value
+                   for key, value in details.items()}
+    return entry.model_copy(update={"text": redact_text(entry.text), "details": details,
+                                    "changes": redact_activity_changes(entry) or entry.changes})
 
 
 def redact_activity_changes(entry: OrderActivity) -> list[dict[str, Any]] | None:

@@ -332,6 +332,19 @@ class ShipmentRepository:
                    & Key(keys.SK).begins_with(keys.EVENT_PREFIX), "ScanIndexForward": False}
         return [event_from_item(item) for item in _query_all(self._table, request)]
 
+    def event_items(self, merchant_id: str, shipment_id: str) -> Iterator[tuple[dict[str, str], TrackingEvent]]:
+        """(key, event) of every stored event of the shipment, for rewriting them (retention)."""
+        request = {"KeyConditionExpression": Key(keys.PK).eq(keys.shipment_partition(merchant_id, shipment_id))
+                   & Key(keys.SK).begins_with(keys.EVENT_PREFIX), "ConsistentRead": True}
+        for item in _query_all(self._table, request):
+            yield {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}, event_from_item(item)
+
+    def replace_event(self, item_key: dict[str, str], event: TrackingEvent) -> None:
+        """The event's stored fields replaced (while the event still exists)."""
+        self._table.update_item(Key=item_key, UpdateExpression="SET doc = :doc",
+                                ConditionExpression="attribute_exists(pk)",
+                                ExpressionAttributeValues={":doc": _document(event.model_dump(mode="json"))})
+
     def events_page(self, merchant_id: str, shipment_id: str, limit: int,
                     cursor: str | None) -> tuple[list[TrackingEvent], str | None]:
         """One page of the tracking history, newest first."""

@@ -48,6 +48,13 @@ def apply_update(merchant_id: str, shipment: Shipment, update: CanonicalUpdate, 
                           carrier_code=update.carrier_code, carrier_message=update.carrier_message,
                           occurred_at=update.occurred_at, received_at=received_at, location=update.location,
                           place=place_of(update), source=update.source)
+    if shipment.redacted_at is not None:
+        # Redaction is final: what carriers send about a redacted shipment is stored redacted too.
+        # Imported here: the redaction rules bring the order and customer stores, which the
+        # webhook's cold start has no use for.
+        from shared.retention.redaction import redact_event
+
+        event = redact_event(event)
     replaces = _replaces_current(parcel.status, parcel.status_at, update)
     newest_seen = parcel.last_event_at is None or update.occurred_at > parcel.last_event_at
     if not replaces and not newest_seen:
@@ -64,8 +71,8 @@ def apply_update(merchant_id: str, shipment: Shipment, update: CanonicalUpdate, 
         changed_parcel.status = update.status
         changed_parcel.status_at = update.occurred_at
         changed_parcel.carrier_code = update.carrier_code
-        changed_parcel.carrier_message = update.carrier_message
-        changed_parcel.location = update.location
+        changed_parcel.carrier_message = event.carrier_message
+        changed_parcel.location = event.location
         changed_parcel.place = event.place
         if update.estimated_delivery is not None:
             changed.estimated_delivery = update.estimated_delivery

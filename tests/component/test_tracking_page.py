@@ -394,3 +394,23 @@ def test_content_negotiation(accept: str | None, json_wanted: bool) -> None:
     from functions.tracking.page import prefers_json
 
     assert prefers_json(accept) is json_wanted
+
+
+def test_carrier_text_arriving_after_the_redaction_is_stored_redacted(merchant: str,
+                                                                      connection: tuple[str, str]) -> None:
+    from functions.retention.actions import Repositories, redact_shipment_data
+
+    shipment = new_shipment(merchant)
+    number = shipment["parcels"][0]["tracking_number"]
+    scan(connection, number, "in_transit", 10, message="Left with Zébulon", location="77 allée des Glycines, Lyon",
+         city="Lyon", country="FR")
+    redact_shipment_data(Repositories.default(), merchant, shipment["id"], clock.now())
+    scan(connection, number, "delivered", 20, message="Signed by Zébulon Quennec", location="77 allée des Glycines")
+
+    events = call(shipments_api, api_event("GET", "/v1/shipments/{shipment_id}/events",
+                                           path_params={"shipment_id": shipment["id"]}, merchant_id=merchant)).json()
+    assert [(e["carrier_message"], e["location"]) for e in events["items"]] == [
+        ("redacted", "redacted"), ("redacted", "Lyon, FR")]
+    parcel = call(shipments_api, api_event("GET", "/v1/shipments/{shipment_id}", path_params={
+        "shipment_id": shipment["id"]}, merchant_id=merchant)).json()["parcels"][0]
+    assert (parcel["status"], parcel["carrier_message"], parcel["location"]) == ("delivered", "redacted", "redacted")

@@ -105,3 +105,47 @@ def test_due_moments_of_the_default_periods() -> None:
 def test_months_follow_each_other_across_years() -> None:
     assert month_after(datetime(2026, 12, 1).date()) == datetime(2027, 1, 1).date()
     assert month_after(datetime(2026, 1, 1).date()) == datetime(2026, 2, 1).date()
+
+
+# --- free text (issue 15, item 3) ----------------------------------------------------------------
+def _event(**fields: Any) -> Any:
+    from shared.shipments.store import TrackingEvent
+
+    return TrackingEvent.model_validate({"parcel_id": "prc_1", "tracking_number": "N1", "status": "in_transit",
+                                         "occurred_at": "2026-01-01T10:00:00Z", "received_at": "2026-01-01T10:01:00Z",
+                                         **fields})
+
+
+@pytest.mark.parametrize(("location", "place", "kept"), [
+    ("12 rue des Lilas, 69009 Lyon", {"city": "Lyon", "country": "FR"}, "Lyon, FR"),  # cut to the city
+    ("12 rue des Lilas, 69009 Lyon", None, REDACTED),  # nothing given apart: nothing kept
+    ("Eindhoven, NL", {"city": "Eindhoven", "country": "NL"}, "Eindhoven, NL"),  # already no finer than a city
+    (None, None, None),  # never given: stays absent
+])
+def test_a_carrier_location_keeps_city_region_and_country_only(location: str | None, place: dict[str, str] | None,
+                                                               kept: str | None) -> None:
+    from shared.retention.redaction import redact_event
+
+    redacted = redact_event(_event(location=location, place=place, carrier_message="Left with Mme DUPONT"))
+    assert (redacted.location, redacted.carrier_message) == (kept, REDACTED)
+    assert redact_event(redacted) == redacted  # idempotent
+
+
+def test_an_event_without_free_text_is_left_as_it_is() -> None:
+    from shared.retention.redaction import redact_event
+
+    event = _event(carrier_code="3")
+    assert redact_event(event) == event
+
+
+def test_activity_texts_and_free_text_details_are_redacted() -> None:
+    from shared.retention.redaction import redact_activity
+
+    note = OrderActivity(type="note", at=datetime(2026, 1, 1, tzinfo=UTC), text="Camille asked for the back door")
+    refunded = OrderActivity(type="refunded", at=datetime(2026, 1, 1, tzinfo=UTC), text="called Camille",
+                             details={"reason": "damaged", "note": "Camille again", "refund_id": "ref_1"})
+    assert redact_activity(note).text == REDACTED
+    assert redact_activity(refunded).text == REDACTED
+    assert redact_activity(refunded).details == {"reason": "damaged", "note": REDACTED, "refund_id": "ref_1"}
+    plain = OrderActivity(type="shipped", at=datetime(2026, 1, 1, tzinfo=UTC), details={"shipment_id": "shp_1"})
+    assert redact_activity(plain) == plain
