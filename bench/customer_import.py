@@ -98,7 +98,7 @@ def _rows(count: int, seed: int) -> Iterator[list[str]]:
 
 def csv_file(count: int, seed: int = 7) -> bytes:
     """As Excel saves "CSV UTF-8": BOM, CRLF, quoted commas and newlines."""
-    from shared.customers.store import CUSTOMER_CSV_HEADER
+    from shared.customers.model import CUSTOMER_CSV_HEADER
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -189,7 +189,7 @@ def run_floor(size: int, data: bytes, *, records_only: bool) -> dict[str, Any]:
         read_records,
     )
     from functions.customers.import_handler import bulk_customers
-    from shared.customers.store import claim_item, claim_keys, customer_to_item, index_items
+    from shared.customers.items import claim_item, claim_keys, customer_to_item, index_items
     from shared.platform import clock
 
     merchant = f"mer_floor{size}{'r' if records_only else ''}"

@@ -173,7 +173,8 @@ def _floor(merchant_id: str, since: datetime) -> tuple[int, float]:
 def _export(merchant_id: str, *, traced: bool) -> tuple[int, float, float, dict[str, Any]]:
     """(rows, seconds, peak MiB of the export code or 0, file facts) of one worker run."""
     from functions.export.jobs import Worker, run_export
-    from shared.exports.store import ExportRepository, ExportStatus, ShipmentsExportRequest, new_job
+    from shared.exports.model import ExportStatus, ShipmentsExportRequest, new_job
+    from shared.exports.store import ExportRepository
     from shared.platform import aws
 
     exports = ExportRepository()

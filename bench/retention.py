@@ -125,7 +125,7 @@ def _items(merchant_id: str, number: int, created_at: datetime, status: str,
            timers: tuple[str, ...] | None) -> list[dict[str, Any]]:
     """A shipment's items as creation writes them; `timers`: the ones still there (None: all three)."""
     from shared.dynamo import keys
-    from shared.merchants.store import RetentionSettings
+    from shared.merchants.model import RetentionSettings
     from shared.platform import clock
     from shared.platform.ids import new_id
     from shared.retention.timers import shipment_timer_items
@@ -191,7 +191,8 @@ class Requests:
 
 def _still_due() -> int:
     from shared.platform import clock
-    from shared.retention.timers import TimerRepository, month_after, month_of
+    from shared.retention.store import TimerRepository
+    from shared.retention.timers import month_after, month_of
 
     repository, month, left = TimerRepository(), month_of((NOW - timedelta(days=500)).date()), 0
     while month <= NOW.date():
@@ -207,7 +208,8 @@ def _measure(shipments: int) -> dict[str, Any]:
     from functions.retention.actions import Repositories
     from shared.merchants.store import MerchantRepository
     from shared.platform import aws, clock
-    from shared.retention.timers import TimerRepository, month_of
+    from shared.retention.store import TimerRepository
+    from shared.retention.timers import month_of
     from tests.template_resources import create_table
 
     os.environ["TABLE_NAME"] = f"colis-bench-retention-{shipments}"

@@ -9,7 +9,8 @@ from pydantic import ValidationError
 from shared.errors import Invalid
 from shared.merchants.api_keys import ApiKeyRepository
 from shared.merchants.connections import ConnectionRepository, webhook_url
-from shared.merchants.store import FeeSettings, MerchantRepository
+from shared.merchants.model import FeeSettings
+from shared.merchants.store import MerchantRepository
 from shared.merchants.usage_plans import enrol_merchant
 
 

@@ -18,7 +18,8 @@ from functions.export.files import ExportFiles
 from functions.export.handler import lambda_handler as exports_api
 from functions.export.jobs import Worker, run_export
 from functions.shipments import service as shipments_service
-from shared.exports.store import ExportRepository, ExportStatus
+from shared.exports.model import ExportStatus
+from shared.exports.store import ExportRepository
 from shared.merchants.store import MerchantRepository
 from shared.platform import aws, clock
 from shared.platform.ids import new_id

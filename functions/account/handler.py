@@ -14,7 +14,8 @@ from functions.account.settings_patch import SettingsPatch
 from shared.http.api import api_resolver, json_response, merchant_id, public_base_url
 from shared.merchants.api_keys import ApiKey, ApiKeyRepository, CreatedApiKey
 from shared.merchants.connections import Carrier, ConnectionRepository, ConnectionSecret
-from shared.merchants.store import MerchantRepository, Settings
+from shared.merchants.model import Settings
+from shared.merchants.store import MerchantRepository
 from shared.platform.observability import entrypoint
 
 app = api_resolver()

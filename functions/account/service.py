@@ -7,7 +7,8 @@ from pydantic import BaseModel
 from functions.account.settings_patch import SettingsPatch, apply_settings_patch
 from shared.merchants.api_keys import ApiKey, ApiKeyRepository, CreatedApiKey
 from shared.merchants.connections import Connection, ConnectionRepository, webhook_url
-from shared.merchants.store import MerchantRepository, Settings
+from shared.merchants.model import Settings
+from shared.merchants.store import MerchantRepository
 
 
 class ConnectionOut(BaseModel):

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from shared.merchants.store import OPERATOR_OWNED, Settings
+from shared.merchants.model import OPERATOR_OWNED, Settings
 
 
 class BrandPatch(BaseModel):

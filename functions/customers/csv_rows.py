@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from shared.customers.store import (
+from shared.customers.model import (
     CUSTOMER_CSV_COLUMNS,
     CUSTOMER_CSV_HEADER,
     MAX_TAG_LENGTH,

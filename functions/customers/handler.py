@@ -15,7 +15,8 @@ from functions.customers.csv_rows import template_csv
 from functions.customers.requests import CustomerIn, CustomerPatch, Tags
 from functions.customers.service import DuplicateGroup, ImportOut
 from shared.customers.imports import CustomerImportRepository
-from shared.customers.store import Customer, CustomerRepository
+from shared.customers.model import Customer
+from shared.customers.store import CustomerRepository
 from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shared.errors import Invalid, Malformed, NotSupported, WrongContentType
 from shared.http.api import api_resolver, json_response, merchant_id, request_body_bytes

@@ -1,7 +1,7 @@
 """The customer CSV import engine: rows are read from a stream and applied in chunks.
 
 Per chunk (CHUNK_ROWS rows), in constant memory:
-1. take the merchant's claim fence (`shared.customers.Fence`), then read the unique-key items of
+1. take the merchant's claim fence (`shared.customers.model.Fence`), then read the unique-key items of
    every username and email of the chunk and the records they name: a few BatchGetItem calls,
    consistent reads;
 2. decide, row by row in file order, against a working copy of the chunk: a later row sees what
@@ -17,7 +17,7 @@ Per chunk (CHUNK_ROWS rows), in constant memory:
 
 Claims are written before their records: a crash in between leaves claims naming records that do
 not exist yet, which this import adopts when it resumes and others take over once they are stale
-(`shared.customers.STALE_CLAIM_SECONDS`).
+(`shared.customers.rules.STALE_CLAIM_SECONDS`).
 """
 
 from __future__ import annotations
@@ -43,19 +43,10 @@ from functions.customers.csv_rows import (
     updated_customer,
 )
 from shared.customers.imports import Counters, ImportRowError
-from shared.customers.store import (
-    STALE_CLAIM_SECONDS,
-    STORE_MANUAL,
-    Customer,
-    CustomerRepository,
-    claim_item,
-    claim_keys,
-    customer_from_item,
-    customer_to_item,
-    email_key,
-    index_items,
-)
-from shared.customers.store import _parse_time as parse_time
+from shared.customers.items import claim_item, claim_keys, customer_from_item, customer_to_item, index_items
+from shared.customers.model import STORE_MANUAL, Customer
+from shared.customers.rules import claim_is_stale, email_key
+from shared.customers.store import CustomerRepository
 from shared.dynamo import keys
 from shared.platform import clock
 
@@ -175,7 +166,7 @@ class ChunkImporter:
         # A claim without its record: ours from a crashed run, someone's in-flight write, or stale.
         if claim.get("import_id") == self._import:
             lookup.adopt[ident] = owner
-        elif (clock.now() - parse_time(claim.get("claimed_at"))).total_seconds() < STALE_CLAIM_SECONDS:
+        elif not claim_is_stale(claim.get("claimed_at")):
             lookup.busy.add(ident)
         else:
             claim_key = (keys.customer_username(self._merchant, ident[1]) if ident[0] == "username"

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from shared.customers.store import MAX_TAG_LENGTH, MAX_TAGS, STORE_MANUAL, TAG_SEPARATOR
+from shared.customers.model import MAX_TAG_LENGTH, MAX_TAGS, STORE_MANUAL, TAG_SEPARATOR
 from shared.values.models import Address, empty_list
 
 _EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"

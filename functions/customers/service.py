@@ -23,15 +23,11 @@ from shared.customers.imports import (
     ImportStatus,
     object_key,
 )
-from shared.customers.store import (
-    CUSTOMER_MERGED,
-    MAX_TAGS,
-    ConcurrentChange,
-    Customer,
-    CustomerRepository,
-    customer_from_item,
-)
+from shared.customers.items import customer_from_item
+from shared.customers.model import CUSTOMER_MERGED, MAX_TAGS, Customer
+from shared.customers.store import CustomerRepository
 from shared.dynamo.paging import decode_cursor, encode_cursor, list_scope
+from shared.dynamo.retry import retry_changed
 from shared.errors import Invalid, Malformed, NotFound, Refused
 from shared.events.outbox import outbox_entry
 from shared.platform import clock
@@ -91,16 +87,6 @@ def list_customers(customers: CustomerRepository, merchant_id: str, *, username:
     return [customer_from_item(item) for item in page.items], page.next_cursor
 
 
-def _retrying(change: Callable[[], Customer], attempts: int = 5) -> Customer:
-    """Optimistic locking: re-read and re-apply when another request changed the record meanwhile."""
-    for attempt in range(attempts):
-        try:
-            return change()
-        except ConcurrentChange:
-            time.sleep(0.02 * (attempt + 1))
-    raise Refused("The customer kept changing; retry.")
-
-
 def patch_customer(customers: CustomerRepository, merchant_id: str, customer_id: str, patch: CustomerPatch) -> Customer:
     """The given fields replace the stored ones (`null` clears); an absorbed id edits its master."""
     given = {name: getattr(patch, name) for name in patch.model_fields_set}
@@ -117,7 +103,7 @@ def patch_customer(customers: CustomerRepository, merchant_id: str, customer_id:
             return before
         return customers.save(merchant_id, before, after)
 
-    return _retrying(change)
+    return retry_changed(change)
 
 
 def set_tags(customers: CustomerRepository, merchant_id: str, customer_id: str, tags: list[str]) -> Customer:
@@ -129,7 +115,7 @@ def set_tags(customers: CustomerRepository, merchant_id: str, customer_id: str, 
             return before
         return customers.save(merchant_id, before, before.model_copy(update={"tags": tags}))
 
-    return _retrying(change)
+    return retry_changed(change)
 
 
 # --- merge -----------------------------------------------------------------------------------------
@@ -163,7 +149,7 @@ def merge(customers: CustomerRepository, orders: OrderLinks | None, merchant_id:
         raise Refused("A customer cannot be merged into itself.")
     _check_merge(customers, merchant_id, master_id, absorb)
     for absorbed_id in absorb:
-        _retrying(lambda absorbed_id=absorbed_id: _absorb_one(customers, merchant_id, master_id, absorbed_id))
+        retry_changed(lambda absorbed_id=absorbed_id: _absorb_one(customers, merchant_id, master_id, absorbed_id))
     count("CustomersMerged", len(absorb))
     if orders is not None and relink_seconds > 0:
         deadline = time.monotonic() + relink_seconds

@@ -15,8 +15,9 @@ from functions.export import privacy
 from functions.export.columns import SHIPMENT_COLUMNS, Column, ColumnKind
 from functions.export.shipment_rows import shipment_rows
 from functions.export.spreadsheet import XLSX_MAX_DATA_ROWS, BinaryFile, CsvExportWriter, XlsxExportWriter
-from shared.customers.store import CUSTOMER_CSV_COLUMNS, CustomerRepository, customer_to_csv_row
-from shared.exports.store import ExportJob, ExportType
+from shared.customers.model import CUSTOMER_CSV_COLUMNS, customer_to_csv_row
+from shared.customers.store import CustomerRepository
+from shared.exports.model import ExportJob, ExportType
 from shared.merchants.store import MerchantRepository
 from shared.notifications.store import NotificationRepository
 from shared.orders.store import OrderRepository

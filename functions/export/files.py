@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.exports.store import LINK_MAX_SECONDS
+from shared.exports.model import LINK_MAX_SECONDS
 from shared.platform import aws, clock
 from shared.platform.settings import settings
 

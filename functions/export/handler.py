@@ -12,7 +12,8 @@ from functions.export import service
 from functions.export.files import ExportFiles
 from functions.export.service import Export
 from shared.customers.store import CustomerRepository
-from shared.exports.store import LINK_DEFAULT_SECONDS, LINK_MAX_SECONDS, ExportRepository, ExportRequest
+from shared.exports.model import LINK_DEFAULT_SECONDS, LINK_MAX_SECONDS, ExportRequest
+from shared.exports.store import ExportRepository
 from shared.http.api import api_resolver, json_response, merchant_id
 from shared.platform.observability import entrypoint
 

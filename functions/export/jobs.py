@@ -24,14 +24,8 @@ from functions.export.files import ExportFiles, object_key
 from functions.export.multipart import DEFAULT_PART_SIZE, MultipartUpload
 from functions.export.spreadsheet import XlsxRowLimitExceeded
 from shared.errors import DomainError
-from shared.exports.store import (
-    OBJECT_LIFETIME,
-    AttemptSuperseded,
-    ExportJob,
-    ExportRepository,
-    ExportStatus,
-    new_attempt_id,
-)
+from shared.exports.model import OBJECT_LIFETIME, ExportJob, ExportStatus, new_attempt_id
+from shared.exports.store import AttemptSuperseded, ExportRepository
 from shared.platform.observability import count, logger
 
 PROGRESS_EVERY_ROWS = 1_000

@@ -27,7 +27,8 @@ from functions.export.shipment_rows import shipment_rows
 from functions.export.spreadsheet import BinaryFile, CsvExportWriter
 from shared.customers.store import CustomerRepository
 from shared.errors import NotFound
-from shared.notifications.store import Notification, NotificationRepository
+from shared.notifications.model import Notification
+from shared.notifications.store import NotificationRepository
 from shared.orders.model import Order
 from shared.orders.store import OrderRepository
 from shared.refunds.store import RefundStore

@@ -9,15 +9,8 @@ from pydantic import BaseModel
 from functions.export.files import ExportFiles, Link
 from shared.customers.store import CustomerRepository
 from shared.errors import Gone, Refused
-from shared.exports.store import (
-    CustomerDataExportRequest,
-    ExportJob,
-    ExportRepository,
-    ExportRequest,
-    ExportStatus,
-    ExportType,
-    new_job,
-)
+from shared.exports.model import CustomerDataExportRequest, ExportJob, ExportRequest, ExportStatus, ExportType, new_job
+from shared.exports.store import ExportRepository
 from shared.platform import clock
 from shared.platform.observability import count
 from shared.shipments.queries import ShipmentFilter

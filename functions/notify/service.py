@@ -14,7 +14,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from functions.notify.brand import Brand
@@ -33,15 +32,11 @@ from functions.notify.rendering import (
 )
 from functions.notify.sender import EmailNotSent, EmailOutcomeUnknown, EmailSender
 from functions.notify.texts import choose_language
-from shared.errors import NotFound
-from shared.merchants.store import Merchant, MerchantRepository
-from shared.notifications.store import (
-    REDACTED,
-    Notification,
-    NotificationRepository,
-    NotificationState,
-    NotificationTarget,
-)
+from shared.errors import NotFound, Refused
+from shared.merchants.model import Merchant
+from shared.merchants.store import MerchantRepository
+from shared.notifications.model import REDACTED, Notification, NotificationState, NotificationTarget
+from shared.notifications.store import NotificationRepository
 from shared.notifications.suppression import SuppressionList
 from shared.platform import clock
 from shared.platform.observability import count, logger
@@ -291,7 +286,7 @@ def _close_interrupted(notifications: NotificationRepository, record: Notificati
     if record.state is NotificationState.claimed and clock.now() - record.claimed_at > STALE_CLAIM:
         try:
             notifications.finish(record, NotificationState.unknown, reason="interrupted")
-        except ClientError:  # someone else closed it first: theirs stands
+        except Refused:  # someone else closed it first: theirs stands
             logger.info("interrupted claim already closed", extra={"milestone": record.milestone})
 
 

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.orders.edits import EditOutcome, OrderPatch, apply_patch
-from shared.customers import store as customer_records
+from shared.customers.items import address_entry_item
+from shared.customers.store import CustomerRepository
 from shared.dynamo import keys
 from shared.dynamo.paging import decode_cursor, list_scope
 from shared.dynamo.retry import retry_changed
@@ -79,7 +80,7 @@ class Customers:
     """The customers domain behind `CustomerDirectory`."""
 
     def __init__(self, table: Any | None = None) -> None:
-        self._repository = customer_records.CustomerRepository(table)
+        self._repository = CustomerRepository(table)
 
     def find_or_create_for_order(self, merchant_id: str, *, store: str, username: str | None, email: str,
                                  first_name: str | None, last_name: str | None) -> Any:
@@ -88,7 +89,7 @@ class Customers:
 
     def address_entry(self, merchant_id: str, owner_id: str, customer_id: str, email: str,
                       address: Address) -> dict[str, Any] | None:
-        return customer_records.address_entry_item(merchant_id, owner_id, customer_id, email, address)
+        return address_entry_item(merchant_id, owner_id, customer_id, email, address)
 
 
 # --- import ---------------------------------------------------------------------------------------

@@ -9,26 +9,22 @@ Logs and metrics carry ids and counts only.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
-
-from shared.dynamo import keys, writes
+from shared.customers.store import CustomerRepository
+from shared.dynamo.retry import retry_changed
 from shared.errors import ChangedMeanwhile, NotFound, Refused
 from shared.events.outbox import outbox_entry
 from shared.notifications.store import NotificationRepository
-from shared.orders.model import Order, OrderActivity
+from shared.orders.model import Order
 from shared.orders.store import OrderRepository
 from shared.platform import aws
 from shared.platform.observability import count, logger
-from shared.retention.redaction import REDACTED, redact_activity, redact_event, redact_order, redact_shipment
-from shared.retention.timers import TimerRepository
+from shared.retention.redaction import redact_activity, redact_event, redact_order, redact_shipment
+from shared.retention.store import RetentionStore, TimerRepository
 from shared.shipments.statuses import TrackingStatus
 from shared.shipments.store import Shipment, ShipmentRepository, derive
 
@@ -38,7 +34,6 @@ SHIPMENT_STATUS_CHANGED = "ShipmentStatusChanged"
 RESOLVED = frozenset({TrackingStatus.delivered, TrackingStatus.archived, TrackingStatus.exception,
                       TrackingStatus.cancelled, TrackingStatus.deleted})
 MAX_ATTEMPTS = 5  # re-reads when a versioned write loses to a concurrent change
-_BATCH_WRITE_LIMIT = 25
 
 
 class Outcome(StrEnum):
@@ -52,16 +47,14 @@ class Repositories:
     orders: OrderRepository
     notifications: NotificationRepository
     timers: TimerRepository
+    customers: CustomerRepository
+    retention: RetentionStore
 
     @classmethod
     def default(cls, table: Any | None = None) -> Repositories:
         table = table if table is not None else aws.table()
         return cls(ShipmentRepository(table), OrderRepository(table), NotificationRepository(table),
-                   TimerRepository(table))
-
-    @property
-    def table(self) -> Any:
-        return self.shipments.table
+                   TimerRepository(table), CustomerRepository(table), RetentionStore(table))
 
 
 def _find_shipment(repos: Repositories, merchant_id: str, shipment_id: str) -> Shipment | None:
@@ -69,6 +62,16 @@ def _find_shipment(repos: Repositories, merchant_id: str, shipment_id: str) -> S
         return repos.shipments.get(merchant_id, shipment_id, consistent=True)
     except NotFound:
         return None
+
+
+def _save_shipment(repos: Repositories, merchant_id: str, changed: Shipment, expected_version: int,
+                   outbox: dict[str, Any] | None = None) -> None:
+    """The versioned shipment write; its refusal is the version check, named ChangedMeanwhile so
+    that `retry_changed` re-reads and redoes the action on the newer version."""
+    try:
+        repos.shipments.save(merchant_id, changed, expected_version, outbox)
+    except Refused as refused:
+        raise ChangedMeanwhile(refused.detail) from refused
 
 
 # --- redact ---------------------------------------------------------------------------------------
@@ -109,25 +112,25 @@ def _redact_events(repos: Repositories, merchant_id: str, shipment_id: str) -> i
     return redacted
 
 
-def _save_redacted_shipment(repos: Repositories, merchant_id: str, shipment: Shipment | None,
+def _save_redacted_shipment(repos: Repositories, merchant_id: str, first_read: Shipment,
                             now: datetime) -> Shipment | None:
-    for _ in range(MAX_ATTEMPTS):
+    reads = iter([first_read])
+
+    def redact() -> Shipment | None:  # a carrier update landed meanwhile: redact the newer version
+        shipment = next(reads, None) or _find_shipment(repos, merchant_id, first_read.id)
         if shipment is None:
             return None
         changed = redact_shipment(shipment, now)
         if changed == shipment:
             return shipment  # already redacted: never written again, never un-redacted
         changed.version, changed.updated_at = shipment.version + 1, now
-        try:
-            # A full put: `name_search` is recomputed from the redacted recipient.
-            repos.shipments.save(merchant_id, changed, shipment.version)
-        except Refused:  # a carrier update landed meanwhile: redact the newer version
-            shipment = _find_shipment(repos, merchant_id, shipment.id)
-            continue
+        # A full put: `name_search` is recomputed from the redacted recipient.
+        _save_shipment(repos, merchant_id, changed, shipment.version)
         count("ShipmentsRedacted")
         logger.info("shipment redacted", extra={"merchant_id": merchant_id, "shipment_id": shipment.id})
         return changed
-    raise Refused("The shipment kept changing while being redacted; retry.")
+
+    return retry_changed(redact, tries=MAX_ATTEMPTS)
 
 
 def redact_order_data(repos: Repositories, merchant_id: str, order_id: str, now: datetime) -> Order | None:
@@ -141,65 +144,40 @@ def redact_order_data(repos: Repositories, merchant_id: str, order_id: str, now:
         return None
     if redact_order(order, now) == order:
         return order
-    _redact_activity(repos, merchant_id, order_id)
-    _redact_refund_notes(repos, merchant_id, order_id)
+    repos.retention.rewrite_activity(merchant_id, order_id, redact_activity)
+    repos.retention.redact_refund_notes(merchant_id, order_id)
     redacted = repos.notifications.redact_order_recipients(merchant_id, order_id)
     if redacted:
         count("NotificationRecordsRedacted", redacted)
-    # Its fingerprint was computed from the address that is going (shared/customers.py says so).
-    repos.table.delete_item(Key=keys.address_entry(merchant_id, order_id))
+    # Its fingerprint was computed from the address that is going (shared.customers.rules says so).
+    repos.customers.delete_address_entry(merchant_id, order_id)
     return _save_redacted_order(repos, merchant_id, order, now)
 
 
-def _save_redacted_order(repos: Repositories, merchant_id: str, order: Order | None, now: datetime) -> Order | None:
-    for _ in range(MAX_ATTEMPTS):
+def _save_redacted_order(repos: Repositories, merchant_id: str, first_read: Order, now: datetime) -> Order | None:
+    reads = iter([first_read])
+
+    def redact() -> Order | None:  # the order changed meanwhile: redact the newer version
+        order = next(reads, None) or repos.orders.find(merchant_id, first_read.id, consistent=True)
         if order is None:
             return None
         changed = redact_order(order, now)
         if changed == order:
             return order
         changed.version, changed.updated_at = order.version + 1, now
-        try:
-            repos.orders.save(merchant_id, changed, [])
-        except ChangedMeanwhile:
-            order = repos.orders.find(merchant_id, order.id, consistent=True)
-            continue  # the order changed meanwhile: redact the newer version
+        repos.orders.save(merchant_id, changed, [])
         count("OrdersRedacted")
         logger.info("order redacted", extra={"merchant_id": merchant_id, "order_id": order.id})
         return changed
-    raise Refused("The order kept changing while being redacted; retry.")
 
-
-def _redact_activity(repos: Repositories, merchant_id: str, order_id: str) -> None:
-    request: dict[str, Any] = {"KeyConditionExpression": Key(keys.PK).eq(keys.order_partition(merchant_id, order_id))
-                               & Key(keys.SK).begins_with(keys.ACTIVITY_PREFIX)}
-    for item in _query_all(repos.table, request):
-        entry = OrderActivity.model_validate(keys.strip_keys(item))
-        changed = redact_activity(entry)
-        if changed == entry:
-            continue
-        fields = {name: getattr(changed, name) for name in ("text", "changes", "details")
-                  if getattr(changed, name) is not None}
-        writes.update(repos.table, {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
-                      "SET " + ", ".join(f"#{name} = :{name}" for name in fields),
-                      names={f"#{name}": name for name in fields}, values={f":{name}": v for name, v in fields.items()})
-
-
-def _redact_refund_notes(repos: Repositories, merchant_id: str, order_id: str) -> None:
-    """A refund's note is the merchant's free text about the customer."""
-    request: dict[str, Any] = {"KeyConditionExpression": Key(keys.PK).eq(keys.order_partition(merchant_id, order_id))
-                               & Key(keys.SK).begins_with(keys.REFUND_PREFIX)}
-    for item in _query_all(repos.table, request):
-        if item.get("note") not in (None, REDACTED):
-            writes.update(repos.table, {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}, "SET note = :redacted",
-                          condition=writes.ITEM_EXISTS, rule="refund_exists", values={":redacted": REDACTED})
+    return retry_changed(redact, tries=MAX_ATTEMPTS)
 
 
 # --- archive --------------------------------------------------------------------------------------
 def archive_if_unconfirmed(repos: Repositories, merchant_id: str, shipment_id: str, now: datetime) -> Outcome:
     """No delivery confirmation by now → `archived`, with the same versioned write and event as the
     merchant's own archive. Delivered shipments and those with a merchant status are left alone."""
-    for _ in range(MAX_ATTEMPTS):
+    def archive() -> Outcome:  # re-read on every try: a concurrent change is archived in its newer version
         shipment = _find_shipment(repos, merchant_id, shipment_id)
         if shipment is None or shipment.status is TrackingStatus.delivered or shipment.merchant_status is not None:
             return Outcome.done
@@ -210,14 +188,12 @@ def archive_if_unconfirmed(repos: Repositories, merchant_id: str, shipment_id: s
         event = outbox_entry(SHIPMENT_STATUS_CHANGED, [{
             "merchant_id": merchant_id, "shipment_id": shipment_id, "order_id": shipment.order_id,
             "previous_status": shipment.status.value, "status": changed.status.value, "action": "archive"}])
-        try:
-            repos.shipments.save(merchant_id, changed, shipment.version, event)
-        except Refused:
-            continue
+        _save_shipment(repos, merchant_id, changed, shipment.version, event)
         count("ShipmentsArchived")
         logger.info("shipment archived", extra={"merchant_id": merchant_id, "shipment_id": shipment_id})
         return Outcome.done
-    raise Refused("The shipment kept changing while being archived; retry.")
+
+    return retry_changed(archive, tries=MAX_ATTEMPTS)
 
 
 # --- delete ---------------------------------------------------------------------------------------
@@ -235,63 +211,12 @@ def delete_if_resolved(repos: Repositories, merchant_id: str, shipment_id: str, 
         redact_order_data(repos, merchant_id, order_id, now)
     deleted = 0
     if shipment is not None:
-        deleted += _delete_tracking_numbers(repos, merchant_id, shipment)
-    deleted += _delete_partition(repos, merchant_id, shipment_id)
+        deleted += repos.retention.delete_tracking_numbers(merchant_id, shipment_id,
+                                                           [parcel.tracking_number for parcel in shipment.parcels])
+    deleted += repos.retention.delete_shipment_partition(merchant_id, shipment_id)
     if shipment is not None:
         count("ShipmentsDeleted")
         logger.info("shipment deleted", extra={"merchant_id": merchant_id, "shipment_id": shipment_id})
     if deleted:
         count("RetentionItemsDeleted", deleted)
     return Outcome.done
-
-
-def _delete_tracking_numbers(repos: Repositories, merchant_id: str, shipment: Shipment) -> int:
-    deleted = 0
-    for parcel in shipment.parcels:
-        try:
-            # Only while it still names this shipment (never another one's number).
-            repos.table.delete_item(Key=keys.tracking_number(parcel.tracking_number, merchant_id),
-                                    ConditionExpression="shipment_id = :id",
-                                    ExpressionAttributeValues={":id": shipment.id})
-            deleted += 1
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-    return deleted
-
-
-def _delete_partition(repos: Repositories, merchant_id: str, shipment_id: str) -> int:
-    """Every item of the shipment's partition, the shipment item last: until it is gone, a retry
-    finds the shipment and finishes the job."""
-    partition = keys.shipment_partition(merchant_id, shipment_id)
-    request = {"KeyConditionExpression": Key(keys.PK).eq(partition), "ProjectionExpression": "#pk, #sk",
-               "ExpressionAttributeNames": {"#pk": keys.PK, "#sk": keys.SK}, "ConsistentRead": True}
-    item_keys = [{keys.PK: i[keys.PK], keys.SK: i[keys.SK]} for i in _query_all(repos.table, request)]
-    shipment_key = keys.shipment(merchant_id, shipment_id)
-    others = [k for k in item_keys if k != shipment_key]
-    client = repos.table.meta.client
-    for start in range(0, len(others), _BATCH_WRITE_LIMIT):
-        _batch_delete(client, repos.table.name, others[start:start + _BATCH_WRITE_LIMIT])
-    if shipment_key in item_keys:
-        repos.table.delete_item(Key=shipment_key)
-    return len(item_keys)
-
-
-def _batch_delete(client: Any, table_name: str, item_keys: list[dict[str, str]]) -> None:
-    request = {table_name: [{"DeleteRequest": {"Key": k}} for k in item_keys]}
-    for attempt in range(8):
-        request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-        if not request:
-            return
-        time.sleep(min(0.05 * 2 ** attempt, 2.0))  # throttled: back off before the rest
-    raise RuntimeError("DynamoDB kept throttling the deletion; it will be retried")
-
-
-def _query_all(table: Any, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    while True:
-        response = table.query(**request)
-        yield from response.get("Items", [])
-        if "LastEvaluatedKey" not in response:
-            return
-        request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
-

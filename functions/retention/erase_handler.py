@@ -12,7 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.retention import erasure
 from functions.retention.actions import Repositories
-from shared.customers.store import Customer, CustomerRepository
+from shared.customers.model import Customer
+from shared.customers.store import CustomerRepository
 from shared.http.api import api_resolver, merchant_id
 from shared.platform import clock
 from shared.platform.observability import entrypoint

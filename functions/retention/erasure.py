@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from botocore.exceptions import ClientError
-
 from functions.retention.actions import MAX_ATTEMPTS, Repositories, redact_order_data, redact_shipment_data
-from shared.customers.store import Customer, CustomerRepository, customer_to_item, email_key
+from shared.customers.model import Customer
+from shared.customers.rules import email_key
+from shared.customers.store import CustomerRepository
 from shared.dynamo import keys
-from shared.errors import Refused, Unavailable
+from shared.dynamo.retry import retry_changed
+from shared.errors import Unavailable
 from shared.platform.observability import count, logger
 from shared.retention.redaction import REDACTED, redact_customer
 
@@ -58,7 +59,7 @@ def _erase_order(repos: Repositories, merchant_id: str, order_id: str, now: date
 
 def _erase_record(customers: CustomerRepository, merchant_id: str, record_id: str, master_id: str,
                   now: datetime) -> None:
-    for _ in range(MAX_ATTEMPTS):
+    def erase() -> None:  # re-read on every try: a record changed meanwhile is erased in its newer version
         record = customers.find(merchant_id, record_id, consistent=True)
         if record is None:
             return
@@ -68,18 +69,11 @@ def _erase_record(customers: CustomerRepository, merchant_id: str, record_id: st
         # Before the record forgets them: the email's unique-key item (it would still resolve the
         # address to this customer) and the duplicate-address entry (a fingerprint of the address).
         _release_email(customers, merchant_id, record, master_id)
-        customers.table.delete_item(Key=keys.address_entry(merchant_id, record.id))
+        customers.delete_address_entry(merchant_id, record.id)
         erased.version, erased.updated_at = record.version + 1, now
-        try:
-            customers.client.put_item(TableName=customers.table.name, Item=customer_to_item(merchant_id, erased),
-                                      ConditionExpression="version = :v",
-                                      ExpressionAttributeValues={":v": record.version})
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                continue  # changed meanwhile: erase the newer version
-            raise
-        return
-    raise Refused("The customer kept changing while being erased; retry.")
+        customers.replace(merchant_id, record, erased)
+
+    retry_changed(erase, tries=MAX_ATTEMPTS)
 
 
 def _release_email(customers: CustomerRepository, merchant_id: str, record: Customer, master_id: str) -> None:

@@ -22,7 +22,8 @@ from functions.tracking.page import (
     render_tracking_page,
 )
 from shared.http.api import api_resolver, problem_response, public_base_url
-from shared.merchants.store import Merchant, MerchantRepository
+from shared.merchants.model import Merchant
+from shared.merchants.store import MerchantRepository
 from shared.platform.observability import entrypoint
 from shared.shipments.store import ShipmentRepository, valid_tracking_number
 

@@ -9,7 +9,8 @@ from functions.notify.texts import Messages, choose_language
 from functions.tracking.descriptions import describe_event
 from functions.tracking.page import TrackingPageEvent, TrackingPageMerchant, TrackingPageView, choose_page_language
 from shared.errors import NotFound
-from shared.merchants.store import Merchant, MerchantRepository
+from shared.merchants.model import Merchant
+from shared.merchants.store import MerchantRepository
 from shared.shipments.statuses import TrackingStatus, derive_shipment_status
 from shared.shipments.store import Shipment, ShipmentRepository, TrackingEvent, valid_tracking_number
 

@@ -7,6 +7,7 @@ takes a lease on the job (`running`), records progress after every chunk of rows
 ends it `done` or `failed`. Rejected rows are stored per chunk, beside the job.
 """
 
+from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
@@ -14,10 +15,10 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.dynamo import keys
+from shared.dynamo import keys, writes
+from shared.dynamo.paging import query_all
 from shared.errors import NotFound
 from shared.platform import aws, clock
 
@@ -80,8 +81,8 @@ class CustomerImportRepository:
     def create(self, merchant_id: str, job: CustomerImport) -> None:
         data = job.model_dump(mode="json", exclude_none=True)
         data["created_at"] = _iso(job.created_at)
-        self._table.put_item(Item={**keys.customer_import(merchant_id, job.id), **data, "merchant_id": merchant_id},
-                             ConditionExpression="attribute_not_exists(pk)")
+        writes.put(self._table, {**keys.customer_import(merchant_id, job.id), **data, "merchant_id": merchant_id},
+                   condition=writes.ITEM_IS_NEW, rule="import_exists")
 
     def find(self, merchant_id: str, import_id: str) -> CustomerImport | None:
         item = self._table.get_item(Key=keys.customer_import(merchant_id, import_id), ConsistentRead=True).get("Item")
@@ -97,37 +98,26 @@ class CustomerImportRepository:
         """Start (or resume after a crashed invocation) the job; None when another invocation
         holds it or it is finished — S3 may deliver a notification twice."""
         now = clock.now()
-        try:
-            response = self._table.update_item(
-                Key=keys.customer_import(merchant_id, import_id),
-                UpdateExpression="SET #s = :running, lease_until = :until, started_at = if_not_exists(started_at, :now)",
-                ConditionExpression="attribute_exists(pk) AND (#s = :pending OR (#s = :running AND lease_until < :now))",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":running": "running", ":pending": "pending", ":until": _iso(until),
-                                           ":now": _iso(now)},
-                ReturnValues="ALL_NEW")
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise
-        return CustomerImport.model_validate(keys.strip_keys(response["Attributes"]))
+        taken, item = writes.update_or_current(
+            self._table, keys.customer_import(merchant_id, import_id),
+            "SET #s = :running, lease_until = :until, started_at = if_not_exists(started_at, :now)",
+            condition="attribute_exists(pk) AND (#s = :pending OR (#s = :running AND lease_until < :now))",
+            names={"#s": "status"},
+            values={":running": "running", ":pending": "pending", ":until": _iso(until), ":now": _iso(now)})
+        return CustomerImport.model_validate(keys.strip_keys(item)) if taken and item else None
 
     def checkpoint(self, merchant_id: str, import_id: str, counters: Counters, lease_until: datetime) -> None:
         """Progress after a chunk: what `GET` shows while the import runs, and where a retry resumes."""
         values = {f":{name}": value for name, value in counters.model_dump().items()}
-        self._table.update_item(
-            Key=keys.customer_import(merchant_id, import_id),
-            UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in counters.model_dump())
-            + ", lease_until = :until",
-            ConditionExpression="#s = :running",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={**values, ":until": _iso(lease_until), ":running": "running"})
+        writes.update(self._table, keys.customer_import(merchant_id, import_id),
+                      "SET " + ", ".join(f"{name} = :{name}" for name in counters.model_dump()) + ", lease_until = :until",
+                      condition="#s = :running", rule="import_running", names={"#s": "status"},
+                      values={**values, ":until": _iso(lease_until), ":running": "running"})
 
     def release_lease(self, merchant_id: str, import_id: str) -> None:
         """Let the next invocation resume at once (the time budget ran out)."""
-        self._table.update_item(Key=keys.customer_import(merchant_id, import_id),
-                                UpdateExpression="SET lease_until = :past",
-                                ExpressionAttributeValues={":past": _iso(clock.now() - timedelta(seconds=1))})
+        writes.update(self._table, keys.customer_import(merchant_id, import_id), "SET lease_until = :past",
+                      values={":past": _iso(clock.now() - timedelta(seconds=1))})
 
     def finish(self, merchant_id: str, import_id: str, status: ImportStatus, counters: Counters | None = None,
                failure: str | None = None) -> None:
@@ -141,25 +131,22 @@ class CustomerImportRepository:
         if failure:
             sets.append("failure = :failure")
             values[":failure"] = failure
-        self._table.update_item(Key=keys.customer_import(merchant_id, import_id), UpdateExpression="SET " + ", ".join(sets),
-                                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        writes.update(self._table, keys.customer_import(merchant_id, import_id), "SET " + ", ".join(sets),
+                      names=names, values=values)
 
     def put_errors(self, merchant_id: str, import_id: str, first_row: int, errors: list[ImportRowError]) -> None:
         """The rejected rows of one chunk (at most a few hundred short reasons: far below 400 KB)."""
-        self._table.put_item(Item={**keys.customer_import_errors(merchant_id, import_id, first_row),
-                                   "errors": [e.model_dump() for e in errors]})
+        writes.put(self._table, {**keys.customer_import_errors(merchant_id, import_id, first_row),
+                                 "errors": [e.model_dump() for e in errors]})
 
     def errors(self, merchant_id: str, import_id: str, limit: int = MAX_ERRORS_SHOWN) -> list[ImportRowError]:
         """Rejected rows in row order, at most `limit`."""
-        request: dict[str, Any] = {"KeyConditionExpression": Key(keys.PK).eq(
+        chunks = query_all(self._table, KeyConditionExpression=Key(keys.PK).eq(
             keys.customer_import_errors_partition(merchant_id, import_id))
-            & Key(keys.SK).begins_with(keys.CUSTOMER_IMPORT_ERRORS_PREFIX)}
+            & Key(keys.SK).begins_with(keys.CUSTOMER_IMPORT_ERRORS_PREFIX))
         found: list[ImportRowError] = []
-        while len(found) < limit:
-            response = self._table.query(**request)
-            for item in response.get("Items", []):
-                found.extend(ImportRowError(row=int(e["row"]), reason=str(e["reason"])) for e in item.get("errors", []))
-            if "LastEvaluatedKey" not in response:
+        for chunk in chunks:  # lazily: the pages after `limit` rows are never read
+            found.extend(ImportRowError(row=int(e["row"]), reason=str(e["reason"])) for e in chunk.get("errors", []))
+            if len(found) >= limit:
                 break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return found[:limit]

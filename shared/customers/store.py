@@ -1,267 +1,48 @@
-"""Customer records (DESIGN.md §1.5): model, repository, unique usernames and emails, tags,
-address fingerprints for duplicate candidates, and the CSV column table shared with exports.
+"""Customer records in the table (identity rules: `shared.customers.rules`; items:
+`shared.customers.items`): reads that answer with the master, creations and changes that move
+unique-key items, tag entries and the address entry along in one transaction, merges, the claim
+fence, and the bulk verbs of the CSV import."""
 
-Identity rules:
-- a username is compared exactly (after trimming surrounding spaces); an email is compared
-  case-insensitively (`str.casefold`). Both are unique per merchant, each through a unique-key item
-  (`keys.customer_username` / `keys.customer_email`) that names the record owning it. Creating or
-  changing a record puts its unique-key items with `attribute_not_exists` in the same transaction.
-- an absorbed record keeps `merged_into`; its unique-key items are repointed to the master, and
-  every read (`get`, `find_by_username`, `find_by_email`) answers with the master.
-- the bulk CSV import claims unique-key items one by one (conditional puts) before writing the
-  records in batches, so a claim can briefly exist before its record: readers treat a claim whose
-  record is missing as "nobody", creators wait for it, and a claim left behind by a crashed
-  import is taken over once it is `STALE_CLAIM_SECONDS` old.
-"""
+from __future__ import annotations
 
-
-import time
-import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
-from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import timedelta
+from functools import partial
+from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
-from shared.dynamo import keys
-from shared.dynamo.paging import Page, query_page
-from shared.errors import NotFound, Refused, Unavailable
+from shared.customers.items import (
+    claim_item,
+    claim_keys,
+    customer_from_item,
+    customer_to_item,
+    index_changes,
+    index_items,
+)
+from shared.customers.model import STORE_MANUAL, AddressEntry, Customer, Fence
+from shared.customers.rules import (
+    FENCE_LEASE_SECONDS,
+    FENCE_WAIT_SECONDS,
+    MAX_MERGE_CHAIN,
+    ClaimTaken,
+    claim_is_stale,
+    email_key,
+    parse_time,
+)
+from shared.dynamo import batch, keys, writes
+from shared.dynamo.paging import Page, query_all, query_page
+from shared.dynamo.retry import attempts, poll
+from shared.dynamo.transactions import Transaction, TransactionRefused
+from shared.errors import ChangedMeanwhile, NotFound, Unavailable
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
-from shared.values.models import Address, empty_list, without_nulls
 
-STORE_MANUAL = "manual"
-MAX_TAGS = 40  # a merge writes at most 2 x MAX_TAGS tag entries + 6 items in one transaction (limit 100)
-MAX_TAG_LENGTH = 100
-TAG_SEPARATOR = ";"
-STALE_CLAIM_SECONDS = 300
-FENCE_LEASE_SECONDS = 180
-FENCE_WAIT_SECONDS = 60
-MAX_MERGE_CHAIN = 20
-CUSTOMER_MERGED = "CustomerMerged"
-_BATCH_GET_LIMIT = 100
-
-
-def email_key(email: str) -> str:
-    """The form under which emails are compared: case-insensitive."""
-    return email.strip().casefold()
-
-
-class Customer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: str
-    username: str | None = None
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    name: str | None = None
-    company: str | None = None
-    phone: str | None = None
-    address: Address | None = None
-    tags: list[str] = Field(default_factory=empty_list)
-    store: str = STORE_MANUAL
-    merged_into: str | None = None
-    created_at: datetime
-    updated_at: datetime | None = None
-    erased_at: datetime | None = None
-    # Optimistic locking: every write checks the version it read.
-    version: int = Field(default=0, exclude=True)
-
-
-# --- address fingerprints (duplicate candidates) -----------------------------------------------
-def _fold(text: str | None) -> str:
-    """Case, spacing, punctuation and accents ignored: `Rue de l'Église` == `RUE DE L EGLISE`.
-    Accents are folded because the same street is often typed with and without them."""
-    if not text:
-        return ""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if ch.isalnum() and not unicodedata.combining(ch))
-
-
-def address_fingerprint(address: Address) -> str:
-    """Country + postal code + first address line, normalised by `_fold`, then hashed so that the
-    index keys carry no address. Prefixed by the country, which keeps keys readable."""
-    country = address.country.upper()
-    normalised = f"{country}|{_fold(address.postal_code)}|{_fold(address.address_1)}"
-    return f"{country}-{keys.digest(normalised)[:40]}"
-
-
-def address_entry_item(merchant_id: str, owner_id: str, customer_id: str, email: str | None,
-                       address: Address) -> dict[str, Any]:
-    """The full item (keys included) recording one address for duplicate detection.
-
-    `owner_id` is the order id for an imported order's shipping address, or the customer id for a
-    customer record's address. The email is kept only as a digest of its case-folded form (enough
-    to tell "different emails" apart). Delete it with `keys.address_entry(merchant_id, owner_id)`
-    when the owner's address is redacted or erased."""
-    fingerprint = address_fingerprint(address)
-    item: dict[str, Any] = {
-        **keys.address_entry(merchant_id, owner_id),
-        **keys.index_entry(keys.GSI2, keys.addresses_of_merchant(merchant_id), f"{fingerprint}#{owner_id}"),
-        "fingerprint": fingerprint, "owner_id": owner_id, "customer_id": customer_id,
-    }
-    if email and email != "redacted":
-        item["email_digest"] = keys.digest(email_key(email))
-    return item
-
-
-class AddressEntry(BaseModel):
-    fingerprint: str
-    owner_id: str
-    customer_id: str
-    email_digest: str | None = None
-
-
-# --- CSV columns (DESIGN.md §4), shared with the customer list export ------------------------------
-class CustomerCsvColumn(NamedTuple):
-    header: str
-    field: str  # attribute of Customer, `address.<x>` for address parts
-    # `functions.export.columns.ColumnKind` value: digits-only text that must stay text in a
-    # spreadsheet (leading zeros) is `digits_text`.
-    kind: str
-
-
-CUSTOMER_CSV_COLUMNS: tuple[CustomerCsvColumn, ...] = (
-    CustomerCsvColumn("Username", "username", "digits_text"),
-    CustomerCsvColumn("Email", "email", "text"),
-    CustomerCsvColumn("First Name", "first_name", "text"),
-    CustomerCsvColumn("Last Name", "last_name", "text"),
-    CustomerCsvColumn("Full Name", "name", "text"),
-    CustomerCsvColumn("Company Name", "company", "text"),
-    CustomerCsvColumn("Phone", "phone", "digits_text"),
-    CustomerCsvColumn("Address Line 1", "address.address_1", "text"),
-    CustomerCsvColumn("Address Line 2", "address.address_2", "text"),
-    CustomerCsvColumn("City", "address.city", "text"),
-    CustomerCsvColumn("State", "address.region", "text"),
-    CustomerCsvColumn("Postal Code", "address.postal_code", "digits_text"),
-    CustomerCsvColumn("Country Code", "address.country", "text"),
-    CustomerCsvColumn("Tags", "tags", "text"),
-)
-CUSTOMER_CSV_HEADER: tuple[str, ...] = tuple(column.header for column in CUSTOMER_CSV_COLUMNS)
-
-
-def customer_to_csv_row(customer: Customer) -> dict[str, str]:
-    """Header → raw cell text ("" when empty). The exporter applies its spreadsheet escaping
-    (`="digits"`, leading `'`), which the import undoes, so an exported file re-imports unchanged."""
-    row: dict[str, str] = {}
-    for column in CUSTOMER_CSV_COLUMNS:
-        if column.field == "tags":
-            row[column.header] = TAG_SEPARATOR.join(customer.tags)
-            continue
-        owner: Any = customer
-        name = column.field
-        if name.startswith("address."):
-            owner, name = customer.address, name.removeprefix("address.")
-        value = getattr(owner, name, None) if owner is not None else None
-        row[column.header] = "" if value is None else str(value)
-    return row
-
-
-# --- items --------------------------------------------------------------------------------------
-
-
-def customer_to_item(merchant_id: str, customer: Customer, *, outbox: dict[str, Any] | None = None,
-                     import_id: str | None = None, import_row: int | None = None) -> dict[str, Any]:
-    data = without_nulls(customer.model_dump(mode="json"))
-    created = clock.isoformat(customer.created_at)
-    data.update(merchant_id=merchant_id, created_at=created, version=customer.version)
-    if customer.updated_at:
-        data["updated_at"] = clock.isoformat(customer.updated_at)
-    # Masters are listed; an absorbed record moves to its master's "merged" partition.
-    partition = (keys.customers_merged_into(merchant_id, customer.merged_into) if customer.merged_into
-                 else keys.customers_of_merchant(merchant_id))
-    item = {**keys.customer(merchant_id, customer.id), **data,
-            **keys.index_entry(keys.GSI1, partition, keys.sortable(created, customer.id))}
-    if outbox:
-        item["outbox"] = outbox
-    if import_id:
-        # Lets a resumed import recognise the records it created itself before a crash.
-        item["import_id"], item["import_row"] = import_id, import_row
-    return item
-
-
-def customer_from_item(item: dict[str, Any]) -> Customer:
-    data = keys.strip_keys(item)
-    for internal in ("outbox", "merchant_id", "import_id", "import_row"):
-        data.pop(internal, None)
-    data["version"] = int(data.get("version", 0))
-    return Customer.model_validate(data)
-
-
-def tag_entry_item(merchant_id: str, customer: Customer, tag: str) -> dict[str, Any]:
-    created = clock.isoformat(customer.created_at)
-    return {**keys.customer_tag(merchant_id, customer.id, tag),
-            **keys.index_entry(keys.GSI1, keys.customers_by_tag(merchant_id, tag), keys.sortable(created, customer.id)),
-            "customer_id": customer.id, "tag": tag}
-
-
-def claim_keys(merchant_id: str, customer: Customer) -> dict[str, dict[str, str]]:
-    """kind → key of the unique-key items the record owns."""
-    claims: dict[str, dict[str, str]] = {}
-    if customer.username:
-        claims["username"] = keys.customer_username(merchant_id, customer.username)
-    if customer.email and customer.email != "redacted":
-        claims["email"] = keys.customer_email(merchant_id, email_key(customer.email))
-    return claims
-
-
-def claim_item(claim_key: dict[str, str], kind: str, customer_id: str, *, import_id: str | None = None) -> dict[str, Any]:
-    item = {**claim_key, "customer_id": customer_id, "kind": kind, "claimed_at": clock.isoformat(clock.now())}
-    if import_id:
-        item["import_id"] = import_id
-    return item
-
-
-def index_items(merchant_id: str, customer: Customer) -> list[dict[str, Any]]:
-    """Tag entries and the address entry of a record (what a creation writes beside it)."""
-    items = [tag_entry_item(merchant_id, customer, tag) for tag in customer.tags]
-    if customer.address is not None:
-        items.append(address_entry_item(merchant_id, customer.id, customer.id, customer.email, customer.address))
-    return items
-
-
-class Fence(NamedTuple):
-    """The merchant's claim fence, a sequence lock that lets the CSV import claim usernames and
-    emails with BatchWriteItem (unconditional) instead of one conditional write each.
-
-    An import chunk takes the fence (`seq` + 1, `busy`), reads the claims of its rows (consistent),
-    writes the claims of the identifiers it found free, then releases it. A single creation (API,
-    order import) reads the fence before and after its transaction: if no chunk was busy and `seq`
-    did not move, no chunk can have missed its claim; otherwise it waits for that chunk to end and
-    checks its claims still name it, taking the creation back if one was overwritten (the chunk
-    read before the creation committed, so the chunk's record is the one that keeps the
-    identifier). A change of identifier on an existing record (PATCH) holds the fence instead.
-    Whichever of the two reads second sees the other's write: no identifier ends up on two records.
-    """
-
-    seq: int
-    busy: bool
-    lease_until: datetime | None
-
-
-class ClaimTaken(Refused):
-    """A username or email belongs to another record."""
-
-    def __init__(self, kind: str, owner_id: str | None) -> None:
-        owner = f" by customer {owner_id}" if owner_id else ""
-        super().__init__(f"That {kind} is already used{owner}; each customer needs its own {kind}.")
-        self.kind = kind
-        self.owner_id = owner_id
-
-
-class ConcurrentChange(Refused):
-    """The record changed since it was read (optimistic locking): re-read and retry."""
-
-
-class _Cancelled(Exception):
-    def __init__(self, failed: list[str], contended: bool) -> None:
-        super().__init__(f"transaction cancelled: {failed} contended={contended}")
-        self.failed = failed
-        self.contended = contended
+# What a record's write checks: nobody changed it since it was read, and it was not absorbed.
+UNCHANGED = "version = :v AND attribute_not_exists(merged_into)"
+BUSY_IMPORTING = "Customer identifiers are being imported right now; retry in a minute."
 
 
 class CustomerRepository:
@@ -271,11 +52,6 @@ class CustomerRepository:
     @property
     def table(self) -> Any:
         return self._table
-
-    @property
-    def client(self) -> Any:
-        """Thread-safe client that takes plain Python values (the resource's own client)."""
-        return self._table.meta.client
 
     # --- reads ------------------------------------------------------------------------------------
     def find(self, merchant_id: str, customer_id: str, *, consistent: bool = False) -> Customer | None:
@@ -302,7 +78,8 @@ class CustomerRepository:
         return self.resolve(merchant_id, found, consistent=consistent)
 
     def claim_owner(self, claim_key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
-        return self._table.get_item(Key=claim_key, ConsistentRead=consistent).get("Item")
+        item: dict[str, Any] | None = self._table.get_item(Key=claim_key, ConsistentRead=consistent).get("Item")
+        return item
 
     def _find_by_claim(self, merchant_id: str, claim_key: dict[str, str], consistent: bool) -> Customer | None:
         claim = self.claim_owner(claim_key, consistent=consistent)
@@ -324,36 +101,16 @@ class CustomerRepository:
 
     def batch_get_items(self, item_keys: list[dict[str, str]], *, consistent: bool = False,
                         executor: Executor | None = None) -> list[dict[str, Any]]:
-        """BatchGetItem in pages of 100 (in parallel on `executor`), unprocessed keys retried with backoff."""
-        unique = list({(k[keys.PK], k[keys.SK]): k for k in item_keys}.values())
-        pages = [unique[i:i + _BATCH_GET_LIMIT] for i in range(0, len(unique), _BATCH_GET_LIMIT)]
-
-        def read(page: list[dict[str, str]]) -> list[dict[str, Any]]:
-            found: list[dict[str, Any]] = []
-            request = {self._table.name: {"Keys": page, "ConsistentRead": consistent}}
-            for attempt in range(8):
-                response = self.client.batch_get_item(RequestItems=request)
-                found.extend(response.get("Responses", {}).get(self._table.name, []))
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    return found
-                time.sleep(min(0.05 * 2 ** attempt, 1.0))
-            raise Unavailable("DynamoDB kept throttling reads; retry later.")
-
-        results = executor.map(read, pages) if executor is not None and len(pages) > 1 else map(read, pages)
-        return [item for page in results for item in page]
+        return batch.get(self._table, item_keys, consistent=consistent, executor=executor)
 
     def batch_get(self, merchant_id: str, customer_ids: Iterable[str], *, consistent: bool = False) -> dict[str, Customer]:
-        items = self.batch_get_items([keys.customer(merchant_id, i) for i in customer_ids], consistent=consistent)
+        items = batch.get(self._table, [keys.customer(merchant_id, i) for i in customer_ids], consistent=consistent)
         return {str(item["id"]): customer_from_item(item) for item in items}
 
     def masters_of(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, Customer]:
         """id → master record, for many ids at once (absorbed ones followed to their master)."""
-        records = self.batch_get(merchant_id, customer_ids)
-        masters: dict[str, Customer] = {}
-        for customer_id, record in records.items():
-            masters[customer_id] = self.resolve(merchant_id, record)
-        return masters
+        return {customer_id: self.resolve(merchant_id, record)
+                for customer_id, record in self.batch_get(merchant_id, customer_ids).items()}
 
     def page(self, merchant_id: str, *, limit: int, cursor: str | None) -> Page:
         """Masters, newest first."""
@@ -372,9 +129,9 @@ class CustomerRepository:
 
     def iterate(self, merchant_id: str) -> Iterator[Customer]:
         """Every master record, oldest first (the customer list export walks this)."""
-        request: dict[str, Any] = {"IndexName": keys.GSI1.name, "ScanIndexForward": True,
-                                   "KeyConditionExpression": Key(keys.GSI1.pk).eq(keys.customers_of_merchant(merchant_id))}
-        for item in _query_all(self._table, request):
+        items = query_all(self._table, IndexName=keys.GSI1.name, ScanIndexForward=True,
+                          KeyConditionExpression=Key(keys.GSI1.pk).eq(keys.customers_of_merchant(merchant_id)))
+        for item in items:
             yield customer_from_item(item)
 
     def absorbed_ids(self, merchant_id: str, master_id: str) -> list[str]:
@@ -383,10 +140,9 @@ class CustomerRepository:
         pending = [master_id]
         while pending:
             current = pending.pop()
-            request: dict[str, Any] = {"IndexName": keys.GSI1.name, "ProjectionExpression": "id",
-                                       "KeyConditionExpression": Key(keys.GSI1.pk).eq(
-                                           keys.customers_merged_into(merchant_id, current))}
-            for item in _query_all(self._table, request):
+            items = query_all(self._table, IndexName=keys.GSI1.name, ProjectionExpression="id",
+                              KeyConditionExpression=Key(keys.GSI1.pk).eq(keys.customers_merged_into(merchant_id, current)))
+            for item in items:
                 absorbed = str(item["id"])
                 if absorbed not in found and absorbed != master_id:
                     found.append(absorbed)
@@ -405,40 +161,7 @@ class CustomerRepository:
         positions = [{n: i[n] for n in (keys.PK, keys.SK, keys.GSI2.pk, keys.GSI2.sk)} for i in items]
         return [AddressEntry.model_validate(keys.strip_keys(i)) for i in items], positions, response.get("LastEvaluatedKey")
 
-    # --- writes -----------------------------------------------------------------------------------
-    def _transact(self, writes: list[tuple[dict[str, Any], str]]) -> None:
-        """TransactWriteItems; on cancellation, `_Cancelled` names the conditions that failed."""
-        if len(writes) > 100:
-            raise ValueError("a DynamoDB transaction holds at most 100 items")
-        try:
-            self.client.transact_write_items(TransactItems=[operation for operation, _ in writes])
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            codes = [str(r.get("Code") or "None") for r in error.response.get("CancellationReasons") or []]
-            if any(code not in ("None", "ConditionalCheckFailed", "TransactionConflict") for code in codes):
-                raise
-            failed = [writes[i][1] for i, code in enumerate(codes) if code == "ConditionalCheckFailed" and i < len(writes)]
-            raise _Cancelled(failed, "TransactionConflict" in codes or not failed) from error
-
-    def _put(self, item: dict[str, Any], name: str, condition: str | None = None,
-             values: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
-        operation: dict[str, Any] = {"TableName": self._table.name, "Item": item}
-        if condition:
-            operation["ConditionExpression"] = condition
-        if values:
-            operation["ExpressionAttributeValues"] = values
-        return {"Put": operation}, name
-
-    def _delete(self, item_key: dict[str, str], name: str = "delete", condition: str | None = None,
-                values: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
-        operation: dict[str, Any] = {"TableName": self._table.name, "Key": item_key}
-        if condition:
-            operation["ConditionExpression"] = condition
-        if values:
-            operation["ExpressionAttributeValues"] = values
-        return {"Delete": operation}, name
-
+    # --- claims ----------------------------------------------------------------------------------
     def _claim_conflict(self, merchant_id: str, kind: str, claim_key: dict[str, str]) -> ClaimTaken | None:
         """Why a claim failed: a live owner (ClaimTaken), or None after taking over a stale claim."""
         claim = self.claim_owner(claim_key)
@@ -447,24 +170,26 @@ class CustomerRepository:
         owner = str(claim["customer_id"])
         if self.find(merchant_id, owner, consistent=True) is not None:
             return ClaimTaken(kind, owner)
-        if clock.now() - _parse_time(claim.get("claimed_at")) < timedelta(seconds=STALE_CLAIM_SECONDS):
+        if not claim_is_stale(claim.get("claimed_at")):
             return ClaimTaken(kind, None)  # its record is being written right now
         self.release_claim(claim_key, owner)  # left behind by a crashed import
         return None
 
-    def release_claim(self, claim_key: dict[str, str], owner_id: str) -> None:
-        try:
-            self.client.delete_item(TableName=self._table.name, Key=claim_key,
-                                    ConditionExpression="customer_id = :owner",
-                                    ExpressionAttributeValues={":owner": owner_id})
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+    def _taken(self, merchant_id: str, refused: TransactionRefused, claims: dict[str, dict[str, str]]) -> ClaimTaken | None:
+        for kind in sorted(refused.rules):
+            if kind in claims and (taken := self._claim_conflict(merchant_id, kind, claims[kind])):
+                return taken
+        return None
 
-    # --- the claim fence -----------------------------------------------------------------------------
+    def release_claim(self, claim_key: dict[str, str], owner_id: str) -> None:
+        """Deletes the claim while `owner_id` still holds it (else it is someone else's now)."""
+        writes.applied(partial(writes.delete, self._table, claim_key, condition="customer_id = :owner",
+                               rule="claim_held", values={":owner": owner_id}))
+
+    # --- the claim fence (see `shared.customers.model.Fence`) --------------------------------------
     def read_fence(self, merchant_id: str) -> Fence:
         item = self._table.get_item(Key=keys.customer_claim_fence(merchant_id), ConsistentRead=True).get("Item") or {}
-        lease = _parse_time(item.get("lease_until")) if item.get("lease_until") else None
+        lease = parse_time(item.get("lease_until")) if item.get("lease_until") else None
         busy = bool(item.get("writing")) and lease is not None and lease > clock.now()
         return Fence(int(item.get("seq", 0)), busy, lease)
 
@@ -472,43 +197,27 @@ class CustomerRepository:
         """Take the fence (None while someone else holds it): one more `seq`, `writing` until released."""
         now = clock.now()
         until = now + timedelta(seconds=lease_seconds)
-        try:
-            response = self.client.update_item(
-                TableName=self._table.name, Key=keys.customer_claim_fence(merchant_id),
-                UpdateExpression="SET seq = if_not_exists(seq, :zero) + :one, writing = :yes, holder = :holder, "
-                                 "lease_until = :until",
-                ConditionExpression="attribute_not_exists(writing) OR writing = :no OR lease_until < :now",
-                ExpressionAttributeValues={":zero": 0, ":one": 1, ":yes": True, ":no": False, ":holder": holder,
-                                           ":until": clock.isoformat(until), ":now": clock.isoformat(now)},
-                ReturnValues="ALL_NEW")
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise
-        return Fence(int(response["Attributes"]["seq"]), True, until)
+        taken, item = writes.update_or_current(
+            self._table, keys.customer_claim_fence(merchant_id),
+            "SET seq = if_not_exists(seq, :zero) + :one, writing = :yes, holder = :holder, lease_until = :until",
+            condition="attribute_not_exists(writing) OR writing = :no OR lease_until < :now",
+            values={":zero": 0, ":one": 1, ":yes": True, ":no": False, ":holder": holder,
+                    ":until": clock.isoformat(until), ":now": clock.isoformat(now)})
+        return Fence(int(item["seq"]), True, until) if taken and item else None
 
     def hold_fence(self, merchant_id: str, holder: str, *, lease_seconds: int = FENCE_LEASE_SECONDS) -> Fence:
         """`acquire_fence`, waiting for the current holder (an import chunk claims for a few seconds)."""
-        deadline = time.monotonic() + FENCE_WAIT_SECONDS
-        pause = 0.02
-        while True:
-            fence = self.acquire_fence(merchant_id, holder, lease_seconds=lease_seconds)
-            if fence is not None:
-                return fence
-            if time.monotonic() > deadline:
-                raise Unavailable("Customer identifiers are being imported right now; retry in a minute.")
-            time.sleep(pause)
-            pause = min(pause * 2, 0.5)
+        fence = poll(partial(self.acquire_fence, merchant_id, holder, lease_seconds=lease_seconds),
+                     seconds=FENCE_WAIT_SECONDS)
+        if fence is None:
+            raise Unavailable(BUSY_IMPORTING)
+        return fence
 
     def release_fence(self, merchant_id: str, holder: str, seq: int) -> None:
-        try:
-            self.client.update_item(
-                TableName=self._table.name, Key=keys.customer_claim_fence(merchant_id),
-                UpdateExpression="SET writing = :no", ConditionExpression="holder = :holder AND seq = :seq",
-                ExpressionAttributeValues={":no": False, ":holder": holder, ":seq": seq})
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise  # else: the lease ran out and someone else holds it now
+        # Refused when the lease ran out and someone else holds the fence now: theirs stands.
+        writes.applied(partial(writes.update, self._table, keys.customer_claim_fence(merchant_id), "SET writing = :no",
+                               condition="holder = :holder AND seq = :seq", rule="fence_held",
+                               values={":no": False, ":holder": holder, ":seq": seq}))
 
     def _claims_lost(self, merchant_id: str, before: Fence, claims: dict[str, dict[str, str]], owner: str) -> list[str]:
         """After a creation: the kinds of claims an import chunk overwrote meanwhile (see `Fence`)."""
@@ -517,13 +226,16 @@ class CustomerRepository:
         after = self.read_fence(merchant_id)
         if after.seq == before.seq and not before.busy and not after.busy:
             return []  # no chunk claimed while this write was in flight
-        # Wait for the chunk that may have overlapped to release (a later `seq` means it did).
-        overlapping, deadline = after.seq, time.monotonic() + FENCE_WAIT_SECONDS
-        while after.busy and after.seq == overlapping:
-            if time.monotonic() > deadline:
-                raise Unavailable("Customer identifiers are being imported right now; retry in a minute.")
-            time.sleep(0.05)
-            after = self.read_fence(merchant_id)
+        if after.busy:
+            # Wait for the chunk that may have overlapped to release (a later `seq` means it did).
+            overlapping = after.seq
+
+            def released() -> Fence | None:
+                fence = self.read_fence(merchant_id)
+                return None if fence.busy and fence.seq == overlapping else fence
+
+            if poll(released, seconds=FENCE_WAIT_SECONDS, first_pause=0.05, max_pause=0.05) is None:
+                raise Unavailable(BUSY_IMPORTING)
         # A chunk that saw the creation may have matched the record and changed it: nothing was lost.
         # One that missed it overwrote the claims of a record it never touched (still version 1).
         record = self.find(merchant_id, owner, consistent=True)
@@ -535,15 +247,11 @@ class CustomerRepository:
     def _undo_create(self, merchant_id: str, customer: Customer) -> bool:
         """A creation that lost an identifier to an import chunk is taken back (it was never
         answered); False when the record changed meanwhile, which keeps it."""
-        try:
-            self.client.delete_item(TableName=self._table.name, Key=keys.customer(merchant_id, customer.id),
-                                    ConditionExpression="version = :one", ExpressionAttributeValues={":one": 1})
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        self.batch_write([], [*(keys.customer_tag(merchant_id, customer.id, t) for t in customer.tags),
-                              *([keys.address_entry(merchant_id, customer.id)] if customer.address else [])])
+        if not writes.applied(partial(writes.delete, self._table, keys.customer(merchant_id, customer.id),
+                                      condition="version = :one", rule=writes.VERSION_CHANGED, values={":one": 1})):
+            return False
+        _, entries = index_changes(merchant_id, customer, customer.model_copy(update={"tags": [], "address": None}))
+        batch.write(self._table, deletes=entries)
         for claim_key in claim_keys(merchant_id, customer).values():
             self.release_claim(claim_key, customer.id)
         return True
@@ -551,148 +259,130 @@ class CustomerRepository:
     # --- single writes ---------------------------------------------------------------------------------
     def create(self, merchant_id: str, customer: Customer) -> Customer:
         """Record, unique-key items, tag entries and address entry in one transaction. A username
-        or email owned by another record → ClaimTaken (409)."""
+        or email owned by another record → ClaimTaken."""
         customer.version = 1
         claims = claim_keys(merchant_id, customer)
-        writes = [self._put(customer_to_item(merchant_id, customer), "record", "attribute_not_exists(pk)")]
-        writes += [self._put(claim_item(k, kind, customer.id), kind, "attribute_not_exists(pk)") for kind, k in claims.items()]
-        writes += [self._put(item, "index") for item in index_items(merchant_id, customer)]
-        for attempt in range(3):
+        for _ in attempts(3):
+            tx = Transaction(self._table).put(customer_to_item(merchant_id, customer), condition=writes.ITEM_IS_NEW,
+                                              rule="customer_exists")
+            for kind, claim_key in claims.items():
+                tx.put(claim_item(claim_key, kind, customer.id), condition=writes.ITEM_IS_NEW, rule=kind)
+            for item in index_items(merchant_id, customer):
+                tx.put(item)
             fence = self.read_fence(merchant_id)
             try:
-                self._transact(writes)
-            except _Cancelled as cancelled:
-                for kind in cancelled.failed:
-                    if kind in claims and (taken := self._claim_conflict(merchant_id, kind, claims[kind])):
-                        raise taken from None
-                time.sleep(0.05 * (attempt + 1))
+                tx.commit()
+            except TransactionRefused as refused:
+                if taken := self._taken(merchant_id, refused, claims):
+                    raise taken from None
                 continue
-            try:
-                lost = self._claims_lost(merchant_id, fence, claims, customer.id)
-            except Unavailable:
-                if self._undo_create(merchant_id, customer):
-                    raise
-                return customer
-            if not lost or not self._undo_create(merchant_id, customer):
-                return customer
-            owner = (self.claim_owner(claims[lost[0]]) or {}).get("customer_id")
-            raise ClaimTaken(lost[0], str(owner) if owner else None)
+            except ChangedMeanwhile:
+                continue
+            return self._kept_after_fence(merchant_id, customer, fence, claims)
         raise Unavailable("The customer could not be created because of concurrent changes; retry.")
+
+    def _kept_after_fence(self, merchant_id: str, customer: Customer, fence: Fence,
+                          claims: dict[str, dict[str, str]]) -> Customer:
+        """The created record, unless an import chunk took one of its identifiers meanwhile."""
+        try:
+            lost = self._claims_lost(merchant_id, fence, claims, customer.id)
+        except Unavailable:
+            if self._undo_create(merchant_id, customer):
+                raise
+            return customer
+        if not lost or not self._undo_create(merchant_id, customer):
+            return customer
+        owner = (self.claim_owner(claims[lost[0]]) or {}).get("customer_id")
+        raise ClaimTaken(lost[0], str(owner) if owner else None)
+
+    def _record_and_indexes(self, merchant_id: str, before: Customer, after: Customer,
+                            outbox: dict[str, Any] | None) -> Transaction:
+        """The version-checked record, and its tag and address entries moved from before to after."""
+        tx = Transaction(self._table).put(customer_to_item(merchant_id, after, outbox=outbox), condition=UNCHANGED,
+                                          rule=writes.VERSION_CHANGED, values={":v": before.version})
+        puts, deletes = index_changes(merchant_id, before, after)
+        for item in puts:
+            tx.put(item)
+        for entry in deletes:
+            tx.delete(entry)
+        return tx
 
     def save(self, merchant_id: str, before: Customer, after: Customer, *,
              outbox: dict[str, Any] | None = None) -> Customer:
-        """Replace the record if nobody changed it since `before` (else Conflict), moving its unique-key
-        items, tag entries and address entry along in the same transaction. A new username or email
-        is claimed holding the claim fence (rare: a PATCH of an identifier)."""
+        """Replace the record if nobody changed it since `before` (else ChangedMeanwhile), moving its
+        unique-key items, tag entries and address entry along in the same transaction. A new username
+        or email is claimed holding the claim fence (rare: a PATCH of an identifier)."""
         after.version = before.version + 1
         after.updated_at = clock.now()
-        writes = [self._put(customer_to_item(merchant_id, after, outbox=outbox), "record",
-                            "version = :v AND attribute_not_exists(merged_into)", {":v": before.version})]
+        tx = self._record_and_indexes(merchant_id, before, after, outbox)
         old_claims, new_claims = claim_keys(merchant_id, before), claim_keys(merchant_id, after)
         claimed = {kind: k for kind, k in new_claims.items() if old_claims.get(kind) != k}
-        writes += [self._put(claim_item(k, kind, after.id), kind, "attribute_not_exists(pk)") for kind, k in claimed.items()]
-        writes += [self._delete(k, "release", "customer_id = :me", {":me": after.id})
-                   for kind, k in old_claims.items() if new_claims.get(kind) != k]
-        writes += self._index_changes(merchant_id, before, after)
+        for kind, claim_key in claimed.items():
+            tx.put(claim_item(claim_key, kind, after.id), condition=writes.ITEM_IS_NEW, rule=kind)
+        for kind, claim_key in old_claims.items():
+            if new_claims.get(kind) != claim_key:
+                tx.delete(claim_key, condition="customer_id = :me", rule="claim_held", values={":me": after.id})
         holder = f"save:{after.id}:{uuid.uuid4().hex[:8]}"
         fence = self.hold_fence(merchant_id, holder) if claimed else None
         try:
-            self._transact(writes)
-        except _Cancelled as cancelled:
-            for kind in cancelled.failed:
-                if kind in claimed and (taken := self._claim_conflict(merchant_id, kind, claimed[kind])):
-                    raise taken from None
-            raise ConcurrentChange("The customer changed meanwhile; retry.") from None
+            tx.commit()
+        except TransactionRefused as refused:
+            if taken := self._taken(merchant_id, refused, claimed):
+                raise taken from None
+            raise ChangedMeanwhile("The customer changed meanwhile; retry.") from None
         finally:
             if fence is not None:
                 self.release_fence(merchant_id, holder, fence.seq)
         return after
 
-    def _index_changes(self, merchant_id: str, before: Customer, after: Customer,
-                       *, drop_all_of_before: bool = False) -> list[tuple[dict[str, Any], str]]:
-        writes = []
-        kept = set() if drop_all_of_before else set(after.tags)
-        writes += [self._delete(keys.customer_tag(merchant_id, before.id, tag)) for tag in before.tags if tag not in kept]
-        writes += [self._put(tag_entry_item(merchant_id, after, tag), "index")
-                   for tag in after.tags if tag not in before.tags or drop_all_of_before]
-        if after.address is not None and (after.address != before.address or after.email != before.email):
-            writes.append(self._put(address_entry_item(merchant_id, after.id, after.id, after.email, after.address), "index"))
-        elif after.address is None and before.address is not None:
-            writes.append(self._delete(keys.address_entry(merchant_id, after.id)))
-        return writes
-
     def absorb(self, merchant_id: str, master_before: Customer, master_after: Customer, absorbed: Customer,
                *, outbox: dict[str, Any]) -> Customer:
         """One merge step, atomic: the master takes its new values, the absorbed record is marked
-        merged and leaves the list and tag indexes, and its username and email now name the master."""
+        merged and leaves the list and tag indexes, and its username and email now name the master.
+        Any condition failing means one of them changed meanwhile (ChangedMeanwhile)."""
         master_after.version = master_before.version + 1
         master_after.updated_at = clock.now()
         merged = absorbed.model_copy(update={"merged_into": master_after.id, "updated_at": clock.now(),
                                              "version": absorbed.version + 1})
-        writes = [
-            self._put(customer_to_item(merchant_id, master_after, outbox=outbox), "master",
-                      "version = :v AND attribute_not_exists(merged_into)", {":v": master_before.version}),
-            self._put(customer_to_item(merchant_id, merged), "absorbed",
-                      "version = :v AND attribute_not_exists(merged_into)", {":v": absorbed.version}),
-        ]
+        tx = self._record_and_indexes(merchant_id, master_before, master_after, outbox)
+        tx.put(customer_to_item(merchant_id, merged), condition=UNCHANGED, rule=writes.VERSION_CHANGED,
+               values={":v": absorbed.version})
         for kind, claim_key in claim_keys(merchant_id, absorbed).items():
             claim = self.claim_owner(claim_key)
             if claim and claim.get("customer_id") == absorbed.id:
-                writes.append(self._put(claim_item(claim_key, kind, master_after.id), "claim",
-                                        "customer_id = :absorbed", {":absorbed": absorbed.id}))
-        writes += [self._delete(keys.customer_tag(merchant_id, absorbed.id, tag)) for tag in absorbed.tags]
-        writes += self._index_changes(merchant_id, master_before, master_after)
+                tx.put(claim_item(claim_key, kind, master_after.id), condition="customer_id = :absorbed",
+                       rule=writes.VERSION_CHANGED, values={":absorbed": absorbed.id})
+        for tag in absorbed.tags:
+            tx.delete(keys.customer_tag(merchant_id, absorbed.id, tag))
         try:
-            self._transact(writes)
-        except _Cancelled:
-            raise ConcurrentChange("A customer of this merge changed meanwhile; retry.") from None
+            tx.commit()
+        except TransactionRefused as refused:
+            raise ChangedMeanwhile("A customer of this merge changed meanwhile; retry.") from refused
         return master_after
+
+    def replace(self, merchant_id: str, before: Customer, after: Customer) -> None:
+        """Writes `after` if the record is still at `before`'s version (ChangedMeanwhile otherwise),
+        absorbed or not (erasure reaches absorbed records too). Its indexes are the caller's."""
+        writes.put(self._table, customer_to_item(merchant_id, after), condition="version = :v",
+                   rule=writes.VERSION_CHANGED, values={":v": before.version})
+
+    def delete_address_entry(self, merchant_id: str, owner_id: str) -> None:
+        """The duplicate-address entry of a record or an imported order (its address is going)."""
+        writes.delete(self._table, keys.address_entry(merchant_id, owner_id))
 
     # --- bulk writes (CSV import): conditional single puts where uniqueness needs them, batches else
     def put_if_unchanged(self, merchant_id: str, before: Customer, after: Customer) -> bool:
         """Replace the record if its version is still `before`'s and it was not absorbed meanwhile."""
-        try:
-            self.client.put_item(TableName=self._table.name, Item=customer_to_item(merchant_id, after),
-                                 ConditionExpression="version = :v AND attribute_not_exists(merged_into)",
-                                 ExpressionAttributeValues={":v": before.version})
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return writes.applied(partial(writes.put, self._table, customer_to_item(merchant_id, after),
+                                      condition=UNCHANGED, rule=writes.VERSION_CHANGED, values={":v": before.version}))
 
     def index_changes(self, merchant_id: str, before: Customer, after: Customer) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
         """(items to put, keys to delete) moving tag entries and the address entry from before to after."""
-        puts: list[dict[str, Any]] = []
-        deletes: list[dict[str, str]] = []
-        for operation, _ in self._index_changes(merchant_id, before, after):
-            if "Put" in operation:
-                puts.append(operation["Put"]["Item"])
-            else:
-                deletes.append(operation["Delete"]["Key"])
-        return puts, deletes
+        return index_changes(merchant_id, before, after)
 
     def batch_write(self, puts: list[dict[str, Any]], deletes: list[dict[str, str]] | None = None) -> None:
-        """BatchWriteItem, 25 per request, unprocessed items retried with backoff. Unconditional:
-        only for items no one else can be writing (new ids, index entries)."""
-        requests: dict[tuple[str, str], dict[str, Any]] = {}
-        for item in puts:
-            requests[(item[keys.PK], item[keys.SK])] = {"PutRequest": {"Item": item}}
-        for item_key in deletes or []:
-            requests[(item_key[keys.PK], item_key[keys.SK])] = {"DeleteRequest": {"Key": item_key}}
-        pending = list(requests.values())
-        for start in range(0, len(pending), 25):
-            self._write_batch(pending[start:start + 25])
-
-    def _write_batch(self, batch: list[dict[str, Any]]) -> None:
-        request = {self._table.name: batch}
-        for attempt in range(10):
-            response = self.client.batch_write_item(RequestItems=request)
-            request = response.get("UnprocessedItems") or {}
-            if not request:
-                return
-            time.sleep(min(0.05 * 2 ** attempt, 2.0))
-        raise Unavailable("DynamoDB kept throttling writes; retry later.")
+        """Unconditional: only for items no one else can be writing (new ids, index entries)."""
+        batch.write(self._table, puts=puts, deletes=deletes or [])
 
     def find_or_create_for_order(self, merchant_id: str, *, store: str, username: str | None, email: str,
                                  first_name: str | None, last_name: str | None) -> Customer:
@@ -700,7 +390,7 @@ class CustomerRepository:
         resolving to the master); created with the order's store when missing. Safe under
         concurrency: a creation that loses a race re-reads the winner."""
         username = (username or "").strip() or None
-        for attempt in range(8):
+        for _ in attempts(8):  # after a lost race the winner (or an import) is still writing it
             found = (self.find_by_username(merchant_id, username, consistent=True) if username else None) \
                 or self.find_by_email(merchant_id, email, consistent=True)
             if found is not None:
@@ -713,20 +403,5 @@ class CustomerRepository:
             try:
                 return self.create(merchant_id, candidate)
             except ClaimTaken:
-                time.sleep(min(0.05 * 2 ** attempt, 0.5))  # the winner (or an import) is writing it
+                continue
         raise Unavailable("The customer is being created by another request; retry.")
-
-
-def _parse_time(value: object) -> datetime:
-    if not value:
-        return datetime.fromtimestamp(0, UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def _query_all(table: Any, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    while True:
-        response = table.query(**request)
-        yield from response.get("Items", [])
-        if "LastEvaluatedKey" not in response:
-            return
-        request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}

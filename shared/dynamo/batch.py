@@ -4,6 +4,7 @@ unprocessed rest retried under the one retry policy (`shared.dynamo.retry`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Executor
 from typing import Any
 
 from shared.dynamo import keys
@@ -33,18 +34,23 @@ def write(table: Any, *, puts: Iterable[Mapping[str, Any]] = (), deletes: Iterab
             raise Unavailable("DynamoDB kept throttling writes; retry later.")
 
 
-def get(table: Any, item_keys: Iterable[Mapping[str, Any]], *, consistent: bool = False) -> list[dict[str, Any]]:
-    """The items that exist among `item_keys`, in no particular order."""
+def get(table: Any, item_keys: Iterable[Mapping[str, Any]], *, consistent: bool = False,
+        executor: Executor | None = None) -> list[dict[str, Any]]:
+    """The items that exist among `item_keys`, in no particular order; the requests of 100 keys run
+    on `executor` when one is given (a bulk reader's own threads)."""
     unique = list({(k[keys.PK], k[keys.SK]): dict(k) for k in item_keys}.values())
-    found: list[dict[str, Any]] = []
-    for start in range(0, len(unique), READ_LIMIT):
-        request: dict[str, Any] = {table.name: {"Keys": unique[start:start + READ_LIMIT], "ConsistentRead": consistent}}
+    pages = [unique[start:start + READ_LIMIT] for start in range(0, len(unique), READ_LIMIT)]
+
+    def read(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        request: dict[str, Any] = {table.name: {"Keys": page, "ConsistentRead": consistent}}
         for _ in attempts(TRIES):
             response = table.meta.client.batch_get_item(RequestItems=request)
             found.extend(response.get("Responses", {}).get(table.name, []))
             request = response.get("UnprocessedKeys") or {}
             if not request:
-                break
-        else:
-            raise Unavailable("DynamoDB kept throttling reads; retry later.")
-    return found
+                return found
+        raise Unavailable("DynamoDB kept throttling reads; retry later.")
+
+    results = executor.map(read, pages) if executor is not None and len(pages) > 1 else map(read, pages)
+    return [item for page in results for item in page]

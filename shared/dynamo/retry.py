@@ -42,3 +42,18 @@ def retry_changed(operation: Callable[[], T], *, tries: int = 8) -> T:
             last = lost
     assert last is not None
     raise last
+
+
+def poll(probe: Callable[[], T | None], *, seconds: float, first_pause: float = 0.02, max_pause: float = 0.5) -> T | None:
+    """Calls `probe` until it answers (not None), pausing a little longer each time; None once
+    `seconds` have passed (waiting for another writer to finish, e.g. to release a lease)."""
+    deadline = time.monotonic() + seconds
+    pause = first_pause
+    while True:
+        answer = probe()
+        if answer is not None:
+            return answer
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(pause)
+        pause = min(pause * 2, max_pause)

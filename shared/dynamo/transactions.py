@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.dynamo.writes import VERSION_CHANGED, refusal
+from shared.dynamo.writes import VERSION_CHANGED, conditioned, refusal
 from shared.errors import ChangedMeanwhile, Refused
 
 MAX_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
@@ -38,14 +38,7 @@ class Transaction:
 
     def _add(self, kind: str, body: dict[str, Any], condition: str | None, rule: str,
              values: Mapping[str, Any] | None, names: Mapping[str, str] | None) -> Transaction:
-        body = {"TableName": self.table.name, **body}
-        if condition:
-            body["ConditionExpression"] = condition
-        if values:
-            body["ExpressionAttributeValues"] = dict(values)
-        if names:
-            body["ExpressionAttributeNames"] = dict(names)
-        self.operations.append({kind: body})
+        self.operations.append({kind: {**conditioned(self.table, condition, values, names), **body}})
         self.rules.append(rule)
         return self
 

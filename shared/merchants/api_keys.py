@@ -1,5 +1,6 @@
 """Merchant API keys: only a SHA-256 hash is stored; the key is shown once at creation."""
 
+from __future__ import annotations
 
 import secrets
 from typing import Any
@@ -8,6 +9,9 @@ from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel
 
 from shared.dynamo import keys
+from shared.dynamo.paging import query_all
+from shared.dynamo.transactions import Transaction
+from shared.dynamo.writes import ITEM_IS_NEW
 from shared.errors import NotFound
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
@@ -43,14 +47,11 @@ class ApiKeyRepository:
                         created_at=clock.isoformat(clock.now()))
         key_hash = hash_key(plaintext)
         attributes = {**record.model_dump(), "key_hash": key_hash}
-        client = self._table.meta.client
-        client.transact_write_items(TransactItems=[
-            {"Put": {"TableName": self._table.name, "Item": {**keys.api_key_by_hash(key_hash), **attributes},
-                     "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {"TableName": self._table.name,
-                     "Item": {**keys.api_key_of_merchant(merchant_id, record.id), **attributes},
-                     "ConditionExpression": "attribute_not_exists(pk)"}},
-        ])
+        (Transaction(self._table)
+         .put({**keys.api_key_by_hash(key_hash), **attributes}, condition=ITEM_IS_NEW, rule="api_key_exists")
+         .put({**keys.api_key_of_merchant(merchant_id, record.id), **attributes}, condition=ITEM_IS_NEW,
+              rule="api_key_exists")
+         .commit())
         return CreatedApiKey(id=record.id, key=plaintext, prefix=record.prefix, created_at=record.created_at)
 
     def merchant_for_key(self, plaintext: str) -> ApiKey | None:
@@ -59,15 +60,14 @@ class ApiKeyRepository:
 
     def list(self, merchant_id: str) -> list[ApiKey]:
         pk, prefix = keys.api_keys_prefix(merchant_id)
-        response = self._table.query(KeyConditionExpression=Key(keys.PK).eq(pk) & Key(keys.SK).begins_with(prefix))
-        return [ApiKey.model_validate(keys.strip_keys(item)) for item in response["Items"]]
+        return [ApiKey.model_validate(keys.strip_keys(item)) for item in
+                query_all(self._table, KeyConditionExpression=Key(keys.PK).eq(pk) & Key(keys.SK).begins_with(prefix))]
 
     def revoke(self, merchant_id: str, key_id: str) -> None:
         item = self._table.get_item(Key=keys.api_key_of_merchant(merchant_id, key_id)).get("Item")
         if not item:
             raise NotFound(f"API key {key_id} does not exist.")
-        client = self._table.meta.client
-        client.transact_write_items(TransactItems=[
-            {"Delete": {"TableName": self._table.name, "Key": keys.api_key_by_hash(item["key_hash"])}},
-            {"Delete": {"TableName": self._table.name, "Key": keys.api_key_of_merchant(merchant_id, key_id)}},
-        ])
+        (Transaction(self._table)
+         .delete(keys.api_key_by_hash(str(item["key_hash"])))
+         .delete(keys.api_key_of_merchant(merchant_id, key_id))
+         .commit())

@@ -4,6 +4,7 @@ The secret lives in SSM Parameter Store as a SecureString (never in the table); 
 path caches connections and secrets briefly so that a warm function reads neither per delivery.
 """
 
+from __future__ import annotations
 
 import secrets
 import threading
@@ -14,6 +15,9 @@ from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel, Field
 
 from shared.dynamo import keys
+from shared.dynamo.paging import query_all
+from shared.dynamo.transactions import Transaction
+from shared.dynamo.writes import ITEM_IS_NEW
 from shared.errors import Invalid, NotFound
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
@@ -59,12 +63,10 @@ class ConnectionRepository:
         secret = secret or secrets.token_urlsafe(GENERATED_SECRET_BYTES)
         self._ssm.put_parameter(Name=_secret_name(connection.id), Value=secret, Type="SecureString", Overwrite=True)
         attributes = connection.model_dump()
-        self._table.meta.client.transact_write_items(TransactItems=[
-            {"Put": {"TableName": self._table.name, "Item": {**keys.connection(connection.id), **attributes},
-                     "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {"TableName": self._table.name,
-                     "Item": {**keys.connection_of_merchant(merchant_id, connection.id), **attributes}}},
-        ])
+        (Transaction(self._table)
+         .put({**keys.connection(connection.id), **attributes}, condition=ITEM_IS_NEW, rule="connection_exists")
+         .put({**keys.connection_of_merchant(merchant_id, connection.id), **attributes})
+         .commit())
         return connection, secret
 
     def get(self, connection_id: str, *, consistent: bool = False) -> Connection | None:
@@ -77,17 +79,17 @@ class ConnectionRepository:
 
     def list(self, merchant_id: str) -> list[Connection]:
         pk, prefix = keys.connections_prefix(merchant_id)
-        response = self._table.query(KeyConditionExpression=Key(keys.PK).eq(pk) & Key(keys.SK).begins_with(prefix))
-        return [Connection.model_validate(keys.strip_keys(item)) for item in response["Items"]]
+        return [Connection.model_validate(keys.strip_keys(item)) for item in
+                query_all(self._table, KeyConditionExpression=Key(keys.PK).eq(pk) & Key(keys.SK).begins_with(prefix))]
 
     def delete(self, merchant_id: str, connection_id: str) -> None:
         item = self._table.get_item(Key=keys.connection_of_merchant(merchant_id, connection_id)).get("Item")
         if not item:
             raise NotFound(f"Connection {connection_id} does not exist.")
-        self._table.meta.client.transact_write_items(TransactItems=[
-            {"Delete": {"TableName": self._table.name, "Key": keys.connection(connection_id)}},
-            {"Delete": {"TableName": self._table.name, "Key": keys.connection_of_merchant(merchant_id, connection_id)}},
-        ])
+        (Transaction(self._table)
+         .delete(keys.connection(connection_id))
+         .delete(keys.connection_of_merchant(merchant_id, connection_id))
+         .commit())
         self._ssm.delete_parameter(Name=_secret_name(connection_id))
 
 

@@ -6,90 +6,25 @@ happened (sent with SES's message id, failed, unknown, skipped) and for whom, so
 can redact the recipient address with the rest of the shipment's personal data.
 """
 
+from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
-from shared.dynamo import keys
+from shared.dynamo import keys, writes
+from shared.dynamo.paging import query_all
+from shared.notifications.model import (
+    RECLAIMABLE,
+    REDACTED,
+    Claim,
+    Notification,
+    NotificationState,
+    NotificationTarget,
+)
 from shared.platform import aws, clock
-
-REDACTED = "redacted"
-_deserializer = TypeDeserializer()
-
-
-class NotificationState(StrEnum):
-    claimed = "claimed"  # taken; the send is under way, or was cut short (then it stays unsent)
-    sent = "sent"
-    failed = "failed"  # SES certainly did not send it: the claim may be taken again
-    unknown = "unknown"  # SES may or may not have sent it: never sent again automatically
-    skipped_no_email = "skipped_no_email"  # no recipient address to send to
-    skipped = "skipped"  # decided not to send; `reason` says why
-
-
-# A record in one of these states lets a new claim replace it: nothing reached the customer.
-RECLAIMABLE: frozenset[NotificationState] = frozenset({NotificationState.failed})
-
-
-@dataclass(frozen=True)
-class NotificationTarget:
-    """What an email is about: a shipment's milestone, or an order's (e.g. its cancellation)."""
-
-    merchant_id: str
-    milestone: str
-    shipment_id: str | None = None
-    order_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if (self.shipment_id is None) == (self.order_id is None):
-            raise ValueError("a notification is about exactly one shipment or one order")
-
-    def item_key(self) -> dict[str, str]:
-        if self.shipment_id is not None:
-            return keys.shipment_notification(self.merchant_id, self.shipment_id, self.milestone)
-        assert self.order_id is not None
-        return keys.order_notification(self.merchant_id, self.order_id, self.milestone)
-
-
-class Notification(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    merchant_id: str
-    shipment_id: str | None = None
-    order_id: str | None = None
-    milestone: str
-    language: str | None = None
-    state: NotificationState
-    reason: str | None = None
-    ses_message_id: str | None = None
-    recipient_email: str | None = None
-    attempts: int = 1
-    created_at: datetime
-    claimed_at: datetime
-    updated_at: datetime
-    sent_at: datetime | None = None
-    # What SES reported after the send (shared/notifications/suppression.py): bounced, complained.
-    feedback: str | None = None
-    claim_id: str = Field(exclude=True)
-
-    @property
-    def target(self) -> NotificationTarget:
-        return NotificationTarget(self.merchant_id, self.milestone, self.shipment_id, self.order_id)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """`won`: the record is ours to act on. Otherwise `record` is the one that was there first."""
-
-    won: bool
-    record: Notification
 
 
 class NotificationRepository:
@@ -114,18 +49,11 @@ class NotificationRepository:
         assignments += ["#created_at = if_not_exists(#created_at, :claimed_at)",
                         "#attempts = if_not_exists(#attempts, :zero) + :one"]
         reclaimable = " OR ".join(f"#state = :r{i}" for i in range(len(RECLAIMABLE)))
-        try:
-            response = self._table.update_item(
-                Key=target.item_key(),
-                UpdateExpression=f"SET {', '.join(assignments)} REMOVE {', '.join(f'#{n}' for n in absent)}",
-                ConditionExpression=f"attribute_not_exists(pk) OR {reclaimable}",
-                ExpressionAttributeNames=names, ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return Claim(False, _from_item(_plain(error.response.get("Item")) or self._get_item(target)))
-        return Claim(True, _from_item(response["Attributes"]))
+        won, item = writes.update_or_current(
+            self._table, target.item_key(),
+            f"SET {', '.join(assignments)} REMOVE {', '.join(f'#{n}' for n in absent)}",
+            condition=f"attribute_not_exists(pk) OR {reclaimable}", names=names, values=values)
+        return Claim(won, _from_item(item or self._get_item(target)))
 
     def finish(self, record: Notification, state: NotificationState, *, reason: str | None = None,
                ses_message_id: str | None = None) -> Notification:
@@ -140,11 +68,10 @@ class NotificationRepository:
         if ses_message_id is not None:
             values[":message_id"] = ses_message_id
             assignments += ["ses_message_id = :message_id", "sent_at = :now"]
-        response = self._table.update_item(
-            Key=record.target.item_key(), UpdateExpression=f"SET {', '.join(assignments)}",
-            ConditionExpression="claim_id = :claim_id AND #state = :claimed",
-            ExpressionAttributeNames={"#state": "state"}, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
-        return _from_item(response["Attributes"])
+        written = writes.update(self._table, record.target.item_key(), f"SET {', '.join(assignments)}",
+                                condition="claim_id = :claim_id AND #state = :claimed", rule="claim_held",
+                                names={"#state": "state"}, values=values, returns="ALL_NEW")
+        return _from_item(written)
 
     def get(self, target: NotificationTarget) -> Notification | None:
         item = self._table.get_item(Key=target.item_key(), ConsistentRead=True).get("Item")
@@ -164,47 +91,25 @@ class NotificationRepository:
         return self._redact(self._query(*keys.order_notifications_prefix(merchant_id, order_id)))
 
     def _redact(self, items: list[dict[str, Any]]) -> int:
-        redacted = 0
-        for item in items:
-            # The recipient's address, and a failure's reason (SES quotes the address it refused).
-            fields = [name for name in ("recipient_email", "reason") if item.get(name) not in (None, REDACTED)]
-            if not fields:
-                continue
-            try:
-                self._table.update_item(Key={keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
-                                        UpdateExpression="SET " + ", ".join(f"{name} = :redacted" for name in fields),
-                                        ConditionExpression="attribute_exists(pk)",
-                                        ExpressionAttributeValues={":redacted": REDACTED})
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
-                continue  # deleted meanwhile: nothing left to redact
-            redacted += 1
-        return redacted
+        # The recipient's address, and a failure's reason (SES quotes the address it refused). A record
+        # deleted meanwhile (its subject went) has nothing left to redact: not counted.
+        pending = [(item, [name for name in ("recipient_email", "reason") if item.get(name) not in (None, REDACTED)])
+                   for item in items]
+        return sum(writes.applied(partial(
+            writes.update, self._table, keys.key(item[keys.PK], item[keys.SK]),
+            "SET " + ", ".join(f"{name} = :redacted" for name in fields),
+            condition=writes.ITEM_EXISTS, rule="notification_exists", values={":redacted": REDACTED}))
+            for item, fields in pending if fields)
 
     def _query(self, partition: str, prefix: str) -> list[dict[str, Any]]:
-        request: dict[str, Any] = {"KeyConditionExpression": Key(keys.PK).eq(partition)
-                                   & Key(keys.SK).begins_with(prefix), "ConsistentRead": True}
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self._table.query(**request)
-            items += response.get("Items", [])
-            if "LastEvaluatedKey" not in response:
-                return items
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return list(query_all(self._table, KeyConditionExpression=Key(keys.PK).eq(partition)
+                              & Key(keys.SK).begins_with(prefix), ConsistentRead=True))
 
     def _get_item(self, target: NotificationTarget) -> dict[str, Any]:
-        item = self._table.get_item(Key=target.item_key(), ConsistentRead=True).get("Item")
+        item: dict[str, Any] | None = self._table.get_item(Key=target.item_key(), ConsistentRead=True).get("Item")
         if item is None:  # the condition failed on an item that is gone since: a deleted subject
             raise LookupError("the notification record disappeared while being claimed")
         return item
-
-
-def _plain(low_level_item: dict[str, Any] | None) -> dict[str, Any] | None:
-    """ReturnValuesOnConditionCheckFailure hands the item back in DynamoDB's typed JSON."""
-    if not low_level_item:
-        return None
-    return {name: _deserializer.deserialize(value) for name, value in low_level_item.items()}
 
 
 def _from_item(item: dict[str, Any]) -> Notification:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
-from shared.merchants.store import FeeSettings
+from shared.merchants.model import FeeSettings
 from shared.platform import clock
 from shared.platform.ids import new_id
 from shared.values.models import Address, Amount, Measure, OptionalText, ShortText, empty_list

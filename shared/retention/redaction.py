@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.customers.store import Customer
+from shared.customers.model import Customer
 from shared.orders.model import Order, OrderActivity, OrderCustomer
 from shared.shipments.store import Parcel, Place, Shipment, TrackingEvent
 from shared.values.models import Address
@@ -133,7 +133,8 @@ def redact_activity_changes(entry: OrderActivity) -> list[dict[str, Any]] | None
     redacted, touched = [], False
     for change in entry.changes:
         if str(change.get("field")) in _PERSONAL_CHANGE_FIELDS:
-            values = {k: REDACTED for k in ("from", "to") if k in change and change[k] not in (None, REDACTED)}
+            values: dict[str, Any] = {k: REDACTED for k in ("from", "to")
+                                      if k in change and change[k] not in (None, REDACTED)}
             if values:
                 change, touched = {**change, **values}, True
         redacted.append(change)

@@ -1,5 +1,5 @@
 """Retention timers (DESIGN.md §1.6): when each retention action of a shipment falls due, the
-timer items that carry it, and the repository the retention function reads them through.
+timer items that carry it (the retention function reads them through `shared.retention.store`).
 
 A shipment gets three timers when it is created, in the same transaction:
 - `REDACT` after the merchant's `redact_after_days` (default 90 days);
@@ -16,19 +16,16 @@ removed, reading the partitions of the months up to now, and in them only what i
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
-
 from shared.dynamo import keys
 from shared.errors import NotFound
-from shared.merchants.store import MerchantRepository, RetentionSettings
-from shared.platform import aws, clock
+from shared.merchants.model import RetentionSettings
+from shared.merchants.store import MerchantRepository
+from shared.platform import clock
 
 ARCHIVE_AFTER_DAYS = 60
 
@@ -132,103 +129,3 @@ class DueTimer:
     @property
     def key(self) -> dict[str, str]:
         return keys.retention_timer(self.merchant_id, self.shipment_id, self.action.value)
-
-
-def _due_from_index(item: dict[str, Any]) -> DueTimer | None:
-    action = keys.timer_action(str(item[keys.SK]))
-    if action is None or action not in TimerAction._value2member_map_:
-        return None
-    merchant_id, shipment_id = keys.shipment_of_partition(str(item[keys.PK]))
-    return DueTimer(merchant_id, shipment_id, TimerAction(action), keys.due_epoch_of(str(item[keys.DUE.sk])))
-
-
-class TimerRepository:
-    def __init__(self, table: Any | None = None) -> None:
-        self._table = table if table is not None else aws.table()
-
-    def due_in(self, month: date, now_epoch: int) -> Iterator[DueTimer]:
-        """Timers of one due month that are due at `now_epoch`, oldest first (index pages, lazily).
-        The sort-key bound keeps the read to what is due: timers due later are not read at all."""
-        request: dict[str, Any] = {
-            "IndexName": keys.DUE.name,
-            "KeyConditionExpression": Key(keys.DUE.pk).eq(keys.due_partition(month))
-            & Key(keys.DUE.sk).lt(keys.due_before(now_epoch)),
-        }
-        while True:
-            response = self._table.query(**request)
-            for item in response.get("Items", []):
-                due = _due_from_index(item)
-                if due is not None:
-                    yield due
-            if "LastEvaluatedKey" not in response:
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def get(self, timer_key: dict[str, str]) -> Timer | None:
-        item = self._table.get_item(Key=timer_key, ConsistentRead=True).get("Item")
-        return timer_from_item(item) if item else None
-
-    def delete_if_due_at(self, timer_key: dict[str, str], due_epoch: int) -> bool:
-        """Removes the timer unless it was re-armed meanwhile (another due epoch): done with it."""
-        try:
-            self._table.delete_item(Key=timer_key, ConditionExpression="#ttl = :due",
-                                    ExpressionAttributeNames={"#ttl": keys.TTL},
-                                    ExpressionAttributeValues={":due": due_epoch})
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
-
-    def rearm(self, timer: Timer, due_epoch: int, attempts: int) -> None:
-        """The timer, due again at `due_epoch`. An upsert: it recreates a timer TTL removed, and keeps
-        what a stored one says beyond its due time (the periods it was made with)."""
-        due = datetime.fromtimestamp(due_epoch, UTC)
-        values: dict[str, Any] = {
-            ":due": due_epoch, ":month": keys.due_partition(due.date()), ":at": clock.isoformat(due), ":attempts": attempts,
-            ":position": keys.due_position(due_epoch, keys.shipment_partition(timer.merchant_id, timer.shipment_id)),
-            ":merchant": timer.merchant_id, ":shipment": timer.shipment_id, ":action": timer.action.value}
-        assignments = ["#ttl = :due", "#due_pk = :month", "#due_sk = :position", "due_at = :at", "attempts = :attempts",
-                       "merchant_id = :merchant", "shipment_id = :shipment", "#action = :action"]
-        if timer.order_id:
-            values[":order"] = timer.order_id
-            assignments.append("order_id = :order")
-        self._table.update_item(Key=timer.key, UpdateExpression="SET " + ", ".join(assignments),
-                                ExpressionAttributeNames={"#ttl": keys.TTL, "#due_pk": keys.DUE.pk,
-                                                          "#due_sk": keys.DUE.sk, "#action": "action"},
-                                ExpressionAttributeValues=values)
-
-    # --- the schedule's cursor ------------------------------------------------------------------
-    def cursor(self) -> date | None:
-        """First day of the oldest month that may still hold due timers (None before the first run)."""
-        item = self._table.get_item(Key=keys.retention_cursor(), ConsistentRead=True).get("Item")
-        return date.fromisoformat(str(item["next_month"]) + "-01") if item else None
-
-    def advance_cursor(self, month: date) -> None:
-        """Moves the cursor forward only: two overlapping runs never move it back."""
-        value = f"{month:%Y-%m}"
-        try:
-            self._table.update_item(Key=keys.retention_cursor(), UpdateExpression="SET next_month = :month",
-                                    ConditionExpression="attribute_not_exists(next_month) OR next_month < :month",
-                                    ExpressionAttributeValues={":month": value})
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-
-    def first_merchant_day(self) -> date | None:
-        """The day the oldest merchant was created: no timer can be due before it. Read once, when
-        the schedule runs for the first time (a Query of the merchant list, not a scan)."""
-        index, partition = keys.merchants_list()
-        request: dict[str, Any] = {"IndexName": index.name, "KeyConditionExpression": Key(index.pk).eq(partition),
-                                   "ProjectionExpression": "created_at"}
-        oldest: str | None = None
-        while True:
-            response = self._table.query(**request)
-            for item in response.get("Items", []):
-                created = str(item.get("created_at") or "")
-                if created and (oldest is None or created < oldest):
-                    oldest = created
-            if "LastEvaluatedKey" not in response:
-                break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return datetime.fromisoformat(oldest.replace("Z", "+00:00")).date() if oldest else None

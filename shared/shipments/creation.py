@@ -11,7 +11,8 @@ import os
 
 from shared.errors import NotFound
 from shared.events.outbox import outbox_entry
-from shared.merchants.store import MerchantRepository, RetentionSettings, Settings
+from shared.merchants.model import RetentionSettings, Settings
+from shared.merchants.store import MerchantRepository
 from shared.platform import clock
 from shared.platform.ids import new_id
 from shared.platform.observability import count

@@ -16,7 +16,7 @@ from typing import Any
 from functions.customers.handler import lambda_handler as customers_api
 from functions.customers.import_handler import lambda_handler as import_worker
 from shared.customers.imports import object_key
-from shared.customers.store import CUSTOMER_CSV_HEADER
+from shared.customers.model import CUSTOMER_CSV_HEADER
 from shared.platform.settings import settings
 from tests.apigw import ApiResponse, api_event, call
 

@@ -18,7 +18,8 @@ from boto3.dynamodb.types import TypeSerializer
 from functions.retention.handler import lambda_handler as retention
 from functions.shipments.handler import lambda_handler as shipments_api
 from shared.dynamo import keys
-from shared.merchants.store import MerchantRepository, RetentionSettings
+from shared.merchants.model import RetentionSettings
+from shared.merchants.store import MerchantRepository
 from shared.platform import aws, clock
 from shared.shipments.statuses import CanonicalUpdate, TrackingStatus
 from shared.shipments.store import ShipmentRepository

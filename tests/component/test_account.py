@@ -12,7 +12,8 @@ import pytest
 from cli.main import main as cli
 from functions.account.handler import lambda_handler as account
 from functions.authorizer.handler import lambda_handler as authorize
-from shared.merchants.store import FeeSettings, MerchantRepository
+from shared.merchants.model import FeeSettings
+from shared.merchants.store import MerchantRepository
 from tests.apigw import LambdaContext, api_event, call
 
 

@@ -13,7 +13,9 @@ import pytest
 from boto3.dynamodb.conditions import Key
 
 from functions.customers import merge_handler, service
-from shared.customers.store import CustomerRepository, address_entry_item, address_fingerprint, claim_item
+from shared.customers.items import address_entry_item, claim_item
+from shared.customers.rules import address_fingerprint
+from shared.customers.store import CustomerRepository
 from shared.dynamo import keys
 from shared.events.outbox import outbox_events
 from shared.merchants.store import MerchantRepository

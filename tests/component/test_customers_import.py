@@ -20,7 +20,8 @@ from functions.customers.import_handler import bulk_customers
 from functions.export.columns import ColumnKind
 from functions.export.spreadsheet import csv_cell
 from shared.customers.imports import CustomerImportRepository, object_key
-from shared.customers.store import CUSTOMER_CSV_COLUMNS, CustomerRepository, customer_to_csv_row
+from shared.customers.model import CUSTOMER_CSV_COLUMNS, customer_to_csv_row
+from shared.customers.store import CustomerRepository
 from shared.dynamo import keys
 from shared.merchants.store import MerchantRepository
 from shared.platform import aws, clock
@@ -397,7 +398,7 @@ def test_a_duplicate_notification_does_not_import_twice(merchant: str) -> None:
 
 def test_a_file_of_many_chunks_is_imported_with_batched_requests(merchant: str) -> None:
     calls: dict[str, int] = {}
-    client = bulk_customers().client  # the import worker's own client
+    client = bulk_customers().table.meta.client  # the import worker's own client
 
     def count(name: str) -> Any:
         real = getattr(client, name)

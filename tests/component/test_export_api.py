@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from functions.outbox.service import pending_events
-from shared.customers.store import Customer, CustomerRepository
+from shared.customers.model import Customer
+from shared.customers.store import CustomerRepository
 from shared.dynamo import keys
 from shared.exports.store import ExportRepository
 from shared.platform import aws, clock

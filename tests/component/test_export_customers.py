@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from shared.notifications.store import NotificationRepository, NotificationState, NotificationTarget
+from shared.notifications.model import NotificationState, NotificationTarget
+from shared.notifications.store import NotificationRepository
 from shared.platform import clock
 from shared.shipments.store import ShipmentRepository, TrackingEvent
 from tests.component.customer_support import all_customers, import_file

@@ -16,7 +16,8 @@ from botocore.exceptions import ClientError
 from functions.export import jobs
 from functions.export.files import object_key
 from functions.export.multipart import MIN_PART_SIZE, MultipartUpload
-from shared.exports.store import ExportRepository, ExportStatus
+from shared.exports.model import ExportStatus
+from shared.exports.store import ExportRepository
 from shared.platform import aws
 from shared.platform.settings import settings
 from tests.apigw import LambdaContext

@@ -12,7 +12,8 @@ from typing import Any
 import openpyxl
 import pytest
 
-from shared.exports.store import ExportRepository, ExportStatus
+from shared.exports.model import ExportStatus
+from shared.exports.store import ExportRepository
 from shared.platform import aws, clock
 from shared.shipments.store import ShipmentRepository
 from tests.export_support import (

@@ -20,7 +20,8 @@ from functions.notify.texts import catalogue
 from functions.shipments.handler import lambda_handler as shipments_api
 from functions.webhook import handler as webhook_module
 from shared.merchants.store import MerchantRepository
-from shared.notifications.store import NotificationRepository, NotificationState, NotificationTarget
+from shared.notifications.model import NotificationState, NotificationTarget
+from shared.notifications.store import NotificationRepository
 from shared.platform import clock
 from tests.apigw import api_event, call
 from tests.component.notify_pipeline import (

@@ -12,7 +12,8 @@ import pytest
 
 from functions.customers import handler as customers_module
 from shared.customers.store import CustomerRepository
-from shared.merchants.store import FeeSettings, MerchantRepository
+from shared.merchants.model import FeeSettings
+from shared.merchants.store import MerchantRepository
 from shared.orders.store import OrderRepository
 from shared.platform import clock
 from tests.apigw import ApiResponse, api_event, call

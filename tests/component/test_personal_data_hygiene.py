@@ -361,7 +361,7 @@ def run_order_flows(stack: Stack) -> dict[str, Any]:
 
 
 def customer_csv(rows: list[dict[str, str]]) -> bytes:
-    from shared.customers.store import CUSTOMER_CSV_HEADER
+    from shared.customers.model import CUSTOMER_CSV_HEADER
 
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(CUSTOMER_CSV_HEADER), lineterminator="\r\n")

@@ -15,7 +15,8 @@ from functions.shipments.handler import lambda_handler as shipments_api
 from shared.dynamo import keys
 from shared.events.outbox import outbox_events
 from shared.merchants.store import MerchantRepository
-from shared.notifications.store import NotificationRepository, NotificationTarget
+from shared.notifications.model import NotificationTarget
+from shared.notifications.store import NotificationRepository
 from shared.platform import aws, clock
 from shared.shipments.store import ShipmentRepository
 from tests.apigw import api_event, call

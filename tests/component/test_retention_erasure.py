@@ -16,7 +16,8 @@ from functions.retention.erase_handler import lambda_handler as erase_api
 from shared.customers.store import CustomerRepository
 from shared.dynamo import keys
 from shared.errors import Unavailable
-from shared.notifications.store import NotificationRepository, NotificationTarget
+from shared.notifications.model import NotificationTarget
+from shared.notifications.store import NotificationRepository
 from shared.orders.store import OrderRepository
 from shared.platform import aws, clock
 from tests.apigw import ApiResponse, api_event, call

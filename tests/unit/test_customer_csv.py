@@ -26,13 +26,8 @@ from functions.customers.csv_rows import (
     unescape_cell,
     updated_customer,
 )
-from shared.customers.store import (
-    CUSTOMER_CSV_COLUMNS,
-    CUSTOMER_CSV_HEADER,
-    Customer,
-    address_fingerprint,
-    customer_to_csv_row,
-)
+from shared.customers.model import CUSTOMER_CSV_COLUMNS, CUSTOMER_CSV_HEADER, Customer, customer_to_csv_row
+from shared.customers.rules import address_fingerprint
 from shared.values.models import Address
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

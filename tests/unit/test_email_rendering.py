@@ -15,7 +15,7 @@ from functions.notify.rendering import (
     render_milestone_email,
 )
 from functions.notify.texts import COUNTRY_LANGUAGES, SUPPORTED_LANGUAGES, catalogue, choose_language
-from shared.merchants import store as merchants
+from shared.merchants import model as merchants
 from shared.shipments.statuses import TrackingStatus
 
 LANGUAGES = ["en", "fr", "de", "nl", "es"]

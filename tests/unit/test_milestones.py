@@ -6,7 +6,7 @@ from functions.notify.milestones import (
     enabled_milestones,
     milestones_for_change,
 )
-from shared.merchants.store import NotificationSettings
+from shared.merchants.model import NotificationSettings
 from shared.shipments.statuses import TrackingStatus as S
 
 M = Milestone

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.customers.store import Customer
-from shared.merchants.store import RetentionSettings
+from shared.customers.model import Customer
+from shared.merchants.model import RetentionSettings
 from shared.orders.model import OrderActivity
 from shared.retention.redaction import REDACTED, redact_activity_changes, redact_address, redact_customer
 from shared.retention.timers import TimerAction, add_months, due_moments, month_after

@@ -11,7 +11,7 @@ import pytest
 
 from functions.orders.edits import OrderPatch, apply_patch
 from shared.errors import Invalid
-from shared.merchants.store import FeeSettings
+from shared.merchants.model import FeeSettings
 from shared.orders.model import (
     Order,
     OrderFee,

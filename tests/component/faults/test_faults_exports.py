@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from functions.export.multipart import MIN_PART_SIZE, MultipartUpload
-from shared.exports.store import ExportStatus
+from shared.exports.model import ExportStatus
 from shared.platform import aws
 from shared.platform.settings import settings
 from tests.export_support import (

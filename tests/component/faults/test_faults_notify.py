@@ -22,7 +22,8 @@ import pytest
 from functions.notify.sender import THROTTLED_ATTEMPTS
 from functions.shipments.handler import lambda_handler as shipments_api
 from shared.merchants.store import MerchantRepository
-from shared.notifications.store import NotificationRepository, NotificationState, NotificationTarget
+from shared.notifications.model import NotificationState, NotificationTarget
+from shared.notifications.store import NotificationRepository
 from shared.platform import clock
 from tests.apigw import api_event, call
 from tests.component.notify_pipeline import BusEvent, TableStream, notify, recording_outbox, ses_sent_count
