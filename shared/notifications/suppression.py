@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from shared.dynamo import keys
-from shared.notifications.store import NotificationTarget
+from shared.notifications.model import NotificationTarget
 from shared.platform import aws, clock
 
 
