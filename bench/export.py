@@ -103,7 +103,8 @@ def _load(merchant_id: str, rows: int) -> int:
     """Shipment items as the shipments API writes them, spread over MONTHS buckets; 25 per batch."""
     from shared.platform import aws
     from shared.platform.ids import new_id
-    from shared.shipments.store import Parcel, Shipment, ShipmentIn, shipment_to_item
+    from shared.shipments.model import Parcel, Shipment, ShipmentIn
+    from shared.shipments.store import shipment_to_item
     from tests.factories import shipment_body
 
     body = ShipmentIn.model_validate(shipment_body()).model_dump(exclude={"parcels"})

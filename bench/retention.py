@@ -129,7 +129,8 @@ def _items(merchant_id: str, number: int, created_at: datetime, status: str,
     from shared.platform import clock
     from shared.platform.ids import new_id
     from shared.retention.timers import shipment_timer_items
-    from shared.shipments.store import Parcel, Shipment, ShipmentIn, shipment_to_item
+    from shared.shipments.model import Parcel, Shipment, ShipmentIn
+    from shared.shipments.store import shipment_to_item
     from tests.factories import shipment_body
 
     body = ShipmentIn.model_validate(shipment_body()).model_dump(exclude={"parcels"})

@@ -108,7 +108,8 @@ def _run(aws: Any, clock: Any) -> dict[str, Any]:
     from functions.webhook import handler as webhook
     from shared.merchants.connections import ConnectionRepository
     from shared.merchants.store import MerchantRepository
-    from shared.shipments.store import ShipmentIn, ShipmentRepository
+    from shared.shipments.model import ShipmentIn
+    from shared.shipments.store import ShipmentRepository
     from tests.apigw import LambdaContext, api_event
     from tests.carrier_signing import signed_headers
     from tests.factories import shipment_body

@@ -24,7 +24,8 @@ from shared.merchants.store import MerchantRepository
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
 from shared.platform.settings import settings
-from shared.shipments.store import Parcel, Shipment, ShipmentIn, ShipmentRepository, shipment_to_item
+from shared.shipments.model import Parcel, Shipment, ShipmentIn
+from shared.shipments.store import ShipmentRepository, shipment_to_item
 from tests.apigw import ApiResponse, api_event, call
 from tests.factories import shipment_body, tracking_number
 

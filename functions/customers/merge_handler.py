@@ -13,19 +13,13 @@ import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from functions.customers import service
 from shared.customers.store import CustomerRepository
+from shared.events.catalogue import CustomerMerged, parse_as
 from shared.platform.observability import entrypoint
 
 SAFETY_SECONDS = 30
-
-
-class CustomerMerged(BaseModel):
-    merchant_id: str
-    master_id: str
-    absorbed_id: str
 
 
 class RelinkUnfinished(Exception):
@@ -40,7 +34,7 @@ def _orders() -> Any:
 
 def relink(event: dict[str, Any], remaining_seconds: float, orders: Any = None,
            customers: CustomerRepository | None = None) -> None:
-    merged = CustomerMerged.model_validate(event["detail"])
+    merged = parse_as(CustomerMerged, event)
     # At least one batch is always relinked, so every invocation makes progress.
     deadline = time.monotonic() + remaining_seconds - SAFETY_SECONDS
     done = service.relink_orders(customers or CustomerRepository(), orders or _orders(), merged.merchant_id,

@@ -24,11 +24,12 @@ from shared.customers.imports import (
     object_key,
 )
 from shared.customers.items import customer_from_item
-from shared.customers.model import CUSTOMER_MERGED, MAX_TAGS, Customer
+from shared.customers.model import MAX_TAGS, Customer
 from shared.customers.store import CustomerRepository
 from shared.dynamo.paging import decode_cursor, encode_cursor, list_scope
 from shared.dynamo.retry import retry_changed
 from shared.errors import Invalid, Malformed, NotFound, Refused
+from shared.events.catalogue import CustomerMerged
 from shared.events.outbox import outbox_entry
 from shared.platform import clock
 from shared.platform.ids import new_id
@@ -188,8 +189,7 @@ def _absorb_one(customers: CustomerRepository, merchant_id: str, master_id: str,
         return master  # absorbed by an earlier attempt of this merge (or through a record it absorbed)
     if master.merged_into:
         raise Refused(f"Customer {master_id} was absorbed into {master.merged_into} meanwhile.")
-    event = outbox_entry(CUSTOMER_MERGED, [{"merchant_id": merchant_id, "master_id": master_id,
-                                            "absorbed_id": absorbed_id}])
+    event = outbox_entry(CustomerMerged(merchant_id=merchant_id, master_id=master_id, absorbed_id=absorbed_id))
     return customers.absorb(merchant_id, master, merged_values(master, absorbed), absorbed, outbox=event)
 
 

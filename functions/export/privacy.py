@@ -32,7 +32,8 @@ from shared.notifications.store import NotificationRepository
 from shared.orders.model import Order
 from shared.orders.store import OrderRepository
 from shared.refunds.store import RefundStore
-from shared.shipments.store import Shipment, ShipmentRepository
+from shared.shipments.model import Shipment
+from shared.shipments.store import ShipmentRepository
 
 Progress = Callable[[int], None]
 

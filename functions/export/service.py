@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from functions.export.files import ExportFiles, Link
 from shared.customers.store import CustomerRepository
 from shared.errors import Gone, Refused
+from shared.events.catalogue import ExportRequested
 from shared.exports.model import CustomerDataExportRequest, ExportJob, ExportRequest, ExportStatus, ExportType, new_job
 from shared.exports.store import ExportRepository
 from shared.platform import clock
@@ -49,7 +50,7 @@ def request_export(exports: ExportRepository, customers: CustomerRepository, mer
         customers.get(merchant_id, request.customer_id)  # NotFound (404) now rather than a failed job later
     job = new_job(request)
     exports.create(merchant_id, job)
-    count("ExportRequested")
+    count(ExportRequested.name)
     return _view(job, None)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from shared.shipments.store import Parcel, Shipment
+from shared.shipments.model import Parcel, Shipment
 from shared.values.models import Address
 
 # Columns left empty on every row but the first parcel's.

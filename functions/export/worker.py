@@ -10,19 +10,14 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from functions.export.jobs import Worker, run_export
+from shared.events.catalogue import ExportRequested, parse_as
 from shared.platform.observability import entrypoint
 
 
-class ExportRequested(BaseModel):
-    merchant_id: str
-    export_id: str
-
-
 def run_event(event: dict[str, Any], context: LambdaContext) -> None:
-    detail = ExportRequested.model_validate(event["detail"])
+    detail = parse_as(ExportRequested, event)
     run_export(Worker.default(), detail.merchant_id, detail.export_id,
                remaining_ms=context.get_remaining_time_in_millis)
 

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.notify import service
 from functions.notify.sender import ses_sender
+from shared.events.catalogue import OrderCancelled, ShipmentCreated, ShipmentTrackingUpdated, read
 from shared.merchants.store import MerchantRepository
 from shared.notifications.store import NotificationRepository
 from shared.notifications.suppression import SuppressionList
@@ -21,12 +22,12 @@ from shared.platform.observability import entrypoint, logger
 from shared.platform.settings import MissingSetting, settings
 from shared.shipments.store import ShipmentRepository
 
-Handler = Callable[[service.Dependencies, dict[str, Any]], service.Outcomes]
+Handler = Callable[[service.Dependencies, Any], service.Outcomes]
 
 HANDLERS: dict[str, Handler] = {
-    "ShipmentCreated": service.on_shipment_created,
-    "ShipmentTrackingUpdated": service.on_tracking_updated,
-    "OrderCancelled": service.on_order_cancelled,
+    ShipmentCreated.name: service.on_shipment_created,
+    ShipmentTrackingUpdated.name: service.on_tracking_updated,
+    OrderCancelled.name: service.on_order_cancelled,
 }
 
 
@@ -53,5 +54,5 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     if handle is None:
         logger.warning("event type not handled", extra={"detail_type": event.detail_type})
         return {"detail_type": event.detail_type, "outcomes": {}}
-    outcomes = handle(dependencies(), event.detail)
+    outcomes = handle(dependencies(), read(event.detail_type, event.detail))
     return {"detail_type": event.detail_type, "outcomes": {name: str(o) for name, o in outcomes.items()}}

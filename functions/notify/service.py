@@ -10,11 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
-
-from pydantic import BaseModel, ConfigDict
 
 from functions.notify.brand import Brand
 from functions.notify.milestones import (
@@ -33,6 +30,7 @@ from functions.notify.rendering import (
 from functions.notify.sender import EmailNotSent, EmailOutcomeUnknown, EmailSender
 from functions.notify.texts import choose_language
 from shared.errors import NotFound, Refused
+from shared.events.catalogue import OrderCancelled, ShipmentCreated, ShipmentTrackingUpdated
 from shared.merchants.model import Merchant
 from shared.merchants.store import MerchantRepository
 from shared.notifications.model import REDACTED, Notification, NotificationState, NotificationTarget
@@ -40,9 +38,9 @@ from shared.notifications.store import NotificationRepository
 from shared.notifications.suppression import SuppressionList
 from shared.platform import clock
 from shared.platform.observability import count, logger
+from shared.shipments.model import Shipment
 from shared.shipments.public_links import public_tracking_url
-from shared.shipments.statuses import TrackingStatus
-from shared.shipments.store import Shipment, ShipmentRepository
+from shared.shipments.store import ShipmentRepository
 
 ORDER_CANCELLED_MILESTONE = "order_cancelled"
 # A claim still `claimed` after this long belongs to an invocation that died (the function's
@@ -89,52 +87,21 @@ class Dependencies:
         return public_tracking_url(self.tracking_base_url, tracking_slug, tracking_number)
 
 
-# --- event details (published by functions/outbox; no personal data) ---------------------------
-class _Detail(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    merchant_id: str
-
-
-class ShipmentCreated(_Detail):
-    shipment_id: str
-
-
-class ShipmentTrackingUpdated(_Detail):
-    shipment_id: str
-    parcel_id: str | None = None
-    previous_parcel_status: TrackingStatus | None = None
-    parcel_status: TrackingStatus
-    previous_shipment_status: TrackingStatus | None = None
-    shipment_status: TrackingStatus
-    occurred_at: datetime | None = None
-
-
-class OrderCancelled(_Detail):
-    order_id: str
-    notify_customer: bool = False
-    refund_total: Decimal | None = None
-    currency: str | None = None
-    cancelled_at: datetime | None = None
-
-
 Outcomes = dict[str, Outcome]
 
 
-def on_shipment_created(deps: Dependencies, detail: dict[str, Any]) -> Outcomes:
-    event = ShipmentCreated.model_validate(detail)
+def on_shipment_created(deps: Dependencies, event: ShipmentCreated) -> Outcomes:
     return _each({Milestone.ready_to_ship: lambda: notify_milestone(
         deps, event.merchant_id, event.shipment_id, Milestone.ready_to_ship)})
 
 
-def on_tracking_updated(deps: Dependencies, detail: dict[str, Any]) -> Outcomes:
-    event = ShipmentTrackingUpdated.model_validate(detail)
+def on_tracking_updated(deps: Dependencies, event: ShipmentTrackingUpdated) -> Outcomes:
     reached = milestones_for_change(event.previous_parcel_status, event.parcel_status,
                                     event.previous_shipment_status, event.shipment_status)
     return _each({milestone: _milestone_sender(deps, event, milestone) for milestone in reached})
 
 
-def on_order_cancelled(deps: Dependencies, detail: dict[str, Any]) -> Outcomes:
-    event = OrderCancelled.model_validate(detail)
+def on_order_cancelled(deps: Dependencies, event: OrderCancelled) -> Outcomes:
     if not event.notify_customer:
         return {}
     return _each({ORDER_CANCELLED_MILESTONE: lambda: notify_cancellation(deps, event)})

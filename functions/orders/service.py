@@ -49,16 +49,9 @@ from shared.platform.ids import new_id
 from shared.platform.observability import count, logger
 from shared.refunds.store import ledger_item
 from shared.shipments.creation import create_shipment
+from shared.shipments.model import Package, ParcelIn, Shipment, ShipmentIn, valid_tracking_number
 from shared.shipments.statuses import TrackingStatus
-from shared.shipments.store import (
-    Package,
-    ParcelIn,
-    Shipment,
-    ShipmentIn,
-    ShipmentRepository,
-    month_partitions,
-    valid_tracking_number,
-)
+from shared.shipments.store import ShipmentRepository, month_partitions
 from shared.values.models import Address, ShortText, WebUrl
 from shared.values.money import zero
 

@@ -15,26 +15,27 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.orders import service
+from shared.events.catalogue import ShipmentCreated, ShipmentStatusChanged, parse
 from shared.orders.store import OrderRepository
 from shared.platform.observability import entrypoint, logger
 from shared.shipments.store import ShipmentRepository
 
 
-def on_shipment_created(detail: dict[str, Any]) -> None:
-    if detail.get("order_id"):
-        service.link_shipment(OrderRepository(), ShipmentRepository(), str(detail["merchant_id"]),
-                              str(detail["order_id"]), str(detail["shipment_id"]))
+def on_shipment_created(event: ShipmentCreated) -> None:
+    if event.order_id:
+        service.link_shipment(OrderRepository(), ShipmentRepository(), event.merchant_id, event.order_id,
+                              event.shipment_id)
 
 
-def on_shipment_status_changed(detail: dict[str, Any]) -> None:
-    if detail.get("order_id") and detail.get("action") == "void_label":
-        service.shipment_voided(OrderRepository(), ShipmentRepository(), str(detail["merchant_id"]),
-                                str(detail["order_id"]), str(detail["shipment_id"]))
+def on_shipment_status_changed(event: ShipmentStatusChanged) -> None:
+    if event.order_id and event.action == "void_label":
+        service.shipment_voided(OrderRepository(), ShipmentRepository(), event.merchant_id, event.order_id,
+                                event.shipment_id)
 
 
-HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
-    "ShipmentCreated": on_shipment_created,
-    "ShipmentStatusChanged": on_shipment_status_changed,
+HANDLERS: dict[str, Callable[[Any], None]] = {
+    ShipmentCreated.name: on_shipment_created,
+    ShipmentStatusChanged.name: on_shipment_status_changed,
 }
 
 
@@ -44,4 +45,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     if handle is None:
         logger.warning("event type not handled", extra={"detail_type": event.get("detail-type")})
         return
-    handle(event.get("detail") or {})
+    handle(parse(event))

@@ -1,20 +1,22 @@
 """The outbox: domain events written on an item (`outbox`) inside the same write as the change,
 published from the table's stream. A crash between the write and the publish only delays the
-event (the stream retries), and no event exists without its write."""
+event (the stream retries), and no event exists without its write. Each event is read through its
+catalogue class (`shared.events.catalogue`) on the way out: what reaches the bus is a payload the
+consumers' classes read."""
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from shared.events.outbox import json_value, outbox_events
+from shared.dynamo.retry import attempts
+from shared.events.catalogue import SOURCE
+from shared.events.outbox import outbox_events
 from shared.platform import aws
 from shared.platform.observability import count
 
-SOURCE = "colis"
 PUT_ATTEMPTS = 3  # refused entries are put again by themselves before the record fails
 _deserializer = TypeDeserializer()
 
@@ -39,7 +41,7 @@ def publish(detail_type: str, events: list[dict[str, Any]], bus_name: str) -> No
     if not events:
         return
     entries = [{"Source": SOURCE, "DetailType": detail_type, "EventBusName": bus_name,
-                "Detail": json.dumps(event, default=json_value)} for event in events]
+                "Detail": json.dumps(event, separators=(",", ":"))} for event in events]
     for start in range(0, len(entries), 10):
         _put(entries[start:start + 10], detail_type)
     count(f"{detail_type}Published", len(entries))
@@ -49,9 +51,7 @@ def _put(entries: list[dict[str, Any]], detail_type: str) -> None:
     """PutEvents, then again with only the entries it refused: the stream's retry would put the
     accepted ones a second time."""
     pending = entries
-    for attempt in range(PUT_ATTEMPTS):
-        if attempt:
-            time.sleep(0.05 * 2 ** attempt)
+    for _ in attempts(PUT_ATTEMPTS):
         response = aws.client("events").put_events(Entries=pending)
         if not response.get("FailedEntryCount"):
             return

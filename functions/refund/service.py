@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.dynamo.retry import retry_changed
 from shared.errors import ChangedMeanwhile, Malformed, Refused, Unavailable
+from shared.events.catalogue import OrderCancelled, RefundIssued
 from shared.events.outbox import outbox_entry
 from shared.orders.model import (
     Order,
@@ -35,7 +36,6 @@ from shared.orders.model import (
     RefundComponents,
     now_ms,
 )
-from shared.platform import clock
 from shared.platform.ids import derived_id
 from shared.platform.observability import count, logger
 from shared.refunds.model import (
@@ -52,7 +52,6 @@ from shared.refunds.store import RefundStore
 from shared.values.money import zero
 
 T = TypeVar("T")
-ORDER_CANCELLED_EVENT = "OrderCancelled"
 MAX_ATTEMPTS = 40
 MAX_TURNS = 160  # turns of waiting for a concurrent request with the same key, at most
 WAIT_FOR_CONCURRENT_SECONDS = 5.0  # a request with the same key in flight: wait for its answer this long
@@ -242,7 +241,7 @@ def _pay_and_settle(store: RefundStore, provider: PaymentProvider, merchant_id: 
             record = store.idempotency_record(merchant_id, current.id, key)
             return _replay(record) if record is not None and record.state == "done" \
                 else RefundAnswer(answer.body, True)
-        count("RefundIssued")
+        count(RefundIssued.name)
         logger.info("refund issued", extra={"order_id": current.id, "refund_id": settled.id})
         return answer
 
@@ -277,7 +276,7 @@ def cancel(store: RefundStore, provider: PaymentProvider, merchant_id: str, orde
             changed = _cancelled(order, cancellation)
             store.orders.save(merchant_id, changed, [_cancelled_entry(changed)],
                               outbox=_order_cancelled(merchant_id, changed))
-            count("OrderCancelled")
+            count(OrderCancelled.name)
             return changed, None
         pending = Refund(id=cancellation_refund_id(merchant_id, order.id), order_id=order.id,
                          kind="cancellation", amounts=remaining, total=remaining.sum(), currency=order.currency,
@@ -330,13 +329,10 @@ def _cancelled(order: Order, cancellation: OrderCancellation) -> Order:
 
 def _order_cancelled(merchant_id: str, order: Order, refund_: Refund | None = None) -> dict[str, object]:
     assert order.cancellation is not None
-    detail: dict[str, object] = {
-        "merchant_id": merchant_id, "order_id": order.id, "notify_customer": order.cancellation.notify_customer,
-        "currency": order.currency, "source": order.cancellation.source,
-        "cancelled_at": clock.isoformat(order.cancellation.at)}
-    if refund_ is not None:
-        detail.update(refund_id=refund_.id, refund_total=format(refund_.total, "f"))
-    return outbox_entry(ORDER_CANCELLED_EVENT, [detail])
+    return outbox_entry(OrderCancelled(
+        merchant_id=merchant_id, order_id=order.id, notify_customer=order.cancellation.notify_customer,
+        currency=order.currency, source=order.cancellation.source, cancelled_at=order.cancellation.at,
+        refund_id=refund_.id if refund_ else None, refund_total=refund_.total if refund_ else None))
 
 
 def _cancelled_entry(order: Order) -> OrderActivity:
@@ -362,7 +358,7 @@ def _pay_and_settle_cancellation(store: RefundStore, provider: PaymentProvider, 
         if not store.settle(merchant_id, changed, settled, [_cancelled_entry(changed), refunded_entry(settled)],
                             order_outbox=_order_cancelled(merchant_id, changed, settled)):
             raise ChangedMeanwhile(rule=IN_PROGRESS)  # settled by another attempt: read the order again
-        count("OrderCancelled")
+        count(OrderCancelled.name)
         return changed, settled
 
     try:

@@ -25,11 +25,11 @@ from shared.platform import aws
 from shared.platform.observability import count, logger
 from shared.retention.redaction import redact_activity, redact_event, redact_order, redact_shipment
 from shared.retention.store import RetentionStore, TimerRepository
+from shared.shipments.model import Shipment, with_merchant_status
 from shared.shipments.statuses import TrackingStatus
-from shared.shipments.store import Shipment, ShipmentRepository, derive
+from shared.shipments.store import ShipmentRepository
 
 # functions/shipments/service.py publishes the same event for the merchant's own archive.
-SHIPMENT_STATUS_CHANGED = "ShipmentStatusChanged"
 # DESIGN.md §1.6: only these are deleted at the date; every other status counts as in transit.
 RESOLVED = frozenset({TrackingStatus.delivered, TrackingStatus.archived, TrackingStatus.exception,
                       TrackingStatus.cancelled, TrackingStatus.deleted})
@@ -181,14 +181,8 @@ def archive_if_unconfirmed(repos: Repositories, merchant_id: str, shipment_id: s
         shipment = _find_shipment(repos, merchant_id, shipment_id)
         if shipment is None or shipment.status is TrackingStatus.delivered or shipment.merchant_status is not None:
             return Outcome.done
-        changed = shipment.model_copy(deep=True)
-        changed.merchant_status = TrackingStatus.archived
-        changed.status = derive(changed)
-        changed.updated_at, changed.version = now, shipment.version + 1
-        event = outbox_entry(SHIPMENT_STATUS_CHANGED, [{
-            "merchant_id": merchant_id, "shipment_id": shipment_id, "order_id": shipment.order_id,
-            "previous_status": shipment.status.value, "status": changed.status.value, "action": "archive"}])
-        _save_shipment(repos, merchant_id, changed, shipment.version, event)
+        changed, event = with_merchant_status(merchant_id, shipment, TrackingStatus.archived, "archive", now)
+        _save_shipment(repos, merchant_id, changed, shipment.version, outbox_entry(event))
         count("ShipmentsArchived")
         logger.info("shipment archived", extra={"merchant_id": merchant_id, "shipment_id": shipment_id})
         return Outcome.done

@@ -15,8 +15,9 @@ from shared.errors import Invalid
 from shared.http.api import api_resolver, json_response, merchant_id, public_base_url
 from shared.merchants.store import MerchantRepository
 from shared.platform.observability import entrypoint
+from shared.shipments.model import Shipment, ShipmentIn, TrackingEvent
 from shared.shipments.queries import ShipmentFilter
-from shared.shipments.store import Shipment, ShipmentIn, ShipmentRepository, TrackingEvent
+from shared.shipments.store import ShipmentRepository
 
 app = api_resolver()
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from shared.dynamo.retry import retry_changed
 from shared.errors import Refused
+from shared.events.catalogue import MerchantAction
+from shared.events.outbox import outbox_entry
 from shared.merchants.store import MerchantRepository
 from shared.platform import clock
-from shared.shipments.creation import SHIPMENT_CREATED, attach_orphan_updates, create_shipment
+from shared.shipments.creation import attach_orphan_updates, create_shipment
+from shared.shipments.model import Shipment, TrackingEvent, with_merchant_status
 from shared.shipments.queries import ShipmentFilter, page_shipments
 from shared.shipments.statuses import TrackingStatus
-from shared.shipments.store import Shipment, ShipmentRepository, TrackingEvent, derive, outbox_entry
+from shared.shipments.store import ShipmentRepository
 
-# Creation lives in shared.shipment_creation (the orders' "tracking number by hand" uses it too).
-__all__ = ["SHIPMENT_CREATED", "attach_orphan_updates", "create_shipment"]
-
-SHIPMENT_STATUS_CHANGED = "ShipmentStatusChanged"
+# Creation lives in shared.shipments.creation (the orders' "tracking number by hand" uses it too).
+__all__ = ["attach_orphan_updates", "create_shipment"]
 
 
 def get_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_id: str) -> Shipment:
@@ -35,32 +37,26 @@ def tracking_history(shipments: ShipmentRepository, merchant_id: str, shipment_i
 
 
 # The merchant's own statuses: what each action sets, and the statuses it cannot leave.
-_ACTIONS: dict[str, tuple[TrackingStatus, frozenset[TrackingStatus]]] = {
+_ACTIONS: dict[MerchantAction, tuple[TrackingStatus, frozenset[TrackingStatus]]] = {
     "void_label": (TrackingStatus.cancelled, frozenset({TrackingStatus.deleted})),
     "archive": (TrackingStatus.archived, frozenset({TrackingStatus.deleted})),
     "delete": (TrackingStatus.deleted, frozenset()),
 }
 
 
-def set_merchant_status(shipments: ShipmentRepository, merchant_id: str, shipment_id: str, action: str) -> Shipment:
+def set_merchant_status(shipments: ShipmentRepository, merchant_id: str, shipment_id: str,
+                        action: MerchantAction) -> Shipment:
     target, refused_from = _ACTIONS[action]
-    for _ in range(5):
+
+    def attempt() -> Shipment:
         shipment = shipments.get(merchant_id, shipment_id, consistent=True)
         if shipment.merchant_status in refused_from:
-            raise Refused(f"Shipment {shipment_id} is {shipment.merchant_status.value}; it cannot be changed.")
+            raise Refused(f"Shipment {shipment_id} is {shipment.merchant_status.value}; it cannot be changed.",
+                          rule="merchant_status_final")
         if shipment.merchant_status is target:
             return shipment
-        changed = shipment.model_copy(deep=True)
-        changed.merchant_status = target
-        changed.status = derive(changed)
-        changed.updated_at = clock.now()
-        changed.version = shipment.version + 1
-        outbox = outbox_entry(SHIPMENT_STATUS_CHANGED, [{
-            "merchant_id": merchant_id, "shipment_id": shipment_id, "order_id": shipment.order_id,
-            "previous_status": shipment.status.value, "status": changed.status.value, "action": action}])
-        try:
-            shipments.save(merchant_id, changed, shipment.version, outbox)
-        except Refused:
-            continue
+        changed, event = with_merchant_status(merchant_id, shipment, target, action, clock.now())
+        shipments.save(merchant_id, changed, shipment.version, outbox_entry(event))
         return changed
-    raise Refused("The shipment kept changing; retry.")
+
+    return retry_changed(attempt, tries=5)

@@ -25,7 +25,8 @@ from shared.http.api import api_resolver, problem_response, public_base_url
 from shared.merchants.model import Merchant
 from shared.merchants.store import MerchantRepository
 from shared.platform.observability import entrypoint
-from shared.shipments.store import ShipmentRepository, valid_tracking_number
+from shared.shipments.model import valid_tracking_number
+from shared.shipments.store import ShipmentRepository
 
 app = api_resolver()
 

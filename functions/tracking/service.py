@@ -11,8 +11,9 @@ from functions.tracking.page import TrackingPageEvent, TrackingPageMerchant, Tra
 from shared.errors import NotFound
 from shared.merchants.model import Merchant
 from shared.merchants.store import MerchantRepository
+from shared.shipments.model import Shipment, TrackingEvent, valid_tracking_number
 from shared.shipments.statuses import TrackingStatus, derive_shipment_status
-from shared.shipments.store import Shipment, ShipmentRepository, TrackingEvent, valid_tracking_number
+from shared.shipments.store import ShipmentRepository
 
 # Enough history for any real parcel, and a bound on the page's size.
 MAX_EVENTS = 100

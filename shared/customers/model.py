@@ -14,7 +14,6 @@ STORE_MANUAL = "manual"
 MAX_TAGS = 40  # a merge writes at most 2 x MAX_TAGS tag entries + 6 items in one transaction (limit 100)
 MAX_TAG_LENGTH = 100
 TAG_SEPARATOR = ";"
-CUSTOMER_MERGED = "CustomerMerged"
 
 
 class Customer(BaseModel):

@@ -109,31 +109,40 @@ def _position_of(item: Mapping[str, Any], index: keys.Index | None) -> dict[str,
     return {name: item[name] for name in attributes if name in item}
 
 
-def query_page(table: Any, merchant_id: str, *, key_condition: ConditionBase, index: keys.Index | None = None,
-               limit: int = DEFAULT_LIMIT, cursor: str | None = None, newest_first: bool = True,
-               filter_expression: ConditionBase | None = None,
-               keep: Callable[[dict[str, Any]], bool] | None = None) -> Page:
-    """One page of at most `limit` items; follows DynamoDB pages when a filter thins them out."""
+def query_limited(table: Any, *, key_condition: ConditionBase, limit: int, start: Mapping[str, Any] | None = None,
+                  index: keys.Index | None = None, newest_first: bool = True,
+                  filter_expression: ConditionBase | None = None,
+                  keep: Callable[[dict[str, Any]], bool] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """At most `limit` items after the position `start`, following DynamoDB pages when a filter
+    (or `keep`) thins them out; with the position of the last one when more follow (else None)."""
     request: dict[str, Any] = {"KeyConditionExpression": key_condition, "ScanIndexForward": not newest_first}
     if index:
         request["IndexName"] = index.name
     if filter_expression is not None:
         request["FilterExpression"] = filter_expression
-    scope = query_scope(key_condition, index)
-    start = decode_cursor(merchant_id, cursor, scope=scope) if cursor else None
+    position = dict(start) if start else None
     items: list[dict[str, Any]] = []
     while True:
         request["Limit"] = limit + 1 - len(items)
-        if start:
-            request["ExclusiveStartKey"] = start
+        if position:
+            request["ExclusiveStartKey"] = position
         response = table.query(**request)
-        for item in response.get("Items", []):
-            if keep is None or keep(item):
-                items.append(item)
-        start = response.get("LastEvaluatedKey")
-        if len(items) > limit or not start:
+        items.extend(item for item in response.get("Items", []) if keep is None or keep(item))
+        position = response.get("LastEvaluatedKey")
+        if len(items) > limit or not position:
             break
     if len(items) > limit:
-        items = items[:limit]
-        return Page(items, encode_cursor(merchant_id, _position_of(items[-1], index), scope=scope))
-    return Page(items, None)
+        return items[:limit], _position_of(items[limit - 1], index)
+    return items, None
+
+
+def query_page(table: Any, merchant_id: str, *, key_condition: ConditionBase, index: keys.Index | None = None,
+               limit: int = DEFAULT_LIMIT, cursor: str | None = None, newest_first: bool = True,
+               filter_expression: ConditionBase | None = None,
+               keep: Callable[[dict[str, Any]], bool] | None = None) -> Page:
+    """One page of at most `limit` items, with a cursor (signed, bound to this list) to the next."""
+    scope = query_scope(key_condition, index)
+    start = decode_cursor(merchant_id, cursor, scope=scope) if cursor else None
+    items, position = query_limited(table, key_condition=key_condition, limit=limit, start=start, index=index,
+                                    newest_first=newest_first, filter_expression=filter_expression, keep=keep)
+    return Page(items, encode_cursor(merchant_id, position, scope=scope) if position is not None else None)

@@ -14,8 +14,6 @@ from shared.platform import clock
 from shared.platform.ids import new_id
 from shared.shipments.queries import ShipmentFilter
 
-EXPORT_REQUESTED = "ExportRequested"
-
 LINK_DEFAULT_SECONDS = 15 * 60
 LINK_MAX_SECONDS = 60 * 60
 # The bucket's lifecycle rule deletes objects 7 days after they were created (S3 rounds up to the

@@ -14,8 +14,9 @@ from typing import Any
 
 from shared.dynamo import keys, writes
 from shared.errors import NotFound, Refused
+from shared.events.catalogue import ExportRequested
 from shared.events.outbox import outbox_entry
-from shared.exports.model import EXPORT_REQUESTED, JOB_LIFETIME, ExportJob, ExportStatus
+from shared.exports.model import JOB_LIFETIME, ExportJob, ExportStatus
 from shared.platform import aws, clock
 
 
@@ -52,7 +53,7 @@ class ExportRepository:
     def create(self, merchant_id: str, job: ExportJob) -> None:
         """The job and its `ExportRequested` event in one write (the outbox starts the worker)."""
         item = _job_to_item(merchant_id, job)
-        item["outbox"] = outbox_entry(EXPORT_REQUESTED, [{"merchant_id": merchant_id, "export_id": job.id}])
+        item["outbox"] = outbox_entry(ExportRequested(merchant_id=merchant_id, export_id=job.id))
         writes.put(self._table, item, condition=writes.ITEM_IS_NEW, rule="export_exists")
 
     def get(self, merchant_id: str, export_id: str, *, consistent: bool = False) -> ExportJob:

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from shared.events.catalogue import RefundIssued
 from shared.orders.model import (
     COMPONENTS,
     Order,
@@ -122,12 +123,11 @@ def apply_refund(order: Order, pending: Refund) -> tuple[Order, Refund]:
                                                "sequence": changed.version})
 
 
-def refund_issued(merchant_id: str, refund: Refund) -> dict[str, object]:
-    """The `RefundIssued` detail: ids and amounts, no personal data (no note, no reason text)."""
-    return {"merchant_id": merchant_id, "order_id": refund.order_id, "refund_id": refund.id,
-            "total": format(refund.total, "f"), "currency": refund.currency,
-            "fee_returned": format(refund.fee_returned, "f"), "kind": refund.kind,
-            "created_at": clock.isoformat(refund.created_at)}
+def refund_issued(merchant_id: str, refund: Refund) -> RefundIssued:
+    """Ids and amounts, no personal data (no note, no reason text)."""
+    return RefundIssued(merchant_id=merchant_id, order_id=refund.order_id, refund_id=refund.id, total=refund.total,
+                        currency=refund.currency, fee_returned=refund.fee_returned, kind=refund.kind,
+                        created_at=refund.created_at)
 
 
 def refunded_entry(refund: Refund) -> OrderActivity:

@@ -43,7 +43,6 @@ from shared.refunds.model import (
 )
 from shared.values.money import quantum
 
-REFUND_ISSUED_EVENT = "RefundIssued"
 REFUND_EXISTS, KEY_TAKEN, EXCEEDS, ORDER_CANCELLED = "refund_exists", "key_taken", "exceeds_remaining", "order_cancelled"
 LEDGER_CHANGED, ALREADY_SETTLED, LEASE_LOST = "ledger_changed", "already_settled", "lease_lost"
 UNDO_TRIES = 5
@@ -178,7 +177,7 @@ class RefundStore:
                   names={"#status": "status", "#sequence": "sequence"},
                   values={":succeeded": "succeeded", ":pending": "pending", ":sequence": settled.sequence,
                           ":fee": format(settled.fee_returned, "f"),
-                          ":outbox": outbox_entry(REFUND_ISSUED_EVENT, [refund_issued(merchant_id, settled)])})
+                          ":outbox": outbox_entry(refund_issued(merchant_id, settled))})
         if idempotency_key is not None:
             tx.put(_record_item(merchant_id, settled.order_id, idempotency_key, answered_record(settled)))
         try:

@@ -20,7 +20,7 @@ from typing import Any
 
 from shared.customers.model import Customer
 from shared.orders.model import Order, OrderActivity, OrderCustomer
-from shared.shipments.store import Parcel, Place, Shipment, TrackingEvent
+from shared.shipments.model import Parcel, Place, Shipment, TrackingEvent
 from shared.values.models import Address
 
 REDACTED = "redacted"

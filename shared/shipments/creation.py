@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from shared.errors import NotFound
+from shared.events.catalogue import ShipmentCreated
 from shared.events.outbox import outbox_entry
 from shared.merchants.model import RetentionSettings, Settings
 from shared.merchants.store import MerchantRepository
@@ -17,12 +18,11 @@ from shared.platform import clock
 from shared.platform.ids import new_id
 from shared.platform.observability import count
 from shared.retention.timers import shipment_timer_items
+from shared.shipments.model import Parcel, Shipment, ShipmentIn
 from shared.shipments.public_links import public_tracking_url
 from shared.shipments.statuses import TrackingStatus
-from shared.shipments.store import Parcel, Shipment, ShipmentIn, ShipmentRepository
+from shared.shipments.store import ShipmentRepository
 from shared.shipments.tracking import apply_to_shipment
-
-SHIPMENT_CREATED = "ShipmentCreated"
 
 
 def create_shipment(shipments: ShipmentRepository, merchant_id: str, body: ShipmentIn,
@@ -39,15 +39,14 @@ def create_shipment(shipments: ShipmentRepository, merchant_id: str, body: Shipm
                for number, p in enumerate(body.parcels, start=1)]
     shipment = Shipment(**body.model_dump(exclude={"parcels"}), id=new_id("shp"), status=TrackingStatus.pre_transit,
                         created_at=now, updated_at=now, parcels=parcels)
-    created = outbox_entry(SHIPMENT_CREATED, [{"merchant_id": merchant_id, "shipment_id": shipment.id,
-                                               "parcel_count": len(parcels), "order_id": shipment.order_id,
-                                               "created_at": now.isoformat()}])
+    created = outbox_entry(ShipmentCreated(merchant_id=merchant_id, shipment_id=shipment.id, parcel_count=len(parcels),
+                                           order_id=shipment.order_id, created_at=now))
     # Retention timers go in the creation's transaction, with the periods the settings say now: a
     # later change of settings applies to shipments created afterwards (DESIGN.md §1.6).
     periods = retention or (settings.retention if settings else RetentionSettings())
     timers = shipment_timer_items(merchant_id, shipment.id, now, shipment.order_id, periods)
     shipments.create(merchant_id, shipment, created, also=timers)
-    count("ShipmentCreated")
+    count(ShipmentCreated.name)
     if attach_orphan_updates(shipments, merchant_id, shipment):
         return shipments.get(merchant_id, shipment.id, consistent=True)
     return shipment

@@ -7,6 +7,7 @@
   filter expressions over the chosen, range-bounded partitions.
 """
 
+from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,9 +19,9 @@ from shared.dynamo import keys
 from shared.dynamo.paging import decode_cursor, encode_cursor, list_scope
 from shared.errors import Malformed
 from shared.platform import clock
+from shared.shipments.model import Shipment
 from shared.shipments.statuses import TrackingStatus
 from shared.shipments.store import (
-    Shipment,
     ShipmentRepository,
     batch_is,
     month_partitions,
@@ -68,7 +69,7 @@ class ShipmentFilter(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _range_in_order(self) -> "ShipmentFilter":
+    def _range_in_order(self) -> ShipmentFilter:
         lower, upper = self.lower_bound(), self.upper_bound()
         if lower and upper and lower >= upper:
             raise ValueError("created_from must be before created_to")
@@ -190,8 +191,6 @@ def page_shipments(repository: ShipmentRepository, merchant_id: str, f: Shipment
 def iterate_shipments(repository: ShipmentRepository, merchant_id: str, f: ShipmentFilter,
                       oldest: datetime) -> Iterator[Shipment]:
     """Every matching shipment, month by month, in constant memory (exports)."""
-    from shared.shipments.store import shipment_from_item
-
     found = _by_tracking_number(repository, merchant_id, f)
     if found is not None:
         if _matches(found, f):
@@ -200,6 +199,5 @@ def iterate_shipments(repository: ShipmentRepository, merchant_id: str, f: Shipm
     plan = _plan(merchant_id, f, oldest)
     low, high = _sk_bounds(f)
     for partition in plan.partitions:
-        for item in repository.iterate_by_index(plan.index, partition, lower=low, upper=high,
-                                                filter_expression=plan.filter_expression):
-            yield shipment_from_item(item)
+        yield from repository.iterate_by_index(plan.index, partition, lower=low, upper=high,
+                                               filter_expression=plan.filter_expression)

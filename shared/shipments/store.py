@@ -1,181 +1,32 @@
-"""Shipments, their parcels and tracking events: models and repository."""
+"""Shipments in the table: a shipment item (its fields in one JSON `doc`), one item per tracking
+number, the tracking history and orphan updates, read and written through the DynamoDB kernel."""
 
+from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from datetime import datetime, timedelta
+from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
-from shared.dynamo import keys
-from shared.dynamo.paging import decode_cursor, query_page
+from shared.dynamo import keys, writes
+from shared.dynamo.paging import decode_cursor, query_all, query_limited, query_page
+from shared.dynamo.transactions import Transaction, TransactionRefused
 from shared.errors import Malformed, NotFound, Refused
-from shared.events.outbox import outbox_entry  # noqa: F401 - re-exported: callers import it from here
 from shared.platform import aws, clock
-from shared.shipments.statuses import CanonicalUpdate, TrackingStatus, derive_shipment_status
-from shared.values.models import Address, Amount, Measure, OptionalText, ShortText, WebUrl, empty_list, without_nulls
-from shared.values.money import has_valid_precision, is_currency
+from shared.shipments.model import Parcel, Shipment, TrackingEvent, TrackingNumberEntry
+from shared.shipments.statuses import CanonicalUpdate
+from shared.values.models import without_nulls
 
-_TRACKING_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
-MAX_PARCELS = 50
 ORPHAN_DAYS = 30
-MERCHANT_CLOSED = (TrackingStatus.cancelled, TrackingStatus.archived, TrackingStatus.deleted)
-
-
-class Package(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: ShortText
-    size_unit: Literal["cm", "in"]
-    length: Measure
-    width: Measure
-    height: Measure
-    weight_unit: Literal["kg", "lb", "g", "oz"]
-    weight: Measure
-    contents: ShortText
-    description: OptionalText = None
-    value: Amount
-    currency: str
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str) -> str:
-        if not is_currency(value):
-            raise ValueError("currency must be an ISO 4217 code")
-        return value.upper()
-
-
-class Fees(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    shipping: Amount | None = None
-    provincial_tax: Amount | None = None
-    federal_tax: Amount | None = None
-    postage: Amount | None = None
-    insurance: Amount | None = None
-
-
-def valid_tracking_number(value: str) -> str:
-    value = value.strip()
-    if not _TRACKING_NUMBER.match(value):
-        raise ValueError("tracking_number must be 1-64 letters, digits, '-', '_' or '.'")
-    return value
-
-
-class ParcelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    tracking_number: str
-    tracking_url: WebUrl | None = None
-    weight: Measure | None = None
-
-    @field_validator("tracking_number")
-    @classmethod
-    def _number(cls, value: str) -> str:
-        return valid_tracking_number(value)
-
-
-class ShipmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    order_id: Annotated[str | None, Field(default=None, max_length=64)] = None
-    store: OptionalText = None
-    batch_id: Annotated[str | None, Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_\-.]+$")] = None
-    recipient: Address
-    return_address: Address
-    package: Package
-    insurance_amount: Amount | None = None
-    signature_confirmation: bool = False
-    postage_type: ShortText
-    carrier: ShortText
-    parcels: list[ParcelIn] = Field(min_length=1, max_length=MAX_PARCELS)
-    ship_date: date | None = None
-    fees: Fees = Field(default_factory=Fees)
-
-    @model_validator(mode="after")
-    def _amounts_in_currency_precision(self) -> "ShipmentIn":
-        currency = self.package.currency
-        amounts = {"package.value": self.package.value, "insurance_amount": self.insurance_amount,
-                    **{f"fees.{k}": v for k, v in self.fees.model_dump().items()}}
-        for field, amount in amounts.items():
-            if amount is not None and not has_valid_precision(amount, currency):
-                raise ValueError(f"{field} has more decimals than {currency} allows")
-        numbers = [p.tracking_number for p in self.parcels]
-        if len(set(numbers)) != len(numbers):
-            raise ValueError("each parcel needs its own tracking number")
-        return self
-
-
-class Place(BaseModel):
-    """Where a carrier event happened, no finer than a city: what the public page may show."""
-
-    city: str | None = None
-    region: str | None = None
-    country: str | None = None
-
-    def text(self) -> str | None:
-        return ", ".join(part for part in (self.city, self.region, self.country) if part) or None
-
-
-class Parcel(BaseModel):
-    id: str
-    index: int
-    tracking_number: str
-    tracking_url: str | None = None
-    # The merchant-scoped public page (the slug of its creation time: a former slug redirects).
-    public_tracking_url: str | None = None
-    weight: Measure | None = None
-    status: TrackingStatus = TrackingStatus.pre_transit
-    last_event_at: datetime | None = None
-    carrier_code: str | None = None
-    carrier_message: str | None = None
-    location: str | None = None
-    place: Place | None = None
-    # Time of the update the status comes from: a later update must be newer to replace it.
-    status_at: datetime | None = Field(default=None, exclude=True)
-    # Digests of the latest updates applied to this parcel: a repeat is recognised on the read
-    # the update needs anyway, and costs no write (see shared/tracking.py).
-    recent_updates: list[str] = Field(default_factory=empty_list, exclude=True)
-
-
-class Shipment(ShipmentIn):
-    model_config = ConfigDict(extra="ignore")
-    id: str
-    status: TrackingStatus
-    created_at: datetime
-    updated_at: datetime | None = None
-    redacted_at: datetime | None = None
-    estimated_delivery: datetime | None = None
-    parcels: list[Parcel]  # type: ignore[assignment]
-    merchant_status: TrackingStatus | None = Field(default=None, exclude=True)
-    version: int = Field(default=0, exclude=True)
-
-    def parcel_by_number(self, number: str) -> Parcel | None:
-        return next((p for p in self.parcels if p.tracking_number == number), None)
-
-
-class TrackingEvent(BaseModel):
-    parcel_id: str
-    tracking_number: str
-    status: TrackingStatus
-    carrier_code: str | None = None
-    carrier_message: str | None = None
-    occurred_at: datetime
-    received_at: datetime
-    location: str | None = None
-    # City, region and country of `location`, when the carrier gave them apart (public page).
-    place: Place | None = None
-    # The vocabulary `carrier_code` belongs to: the webhook format it came in (sendcloud, easypost,
-    # aftership, shippo, colis).
-    source: str | None = None
-
-
-class TrackingNumberEntry(BaseModel):
-    merchant_id: str
-    shipment_id: str
-    parcel_id: str
-    tracking_number: str
-    created_at: datetime
+# Rules of the conditional writes (named in `Refused.rule`).
+TRACKING_NUMBER_TAKEN = "tracking_number_taken:"
+SHIPMENT_EXISTS = "shipment_exists"
+EVENT_RECORDED = "event_recorded"
+EVENT_GONE = "event_gone"
+_VERSION_IS = "#version = :expected"
+_VERSION = {"#version": "version"}
 
 
 def _iso(moment: datetime) -> str:
@@ -244,38 +95,32 @@ class ShipmentRepository:
         self._table = table if table is not None else aws.table()
 
     @property
-    def _client(self) -> Any:
-        return self._table.meta.client
-
-    @property
     def table(self) -> Any:
         return self._table
 
     def create(self, merchant_id: str, shipment: Shipment, outbox: dict[str, Any],
                also: Sequence[dict[str, Any]] = ()) -> None:
-        """Shipment and its tracking-number items in one transaction: a number taken → Conflict.
-        `also`: more items written with them (the retention timers), unconditionally."""
-        items: list[dict[str, Any]] = [{"Put": {
-            "TableName": self._table.name, "Item": shipment_to_item(merchant_id, shipment, outbox),
-            "ConditionExpression": "attribute_not_exists(pk)"}}]
+        """Shipment and its tracking-number items in one transaction: a number taken → `Refused`
+        (rule `tracking_number_taken:<number>`). `also`: more items written with them (the
+        retention timers), unconditionally."""
+        tx = Transaction(self._table).put(shipment_to_item(merchant_id, shipment, outbox), condition=writes.ITEM_IS_NEW,
+                                          rule=SHIPMENT_EXISTS)
         for parcel in shipment.parcels:
             entry = TrackingNumberEntry(merchant_id=merchant_id, shipment_id=shipment.id, parcel_id=parcel.id,
                                         tracking_number=parcel.tracking_number, created_at=shipment.created_at)
-            items.append({"Put": {
-                "TableName": self._table.name,
-                "Item": {**keys.tracking_number(parcel.tracking_number, merchant_id),
-                         **entry.model_dump(mode="json")},
-                "ConditionExpression": "attribute_not_exists(pk)"}})
-        items += [{"Put": {"TableName": self._table.name, "Item": item}} for item in also]
+            tx.put({**keys.tracking_number(parcel.tracking_number, merchant_id), **entry.model_dump(mode="json")},
+                   condition=writes.ITEM_IS_NEW, rule=TRACKING_NUMBER_TAKEN + parcel.tracking_number)
+        for item in also:
+            tx.put(item)
         try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            reasons = error.response.get("CancellationReasons", [])
-            taken = [shipment.parcels[i - 1].tracking_number for i, r in enumerate(reasons)
-                     if i > 0 and r.get("Code") == "ConditionalCheckFailed"]
-            if taken:
-                raise Refused(f"Tracking number {taken[0]} is already used by another shipment.") from error
-            raise
+            tx.commit()
+        except TransactionRefused as refused:
+            taken = sorted(r.removeprefix(TRACKING_NUMBER_TAKEN) for r in refused.rules
+                           if r.startswith(TRACKING_NUMBER_TAKEN))
+            if not taken:
+                raise
+            raise Refused(f"Tracking number {taken[0]} is already used by another shipment.",
+                          rule=TRACKING_NUMBER_TAKEN + taken[0]) from refused
 
     def get(self, merchant_id: str, shipment_id: str, *, consistent: bool = False) -> Shipment:
         item = self._table.get_item(Key=keys.shipment(merchant_id, shipment_id), ConsistentRead=consistent).get("Item")
@@ -293,57 +138,44 @@ class ShipmentRepository:
 
     def save(self, merchant_id: str, shipment: Shipment, expected_version: int,
              outbox: dict[str, Any] | None = None) -> None:
-        """Replace the shipment if nobody changed it since `expected_version` (else Conflict)."""
-        try:
-            self._client.put_item(**self._versioned_put(merchant_id, shipment, expected_version, outbox))
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise Refused("The shipment changed meanwhile; retry.") from error
-            raise
-
-    def _versioned_put(self, merchant_id: str, shipment: Shipment, expected_version: int,
-                       outbox: dict[str, Any] | None) -> dict[str, Any]:
-        return {"TableName": self._table.name, "Item": shipment_to_item(merchant_id, shipment, outbox),
-                "ConditionExpression": "#version = :expected", "ExpressionAttributeNames": {"#version": "version"},
-                "ExpressionAttributeValues": {":expected": expected_version}}
+        """Replace the shipment if nobody changed it since `expected_version` (else `ChangedMeanwhile`)."""
+        writes.put(self._table, shipment_to_item(merchant_id, shipment, outbox), condition=_VERSION_IS,
+                   rule=writes.VERSION_CHANGED, names=_VERSION, values={":expected": expected_version},
+                   detail="The shipment changed meanwhile; retry.")
 
     def save_with_event(self, merchant_id: str, shipment: Shipment, expected_version: int,
                         outbox: dict[str, Any] | None, event: TrackingEvent, dedup_key: str) -> bool:
         """The changed shipment and the history event that changed it, in one transaction: both
-        land or neither. Conflict when the shipment changed since `expected_version`; False, with
-        nothing written, when the event is already recorded."""
+        land or neither. `ChangedMeanwhile` when the shipment changed since `expected_version`;
+        False, with nothing written, when the event is already recorded."""
+        tx = Transaction(self._table)
+        tx.put(shipment_to_item(merchant_id, shipment, outbox), condition=_VERSION_IS, rule=writes.VERSION_CHANGED,
+               names=_VERSION, values={":expected": expected_version})
+        tx.put(event_item(merchant_id, shipment.id, event, dedup_key), condition=writes.ITEM_IS_NEW,
+               rule=EVENT_RECORDED)
         try:
-            self._client.transact_write_items(TransactItems=[
-                {"Put": self._versioned_put(merchant_id, shipment, expected_version, outbox)},
-                {"Put": self.event_put(merchant_id, shipment.id, event, dedup_key)}])
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if reasons[:1] == ["ConditionalCheckFailed"]:
-                raise Refused("The shipment changed meanwhile; retry.") from error
-            if reasons[1:2] == ["ConditionalCheckFailed"]:
-                return False
-            raise
+            tx.commit()
+        except TransactionRefused:  # the version held (else ChangedMeanwhile): the event is the one refused
+            return False
         return True
 
     def events(self, merchant_id: str, shipment_id: str) -> list[TrackingEvent]:
-        request = {"KeyConditionExpression": Key(keys.PK).eq(keys.shipment_partition(merchant_id, shipment_id))
-                   & Key(keys.SK).begins_with(keys.EVENT_PREFIX), "ScanIndexForward": False}
-        return [event_from_item(item) for item in _query_all(self._table, request)]
+        condition = (Key(keys.PK).eq(keys.shipment_partition(merchant_id, shipment_id))
+                     & Key(keys.SK).begins_with(keys.EVENT_PREFIX))
+        return [event_from_item(item)
+                for item in query_all(self._table, KeyConditionExpression=condition, ScanIndexForward=False)]
 
     def event_items(self, merchant_id: str, shipment_id: str) -> Iterator[tuple[dict[str, str], TrackingEvent]]:
         """(key, event) of every stored event of the shipment, for rewriting them (retention)."""
-        request = {"KeyConditionExpression": Key(keys.PK).eq(keys.shipment_partition(merchant_id, shipment_id))
-                   & Key(keys.SK).begins_with(keys.EVENT_PREFIX), "ConsistentRead": True}
-        for item in _query_all(self._table, request):
-            yield {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}, event_from_item(item)
+        condition = (Key(keys.PK).eq(keys.shipment_partition(merchant_id, shipment_id))
+                     & Key(keys.SK).begins_with(keys.EVENT_PREFIX))
+        for item in query_all(self._table, KeyConditionExpression=condition, ConsistentRead=True):
+            yield keys.key(item[keys.PK], item[keys.SK]), event_from_item(item)
 
     def replace_event(self, item_key: dict[str, str], event: TrackingEvent) -> None:
-        """The event's stored fields replaced (while the event still exists)."""
-        self._table.update_item(Key=item_key, UpdateExpression="SET doc = :doc",
-                                ConditionExpression="attribute_exists(pk)",
-                                ExpressionAttributeValues={":doc": _document(event.model_dump(mode="json"))})
+        """The event's stored fields replaced while the event still exists (else `Refused`, rule `event_gone`)."""
+        writes.update(self._table, item_key, "SET doc = :doc", condition=writes.ITEM_EXISTS, rule=EVENT_GONE,
+                      values={":doc": _document(event.model_dump(mode="json"))})
 
     def events_page(self, merchant_id: str, shipment_id: str, limit: int,
                     cursor: str | None) -> tuple[list[TrackingEvent], str | None]:
@@ -355,88 +187,61 @@ class ShipmentRepository:
                           key_condition=Key(keys.PK).eq(partition) & Key(keys.SK).begins_with(keys.EVENT_PREFIX))
         return [event_from_item(item) for item in page.items], page.next_cursor
 
-    def event_put(self, merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str) -> dict[str, Any]:
-        # One JSON string, as the shipment's `doc`: nothing reads a history event's fields in place.
-        item = {**keys.tracking_event(merchant_id, shipment_id, _iso(event.occurred_at), dedup_key),
-                "doc": _document(event.model_dump(mode="json"))}
-        return {"TableName": self._table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
-
     def record_event(self, merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str) -> bool:
         """The event, once per dedup key (a conditional put): False when it was already there."""
-        try:
-            self._client.put_item(**self.event_put(merchant_id, shipment_id, event, dedup_key))
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return writes.put_new(self._table, event_item(merchant_id, shipment_id, event, dedup_key),
+                              rule=EVENT_RECORDED)
 
     # --- orphans: updates for tracking numbers no shipment has yet -----------------------------
     def record_orphan(self, merchant_id: str, update: CanonicalUpdate) -> bool:
-        expires = clock.now() + timedelta(days=ORPHAN_DAYS)
+        """The update, once per dedup key, kept ORPHAN_DAYS: False when it was already there."""
+        now = clock.now()
         item = {**keys.orphan_update(merchant_id, update.tracking_number, _iso(update.occurred_at),
                                      update.dedup_key()),
-                "update": update.model_dump(mode="json"), "received_at": _iso(clock.now()),
-                keys.TTL: int(expires.timestamp())}
-        try:
-            self._table.put_item(Item=without_nulls(item), ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+                "update": update.model_dump(mode="json"), "received_at": _iso(now),
+                keys.TTL: int((now + timedelta(days=ORPHAN_DAYS)).timestamp())}
+        return writes.put_new(self._table, without_nulls(item), rule=EVENT_RECORDED)
 
     def orphans(self, merchant_id: str, number: str) -> list[tuple[dict[str, str], CanonicalUpdate]]:
+        """The number's orphan updates that have not expired (TTL deletes lag), with their keys."""
         now = clock.epoch_seconds()
-        request = {"KeyConditionExpression": Key(keys.PK).eq(keys.orphan_partition(merchant_id, number)),
-                   "ScanIndexForward": True}
-        return [({keys.PK: i[keys.PK], keys.SK: i[keys.SK]}, CanonicalUpdate.model_validate(i["update"]))
-                for i in _query_all(self._table, request) if int(i.get(keys.TTL, now + 1)) > now]
+        items = query_all(self._table, KeyConditionExpression=Key(keys.PK).eq(keys.orphan_partition(merchant_id, number)),
+                          ScanIndexForward=True)
+        return [(keys.key(i[keys.PK], i[keys.SK]), CanonicalUpdate.model_validate(i["update"]))
+                for i in items if int(i.get(keys.TTL, now + 1)) > now]
 
     def delete_item(self, item_key: dict[str, str]) -> None:
-        self._table.delete_item(Key=item_key)
+        writes.delete(self._table, item_key)
 
     # --- lists ---------------------------------------------------------------------------------
     def page_by_index(self, merchant_id: str, index: keys.Index, partition: str, *, limit: int,
                       cursor_position: dict[str, Any] | None, lower: str | None, upper: str | None,
-                      filter_expression: Any = None) -> tuple[list[Shipment], dict[str, Any] | None]:
-        """Newest first within one index partition, bounded by sortable created-at strings."""
-        condition = _partition_range(index, partition, lower, upper)
-        request: dict[str, Any] = {"IndexName": index.name, "KeyConditionExpression": condition,
-                                   "ScanIndexForward": False}
-        if filter_expression is not None:
-            request["FilterExpression"] = filter_expression
-        found: list[dict[str, Any]] = []
-        start = cursor_position
-        while len(found) <= limit:
-            request["Limit"] = limit + 1 - len(found)
-            if start:
-                request["ExclusiveStartKey"] = start
-            else:
-                request.pop("ExclusiveStartKey", None)
-            response = self._table.query(**request)
-            found.extend(response.get("Items", []))
-            start = response.get("LastEvaluatedKey")
-            if not start:
-                break
-        if len(found) > limit:
-            found = found[:limit]
-            last = found[-1]
-            return [shipment_from_item(i) for i in found], {n: last[n] for n in (keys.PK, keys.SK, index.pk, index.sk)}
-        return [shipment_from_item(i) for i in found], None
+                      filter_expression: ConditionBase | None = None) -> tuple[list[Shipment], dict[str, Any] | None]:
+        """Newest first within one of the merchant's index partitions, bounded by sortable
+        created-at strings; the position after the last one when more may follow."""
+        items, position = query_limited(self._table, limit=limit, start=cursor_position, index=index,
+                                        key_condition=_partition_range(index, partition, lower, upper),
+                                        newest_first=True, filter_expression=filter_expression)
+        return [shipment_from_item(i) for i in items], position
 
     def iterate_by_index(self, index: keys.Index, partition: str, *, lower: str | None, upper: str | None,
-                         filter_expression: Any = None) -> Iterator[dict[str, Any]]:
-        condition = _partition_range(index, partition, lower, upper)
-        request: dict[str, Any] = {"IndexName": index.name, "KeyConditionExpression": condition,
-                                   "ScanIndexForward": True}
+                         filter_expression: ConditionBase | None = None) -> Iterator[Shipment]:
+        """Oldest first, every shipment of one index partition within the bounds."""
+        request: dict[str, Any] = {"IndexName": index.name, "ScanIndexForward": True,
+                                   "KeyConditionExpression": _partition_range(index, partition, lower, upper)}
         if filter_expression is not None:
             request["FilterExpression"] = filter_expression
-        yield from _query_all(self._table, request)
+        return (shipment_from_item(item) for item in query_all(self._table, **request))
 
 
-def _partition_range(index: keys.Index, partition: str, lower: str | None, upper: str | None) -> Any:
-    condition = Key(index.pk).eq(partition)
+def event_item(merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str) -> dict[str, Any]:
+    # One JSON string, as the shipment's `doc`: nothing reads a history event's fields in place.
+    return {**keys.tracking_event(merchant_id, shipment_id, _iso(event.occurred_at), dedup_key),
+            "doc": _document(event.model_dump(mode="json"))}
+
+
+def _partition_range(index: keys.Index, partition: str, lower: str | None, upper: str | None) -> ConditionBase:
+    condition: ConditionBase = Key(index.pk).eq(partition)
     if lower and upper:
         return condition & Key(index.sk).between(lower, upper)
     if lower:
@@ -444,15 +249,6 @@ def _partition_range(index: keys.Index, partition: str, lower: str | None, upper
     if upper:
         return condition & Key(index.sk).lte(upper)
     return condition
-
-
-def _query_all(table: Any, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    while True:
-        response = table.query(**request)
-        yield from response.get("Items", [])
-        if "LastEvaluatedKey" not in response:
-            return
-        request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
 
 
 def month_partitions(merchant_id: str, newest: datetime, oldest: datetime) -> list[str]:
@@ -465,21 +261,17 @@ def month_partitions(merchant_id: str, newest: datetime, oldest: datetime) -> li
     return partitions
 
 
-def name_contains(fragment: str) -> Any:
+def name_contains(fragment: str) -> ConditionBase:
     return Attr("name_search").contains(fragment.casefold())
 
 
-def status_in(statuses: list[str]) -> Any:
+def status_in(statuses: list[str]) -> ConditionBase:
     return Attr("status").is_in(statuses)
 
 
-def order_is(order_id: str) -> Any:
+def order_is(order_id: str) -> ConditionBase:
     return Attr("order_id").eq(order_id)
 
 
-def batch_is(batch_id: str) -> Any:
+def batch_is(batch_id: str) -> ConditionBase:
     return Attr("batch_id").eq(batch_id)
-
-
-def derive(shipment: Shipment) -> TrackingStatus:
-    return derive_shipment_status([p.status for p in shipment.parcels], shipment.merchant_status)

@@ -9,13 +9,16 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from shared.dynamo.keys import digest
-from shared.errors import NotFound, Refused, Unavailable
+from shared.dynamo.retry import retry_changed
+from shared.errors import ChangedMeanwhile, NotFound, Unavailable
+from shared.events.catalogue import ShipmentTrackingUpdated
+from shared.events.outbox import outbox_entry
 from shared.platform import clock
 from shared.platform.observability import count
+from shared.shipments.model import Place, Shipment, TrackingEvent, derive
 from shared.shipments.statuses import CanonicalUpdate, TrackingStatus
-from shared.shipments.store import Place, Shipment, ShipmentRepository, TrackingEvent, derive, outbox_entry
+from shared.shipments.store import ShipmentRepository
 
-TRACKING_UPDATED = "ShipmentTrackingUpdated"
 Outcome = Literal["applied", "unchanged", "duplicate", "orphaned"]
 MAX_CONFLICT_RETRIES = 8
 RECENT_UPDATES_KEPT = 12
@@ -26,7 +29,7 @@ _V = TypeVar("_V")
 class AppliedUpdate:
     event: TrackingEvent
     shipment: Shipment | None  # the changed shipment to store, None when nothing on it changed
-    status_change: dict[str, Any] | None  # the ShipmentTrackingUpdated detail, when the parcel's status moved
+    status_change: ShipmentTrackingUpdated | None  # when the parcel's status moved
 
 
 def place_of(update: CanonicalUpdate) -> Place | None:
@@ -81,12 +84,11 @@ def apply_update(merchant_id: str, shipment: Shipment, update: CanonicalUpdate, 
     changed.version = shipment.version + 1
     status_change = None
     if changed_parcel.status is not previous_parcel_status:
-        status_change = {
-            "merchant_id": merchant_id, "shipment_id": shipment.id, "parcel_id": parcel.id,
-            "previous_parcel_status": previous_parcel_status.value, "parcel_status": changed_parcel.status.value,
-            "previous_shipment_status": shipment.status.value, "shipment_status": changed.status.value,
-            "occurred_at": update.occurred_at.isoformat(), "parcel_count": len(shipment.parcels),
-        }
+        status_change = ShipmentTrackingUpdated(
+            merchant_id=merchant_id, shipment_id=shipment.id, parcel_id=parcel.id,
+            previous_parcel_status=previous_parcel_status, parcel_status=changed_parcel.status,
+            previous_shipment_status=shipment.status, shipment_status=changed.status,
+            occurred_at=update.occurred_at, parcel_count=len(shipment.parcels))
     return AppliedUpdate(event, changed, status_change)
 
 
@@ -204,7 +206,8 @@ def apply_to_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_
     """
     memory = warm or _NoMemory()
     key = update_digest(update)
-    for _ in range(MAX_CONFLICT_RETRIES):
+
+    def attempt() -> Outcome:
         shipment = memory.shipment(shipments, merchant_id, shipment_id)
         parcel = shipment.parcel_by_number(update.tracking_number)
         if parcel is not None and key in parcel.recent_updates:
@@ -218,22 +221,27 @@ def apply_to_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_
         changed_parcel = applied.shipment.parcel_by_number(update.tracking_number)
         assert changed_parcel is not None
         changed_parcel.recent_updates = [*changed_parcel.recent_updates, key][-RECENT_UPDATES_KEPT:]
-        outbox = outbox_entry(TRACKING_UPDATED, [applied.status_change]) if applied.status_change else None
+        outbox = outbox_entry(applied.status_change) if applied.status_change else None
         try:
             recorded = shipments.save_with_event(merchant_id, applied.shipment, shipment.version, outbox,
                                                  applied.event, update.dedup_key())
-        except Refused:
+        except ChangedMeanwhile:
             memory.forget(merchant_id, shipment_id)
             if not shipments.exists(merchant_id, shipment_id):
                 raise NotFound(f"Shipment {shipment_id} does not exist.") from None
-            continue
+            raise
         if not recorded:  # an update whose digest the parcel no longer keeps: recorded before
             count("TrackingUpdateDuplicate")
             return "duplicate"
         memory.wrote(merchant_id, applied.shipment)
         count("TrackingUpdateApplied")
         return "applied" if applied.status_change else "unchanged"
-    raise Unavailable("The shipment kept changing; retry the delivery.")
+
+    try:
+        return retry_changed(attempt, tries=MAX_CONFLICT_RETRIES)
+    except ChangedMeanwhile:
+        # 503, not 409: carriers deliver again on a server error, and the race is over by then.
+        raise Unavailable("The shipment kept changing; retry the delivery.") from None
 
 
 def update_digest(update: CanonicalUpdate) -> str:

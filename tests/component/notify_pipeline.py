@@ -15,7 +15,6 @@ from functions.notify import handler as notify_module
 from functions.notify.rendering import RenderedEmail
 from functions.notify.sender import SesEmailSender, build_ses_client
 from functions.outbox import service as outbox_service
-from shared.events.outbox import json_value
 from shared.merchants.connections import ConnectionRepository
 from shared.platform import aws, clock
 from tests.apigw import ApiResponse, LambdaContext, api_event, call
@@ -30,7 +29,7 @@ class BusEvent:
 
     def as_delivered(self) -> dict[str, Any]:
         """What EventBridge gives a rule target (detail round-tripped through JSON, as published)."""
-        detail = json.loads(json.dumps(self.detail, default=json_value))
+        detail = json.loads(json.dumps(self.detail, default=str))
         return {"version": "0", "id": str(uuid.uuid4()), "detail-type": self.detail_type, "source": "colis",
                 "account": "123456789012", "time": clock.isoformat(clock.now()), "region": "eu-west-1",
                 "resources": [], "detail": detail}

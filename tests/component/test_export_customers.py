@@ -15,7 +15,8 @@ import pytest
 from shared.notifications.model import NotificationState, NotificationTarget
 from shared.notifications.store import NotificationRepository
 from shared.platform import clock
-from shared.shipments.store import ShipmentRepository, TrackingEvent
+from shared.shipments.model import TrackingEvent
+from shared.shipments.store import ShipmentRepository
 from tests.component.customer_support import all_customers, import_file
 from tests.component.customer_support import api as customers_api
 from tests.component.orders_support import add_note, add_tracking, new_order, order_body, refund

@@ -168,7 +168,7 @@ def test_events_for_unknown_orders_or_other_actions_change_nothing(merchant: str
     order = new_order(merchant)
     deliver("ShipmentCreated", {"merchant_id": merchant, "shipment_id": "shp_x", "order_id": "ord_unknown"})
     deliver("ShipmentStatusChanged", {"merchant_id": merchant, "shipment_id": "shp_x", "order_id": order["id"],
-                                      "action": "archive"})
+                                      "status": "archived", "action": "archive"})
     deliver("ShipmentTrackingUpdated", {"merchant_id": merchant, "shipment_id": "shp_x"})
     assert get_order(merchant, order["id"]).json() == order
 

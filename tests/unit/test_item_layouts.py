@@ -11,15 +11,11 @@ from decimal import Decimal
 import pytest
 
 from shared.dynamo import keys
+from shared.errors import Malformed
+from shared.events.catalogue import CustomerMerged, ExportRequested, RefundIssued
 from shared.events.outbox import outbox_entry, outbox_events
-from shared.shipments.store import (
-    Shipment,
-    ShipmentRepository,
-    TrackingEvent,
-    event_from_item,
-    shipment_from_item,
-    shipment_to_item,
-)
+from shared.shipments.model import Shipment, TrackingEvent
+from shared.shipments.store import event_from_item, event_item, shipment_from_item, shipment_to_item
 from tests.factories import shipment_body
 
 MERCHANT = "mer_1"
@@ -43,7 +39,8 @@ def an_event() -> TrackingEvent:
 
 
 def test_a_shipment_item_holds_only_keys_indexes_filters_and_the_version_as_attributes() -> None:
-    item = shipment_to_item(MERCHANT, a_shipment(), outbox_entry("ShipmentTrackingUpdated", [{"n": 1}]))
+    outbox = outbox_entry(ExportRequested(merchant_id=MERCHANT, export_id="exp_1"))
+    item = shipment_to_item(MERCHANT, a_shipment(), outbox)
     assert set(item) == {keys.PK, keys.SK, "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk",
                          "status", "order_id", "batch_id", "name_search", "version", "doc", "outbox"}
     assert (item["status"], item["order_id"], item["batch_id"], item["version"]) == ("in_transit", "ord_7", "B-1", 4)
@@ -71,12 +68,10 @@ def test_a_shipment_written_with_every_field_as_an_attribute_is_still_read() -> 
 
 
 def test_a_history_event_is_its_key_and_one_document() -> None:
-    request = ShipmentRepository(table=_NamedTable()).event_put(MERCHANT, "shp_1", an_event(), "colis:evt_1")
-    item = request["Item"]
+    item = event_item(MERCHANT, "shp_1", an_event(), "colis:evt_1")
     assert set(item) == {keys.PK, keys.SK, "doc"}
     assert json.loads(item["doc"])["carrier_message"] == "Pris en charge"
     assert event_from_item(item) == an_event()
-    assert request["ConditionExpression"] == "attribute_not_exists(pk)"
 
 
 def test_a_history_event_written_with_its_fields_as_attributes_is_still_read() -> None:
@@ -85,18 +80,31 @@ def test_a_history_event_written_with_its_fields_as_attributes_is_still_read() -
     assert event_from_item(earlier) == an_event()
 
 
-def test_outbox_events_travel_as_one_json_string_with_numbers_as_numbers() -> None:
-    entry = outbox_entry("RefundCompleted", [{"amount": Decimal("12.50"), "count": Decimal(3), "flag": True,
-                                              "none": None}])
-    assert isinstance(entry["events"], str)
-    assert outbox_events(entry) == [{"amount": 12.5, "count": 3, "flag": True, "none": None}]
+def test_outbox_events_travel_as_one_json_string_with_amounts_and_times_as_text() -> None:
+    issued = RefundIssued(merchant_id="mer_1", order_id="ord_1", refund_id="ref_1", total=Decimal("12.50"),
+                          currency="EUR", fee_returned=Decimal("0"), kind="refund",
+                          created_at=datetime(2026, 5, 3, 8, 0, 0, 123456, tzinfo=UTC))
+    entry = outbox_entry(issued)
+    assert isinstance(entry["events"], str) and entry["detail_type"] == "RefundIssued"
+    assert outbox_events(entry) == [{"merchant_id": "mer_1", "order_id": "ord_1", "refund_id": "ref_1",
+                                     "total": "12.50", "currency": "EUR", "fee_returned": "0", "kind": "refund",
+                                     "created_at": "2026-05-03T08:00:00.123Z"}]
 
 
 def test_outbox_events_written_as_a_list_are_still_read() -> None:
-    assert outbox_events({"id": "x", "detail_type": "T", "events": [{"merchant_id": "mer_1"}]}) == [
-        {"merchant_id": "mer_1"}]
-    assert outbox_events({"id": "x", "detail_type": "T"}) == []
+    entry = {"id": "x", "detail_type": "ExportRequested", "events": [{"merchant_id": "mer_1", "export_id": "exp_1"}]}
+    assert outbox_events(entry) == [{"merchant_id": "mer_1", "export_id": "exp_1"}]
+    assert outbox_events({"id": "x", "detail_type": "ExportRequested"}) == []
 
 
-class _NamedTable:
-    name = "colis"
+def test_an_outbox_entry_holds_events_of_one_type() -> None:
+    with pytest.raises(ValueError):
+        outbox_entry(ExportRequested(merchant_id="m", export_id="e"), CustomerMerged(merchant_id="m", master_id="a",
+                                                                                     absorbed_id="b"))
+    with pytest.raises(ValueError):
+        outbox_entry()
+
+
+def test_an_outbox_entry_of_an_unknown_type_is_not_read() -> None:
+    with pytest.raises(Malformed):
+        outbox_events({"id": "x", "detail_type": "Probe", "events": "[{}]"})

@@ -109,7 +109,7 @@ def test_months_follow_each_other_across_years() -> None:
 
 # --- free text (issue 15, item 3) ----------------------------------------------------------------
 def _event(**fields: Any) -> Any:
-    from shared.shipments.store import TrackingEvent
+    from shared.shipments.model import TrackingEvent
 
     return TrackingEvent.model_validate({"parcel_id": "prc_1", "tracking_number": "N1", "status": "in_transit",
                                          "occurred_at": "2026-01-01T10:00:00Z", "received_at": "2026-01-01T10:01:00Z",

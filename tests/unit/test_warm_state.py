@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.shipments.store import TrackingNumberEntry
+from shared.shipments.model import TrackingNumberEntry
 from shared.shipments.tracking import WarmState
 from tests.unit.test_item_layouts import a_shipment
 

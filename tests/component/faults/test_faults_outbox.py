@@ -26,6 +26,7 @@ from boto3.dynamodb.types import TypeSerializer
 
 from functions.outbox.handler import lambda_handler as outbox_handler
 from shared.dynamo import keys
+from shared.events.catalogue import ExportRequested
 from shared.events.outbox import outbox_entry
 from tests.apigw import LambdaContext
 from tests.faults import EVENTS_THROTTLED, FailedEntries, FaultInjector, LostAnswer
@@ -49,7 +50,7 @@ def bus(aws_env: dict[str, Any]) -> Any:
             if not messages:
                 return sorted(seen)
             for message in messages:
-                seen.append(json.loads(message["Body"])["detail"]["n"])
+                seen.append(json.loads(message["Body"])["detail"]["export_id"])
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     return received
@@ -57,7 +58,8 @@ def bus(aws_env: dict[str, Any]) -> Any:
 
 def record(sequence: int, names: list[str]) -> dict[str, Any]:
     """The stream record of a write that added an outbox entry carrying one event per name."""
-    item = {**keys.key(f"FAULTS#{sequence}", "ITEM"), "outbox": outbox_entry("Probe", [{"n": n} for n in names])}
+    events = [ExportRequested(merchant_id="mer_faults", export_id=n) for n in names]
+    item = {**keys.key(f"FAULTS#{sequence}", "ITEM"), "outbox": outbox_entry(*events)}
     image = {name: _serializer.serialize(value) for name, value in item.items()}
     return {"eventID": str(sequence), "eventName": "INSERT", "eventSource": "aws:dynamodb",
             "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/t/stream/x",
