@@ -108,6 +108,7 @@ def _run(aws: Any, clock: Any) -> dict[str, Any]:
     from functions.webhook import handler as webhook
     from shared.merchants.connections import ConnectionRepository
     from shared.merchants.store import MerchantRepository
+    from shared.shipments.carriers import CARRIERS
     from shared.shipments.model import ShipmentIn
     from shared.shipments.store import ShipmentRepository
     from tests.apigw import LambdaContext, api_event
@@ -117,7 +118,7 @@ def _run(aws: Any, clock: Any) -> dict[str, Any]:
     rng = random.Random(7)
     merchant = MerchantRepository().create("Bench").id
     connections = {c: ConnectionRepository().create(merchant, c, f"bench-secret-{c}-0123456789")
-                   for c in ("sendcloud", "easypost", "aftership", "shippo", "colis")}
+                   for c in CARRIERS}
     repository, parcels = ShipmentRepository(), []
     for n in range(SHIPMENTS):
         made = shipments_service.create_shipment(repository, merchant,

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from shared.shipments.carriers import CARRIERS
+
 log = logging.getLogger("local.seed")
 
-CARRIERS = ("sendcloud", "easypost", "aftership", "shippo", "colis")
 
 
 def _without_token(url: str) -> str:

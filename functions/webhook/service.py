@@ -6,10 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from functions.webhook.carriers import EventFailure, InvalidPayload, decode_body, parse_delivery
-from functions.webhook.signatures import verify_signature
+from functions.webhook.carriers import (
+    MODULES,
+    EventFailure,
+    InvalidPayload,
+    decode_body,
+    parse_delivery,
+    verify_signature,
+)
 from shared.errors import MAX_BODY_BYTES, NotAuthenticated, NotFound, TooLarge
-from shared.merchants.connections import CARRIERS, CachedConnections
+from shared.merchants.connections import CachedConnections
 from shared.platform import clock
 from shared.platform.observability import count, logger
 from shared.shipments.store import ShipmentRepository
@@ -38,7 +44,7 @@ class DeliveryResult:
 def ingest_delivery(connections: CachedConnections, shipments: ShipmentRepository, warm: WarmState, carrier: str,
                     connection_id: str, raw_body: bytes, headers: Mapping[str, str],
                     query: Mapping[str, str]) -> DeliveryResult:
-    if carrier not in CARRIERS:
+    if carrier not in MODULES:
         raise NotFound(f"Unknown carrier {carrier!r}.")
     connection, secret = connections.lookup(connection_id)
     if connection is None or connection.carrier != carrier or secret is None:
@@ -50,8 +56,7 @@ def ingest_delivery(connections: CachedConnections, shipments: ShipmentRepositor
         raise NotAuthenticated("The signature is missing or does not match.")
     payload = decode_body(raw_body)
     parsed = parse_delivery(carrier, payload)
-    result = DeliveryResult(failures=list(parsed.failures), ignored=parsed.ignored,
-                            batch=carrier == "colis" and "events" in payload)
+    result = DeliveryResult(failures=list(parsed.failures), ignored=parsed.ignored, batch=parsed.batch)
     for update in parsed.updates:
         result.outcomes.append(apply_canonical_update(shipments, connection.merchant_id, update, warm))
     if result.batch and not result.outcomes:

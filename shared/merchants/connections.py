@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel, Field
@@ -22,9 +22,10 @@ from shared.errors import Invalid, NotFound
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
 from shared.platform.settings import settings
+from shared.shipments.carriers import CARRIERS, Carrier
 
-Carrier = Literal["sendcloud", "easypost", "aftership", "shippo", "colis"]
-CARRIERS: tuple[str, ...] = ("sendcloud", "easypost", "aftership", "shippo", "colis")
+__all__ = ["CARRIERS", "CachedConnections", "Carrier", "Connection", "ConnectionRepository", "webhook_url"]
+
 CACHE_SECONDS = 30.0
 # The carrier's own secret, as it issued it: EasyPost lets merchants choose theirs (its published
 # example has 6 characters), so any non-empty text up to 256 characters. Ours stay long and random.

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from functions.webhook.carriers import (
-    PARSERS,
+    MODULES,
     EventFailure,
     InvalidPayload,
     ParsedDelivery,
@@ -19,8 +19,10 @@ from functions.webhook.carriers import (
     parse_delivery,
 )
 from functions.webhook.carriers.colis import MAX_BATCH_EVENTS
+from functions.webhook.carriers.status_mapping import STATUS_MAPS_PATH
 from shared.errors import Malformed
 from shared.http.problems import problem_of
+from shared.shipments.carriers import CARRIERS
 from shared.shipments.statuses import CanonicalUpdate, TrackingStatus
 
 S = TrackingStatus
@@ -139,8 +141,11 @@ def test_fixture_copies_are_the_shared_examples() -> None:
     assert copies == shared
 
 
-def test_the_registry_has_a_parser_per_carrier() -> None:
-    assert set(PARSERS) == {"sendcloud", "easypost", "aftership", "shippo", "colis"}
+def test_every_registered_carrier_has_a_module_with_its_parser_signature_and_status_table() -> None:
+    assert tuple(MODULES) == CARRIERS
+    for name, module in MODULES.items():
+        assert all(callable(getattr(module, part, None)) for part in ("parse", "verify", "status", "recognise")), name
+        assert name in json.loads(STATUS_MAPS_PATH.read_text(encoding="utf-8")), name
 
 
 # --- Only the newest status is applied --------------------------------------------------------
@@ -368,7 +373,7 @@ def test_invalid_payload_is_a_bad_request() -> None:
                                        "detail": "msg.tracking_number is missing"})
 
 
-@pytest.mark.parametrize("carrier", sorted(PARSERS))
+@pytest.mark.parametrize("carrier", CARRIERS)
 @pytest.mark.parametrize("body", [[], "text", 42, None])
 def test_a_body_that_is_not_an_object_is_invalid(carrier: str, body: Any) -> None:
     with pytest.raises(InvalidPayload, match="JSON object"):
@@ -376,7 +381,7 @@ def test_a_body_that_is_not_an_object_is_invalid(carrier: str, body: Any) -> Non
 
 
 def test_an_unknown_carrier_has_no_parser() -> None:
-    with pytest.raises(ValueError, match="no parser"):
+    with pytest.raises(ValueError, match="no carrier"):
         parse_delivery("ups", {})
 
 

@@ -78,7 +78,7 @@ def _python_sources() -> Iterator[Any]:
 
 
 def test_no_module_outside_the_catalogue_spells_an_event_name() -> None:
-    spelled = re.compile(r"""["'](%s)["']""" % "|".join(CATALOGUE))
+    spelled = re.compile(r"""["'](""" + "|".join(CATALOGUE) + r""")["']""")
     found = [f"{path.relative_to(ROOT)}:{number}" for path in _python_sources()
              if path != ROOT / "shared" / "events" / "catalogue.py"
              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)

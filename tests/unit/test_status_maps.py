@@ -8,12 +8,11 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from functions.webhook.carriers.status_mapping import (
-    STATUS_MAPS_PATH,
-    map_status,
-    normalise_message,
-    status_maps,
-)
+from functions.webhook.carriers import carrier_module, map_status
+from functions.webhook.carriers import colis as colis_carrier
+from functions.webhook.carriers import sendcloud as sendcloud_carrier
+from functions.webhook.carriers.status_mapping import STATUS_MAPS_PATH, normalise_message
+from shared.shipments.carriers import CARRIERS
 from shared.shipments.statuses import CARRIER_STATUSES, TrackingStatus
 
 S = TrackingStatus
@@ -85,10 +84,11 @@ def _vocabulary_cases() -> list[Any]:
 
 
 def _listed(table: str, key: str) -> TrackingStatus | None:
-    maps = status_maps()
+    """`<carrier>_<table>`: the carrier module's table of that name."""
     if table == "colis_aliases":
-        return maps.colis_canonical.get(key) or maps.colis_aliases.get(key)
-    listed: dict[str, TrackingStatus] = getattr(maps, table)
+        return colis_carrier.tables().canonical.get(key) or colis_carrier.tables().aliases.get(key)
+    carrier, name = table.split("_", 1)
+    listed: dict[str, TrackingStatus] = getattr(carrier_module(carrier).tables(), name)  # type: ignore[attr-defined]
     return listed.get(key)
 
 
@@ -129,7 +129,7 @@ def test_every_listed_status_is_a_carrier_status() -> None:
 
 def test_sendcloud_messages_stay_distinct_once_normalised() -> None:
     raw = json.loads(STATUS_MAPS_PATH.read_text(encoding="utf-8"))["sendcloud"]["messages"]
-    assert len(status_maps().sendcloud_messages) == len(raw)
+    assert len(sendcloud_carrier.tables().messages) == len(raw)
 
 
 def test_sendcloud_id_and_its_own_name_always_agree() -> None:
@@ -281,37 +281,40 @@ def test_colis_accepts_carrier_codes(code: str | None, expected: TrackingStatus)
 
 
 def test_colis_reads_each_carrier_code_as_that_carrier_does() -> None:
-    maps = status_maps()
-    for subtag in maps.aftership_subtags:
+    aftership, easypost = carrier_module("aftership").tables(), carrier_module("easypost").tables()  # type: ignore[attr-defined]
+    shippo = carrier_module("shippo").tables()  # type: ignore[attr-defined]
+    for subtag in aftership.subtags:
         assert map_status("colis", subtag) is map_status("aftership", None, subtag), subtag
-    for tag in maps.aftership_tags:
+    for tag in aftership.tags:
         assert map_status("colis", tag) is map_status("aftership", tag), tag
-    for status in maps.easypost_status:
+    for status in easypost.status:
         assert map_status("colis", status) is map_status("easypost", status), status
-        for detail in maps.easypost_detail:
+        for detail in easypost.detail:
             code = f"{status}/{detail}"
             assert map_status("colis", code) is map_status("easypost", status, detail), code
-    for detail in maps.easypost_detail:
+    for detail in easypost.detail:
         assert map_status("colis", detail) is map_status("easypost", None, detail), detail
-    for status in maps.shippo_status:
+    for status in shippo.status:
         assert map_status("colis", status) is map_status("shippo", status), status
-    for pair in maps.shippo_substatus:
+    for pair in shippo.substatus:
         status, substatus = pair.split("/")
         assert map_status("colis", pair) is map_status("shippo", status, substatus), pair
-    for status_id in maps.sendcloud_ids:
+    for status_id in sendcloud_carrier.tables().ids:
         assert map_status("colis", status_id) is map_status("sendcloud", status_id), status_id
 
 
-@pytest.mark.parametrize("carrier", ["aftership", "easypost", "shippo", "sendcloud", "colis"])
+@pytest.mark.parametrize("carrier", CARRIERS)
 def test_unlisted_codes_are_unknown(carrier: str) -> None:
     assert map_status(carrier, "NOT_A_CODE", "NOT_A_DETAIL", "not a message") is S.unknown
     assert map_status(carrier, None) is S.unknown
 
 
 def test_a_carrier_without_a_map_is_an_error() -> None:
-    with pytest.raises(ValueError, match="no status map"):
+    with pytest.raises(ValueError, match="no carrier"):
         map_status("ups", "D")
 
 
-def test_the_tables_are_read_once() -> None:
-    assert status_maps() is status_maps()
+@pytest.mark.parametrize("carrier", CARRIERS)
+def test_the_tables_are_read_once(carrier: str) -> None:
+    module = carrier_module(carrier)
+    assert module.tables() is module.tables()  # type: ignore[attr-defined]

@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from functions.webhook.carriers import payload
 from functions.webhook.carriers.model import ParsedDelivery
 from functions.webhook.carriers.payload import Latest
-from functions.webhook.carriers.status_mapping import map_status
+from functions.webhook.carriers.status_mapping import Table, or_unknown, section, table
+from functions.webhook.signatures import SignedRequest, base64_body_signature
+from shared.shipments.statuses import TrackingStatus
 
 TRACKING_EVENT = "tracking_update"
+SIGNATURE_HEADER = "aftership-hmac-sha256"
+
+
+def verify(request: SignedRequest) -> bool:
+    """Base64 HMAC-SHA256 of the body."""
+    return base64_body_signature(request, SIGNATURE_HEADER)
+
+
+@dataclass(frozen=True)
+class Tables:
+    tags: Table
+    subtags: Table
+
+
+@cache
+def tables() -> Tables:
+    raw = section("aftership")
+    return Tables(tags=table(raw["tags"]), subtags=table(raw["subtags"]))
+
+
+def status(tag: str | None, subtag: str | None = None, message: str | None = None) -> TrackingStatus | None:
+    """The subtag wins when listed, else the tag."""
+    return tables().subtags.get(subtag or "") or tables().tags.get(tag or "")
+
+
+def recognise(code: str) -> TrackingStatus | None:
+    """A stored `carrier_code` (the subtag, else the tag)."""
+    return status(code, code)
 
 
 def parse(body: dict[str, Any]) -> ParsedDelivery:
@@ -23,7 +55,7 @@ def parse(body: dict[str, Any]) -> ParsedDelivery:
     subtag = payload.optional_text(tracking.get("subtag"), "msg.subtag")
     update = payload.update(
         tracking_number=payload.text(tracking.get("tracking_number"), "msg.tracking_number"),
-        status=map_status("aftership", tag, subtag),
+        status=or_unknown(status(tag, subtag)),
         carrier_code=subtag or tag,
         carrier_message=_message(newest),
         occurred_at=newest.at if newest else _without_checkpoints(body, tracking),

@@ -3,18 +3,60 @@ events are read one by one so that a bad event does not hold back the others."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from functions.webhook.carriers import payload
 from functions.webhook.carriers.model import EventFailure, InvalidPayload, ParsedDelivery
-from functions.webhook.carriers.status_mapping import map_status
-from shared.shipments.statuses import CanonicalUpdate
+from functions.webhook.carriers.status_mapping import Table, or_unknown, section, table
+from functions.webhook.signatures import SignedRequest, timestamped
+from shared.shipments.statuses import CanonicalUpdate, TrackingStatus
 
 # Bounds the work of one request: API Gateway gives a webhook 29 s.
 MAX_BATCH_EVENTS = 500
+SIGNATURE_HEADER = "Colis-Signature"
+
+
+def verify(request: SignedRequest) -> bool:
+    """`t=<unix>,v1=<hex>`: HMAC-SHA256 of `<t>.<body>`, within the time tolerance."""
+    return timestamped(request, SIGNATURE_HEADER)
+
+
+@dataclass(frozen=True)
+class Tables:
+    canonical: Table
+    aliases: Table
+    carrier_codes_from: tuple[str, ...]
+
+
+@cache
+def tables() -> Tables:
+    raw = section("colis")
+    return Tables(canonical={name: TrackingStatus(name) for name in raw["canonical"]}, aliases=table(raw["aliases"]),
+                  carrier_codes_from=tuple(raw["carrier_codes_from"]))
+
+
+def status(code: str | None, detail: str | None = None, message: str | None = None) -> TrackingStatus | None:
+    """A canonical status, an alias, or another carrier's code as our parsers store it (tried in
+    the order the JSON gives)."""
+    if not code:
+        return None
+    maps = tables()
+    return maps.canonical.get(code) or maps.aliases.get(code) or _other_carriers_code(code, maps.carrier_codes_from)
+
+
+def _other_carriers_code(code: str, carriers: tuple[str, ...]) -> TrackingStatus | None:
+    from functions.webhook.carriers import carrier_module  # the registry imports this module
+
+    for carrier in carriers:
+        found = carrier_module(carrier).recognise(code)
+        if found is not None:
+            return found
+    return None
 
 
 def _iso_8601(value: Any) -> Any:
@@ -51,7 +93,7 @@ class ColisEvent(BaseModel):
 
 def parse(body: dict[str, Any]) -> ParsedDelivery:
     if "events" in body:
-        return _parse_batch(body["events"])
+        return _parse_batch(body["events"]).model_copy(update={"batch": True})
     return ParsedDelivery(updates=[read_event(body)])
 
 
@@ -79,7 +121,7 @@ def read_event(event: Any) -> CanonicalUpdate:
         raise InvalidPayload(payload.describe(error)) from None
     return payload.update(
         tracking_number=parsed.tracking_number,
-        status=map_status("colis", parsed.status),
+        status=or_unknown(status(parsed.status)),
         carrier_code=parsed.status,
         carrier_message=parsed.message,
         occurred_at=parsed.occurred_at,
@@ -89,3 +131,8 @@ def read_event(event: Any) -> CanonicalUpdate:
         carrier=parsed.carrier,
         estimated_delivery=parsed.estimated_delivery,
     )
+
+
+def recognise(code: str) -> TrackingStatus | None:
+    """A stored `carrier_code` of ours: a canonical status or an alias."""
+    return tables().canonical.get(code) or tables().aliases.get(code)

@@ -2,15 +2,77 @@
 
 from __future__ import annotations
 
+import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from functions.webhook.carriers import payload
 from functions.webhook.carriers.model import ParsedDelivery
 from functions.webhook.carriers.payload import Latest
-from functions.webhook.carriers.status_mapping import combined_code, map_status
+from functions.webhook.carriers.status_mapping import (
+    Table,
+    combined_code,
+    or_unknown,
+    section,
+    split_code,
+    statuses,
+    table,
+)
+from functions.webhook.signatures import SignedRequest, hmac_sha256, same
+from shared.shipments.statuses import TrackingStatus
 
 TRACKING_EVENTS = frozenset({"tracker.updated", "tracker.created"})
+SIGNATURE_HEADER = "X-Hmac-Signature"
+SIGNATURE_PREFIX = "hmac-sha256-hex="
+
+
+def verify(request: SignedRequest) -> bool:
+    """`hmac-sha256-hex=<hex HMAC-SHA256 of the body>` under the NFKD-normalised secret."""
+    given = request.header(SIGNATURE_HEADER)
+    if given is None or not given.startswith(SIGNATURE_PREFIX):
+        return False
+    # EasyPost's client libraries normalise the secret so that visually equal secrets match.
+    key = unicodedata.normalize("NFKD", request.secret).encode("utf-8")
+    expected = hmac_sha256(key, request.raw_body).hex()
+    return same(expected, given[len(SIGNATURE_PREFIX) :].strip().lower())
+
+
+@dataclass(frozen=True)
+class Tables:
+    status: Table
+    detail: Table
+    broad: frozenset[TrackingStatus]
+
+
+@cache
+def tables() -> Tables:
+    raw = section("easypost")
+    return Tables(status=table(raw["status"]), detail=table(raw["status_detail"]),
+                  broad=statuses(raw["broad_statuses"]))
+
+
+def status(code: str | None, detail: str | None = None, message: str | None = None) -> TrackingStatus | None:
+    """The status, refined by the detail where the status is broad (or unknown) and the detail is not."""
+    maps = tables()
+    base = maps.status.get(code or "")
+    refined = maps.detail.get(detail or "")
+    if refined is None:
+        return base
+    if base is None or base is TrackingStatus.unknown:
+        return refined
+    if base in maps.broad and refined not in maps.broad:
+        return refined
+    return base
+
+
+def recognise(code: str) -> TrackingStatus | None:
+    """A stored `carrier_code` (`status/detail`, the status, or the detail alone)."""
+    head, tail = split_code(code)
+    if head in tables().status:
+        return status(head, tail)
+    return status(None, code)
 
 
 def parse(body: dict[str, Any]) -> ParsedDelivery:
@@ -19,12 +81,12 @@ def parse(body: dict[str, Any]) -> ParsedDelivery:
     tracker = payload.obj(body.get("result"), "result")
     details = payload.objects(tracker.get("tracking_details"), "result.tracking_details")
     newest = payload.latest(details, _detail_time)
-    status = payload.optional_text(tracker.get("status"), "result.status")
+    code = payload.optional_text(tracker.get("status"), "result.status")
     detail = payload.optional_text(tracker.get("status_detail"), "result.status_detail")
     update = payload.update(
         tracking_number=payload.text(tracker.get("tracking_code"), "result.tracking_code"),
-        status=map_status("easypost", status, detail),
-        carrier_code=combined_code(status, detail),
+        status=or_unknown(status(code, detail)),
+        carrier_code=combined_code(code, detail),
         carrier_message=_message(newest),
         occurred_at=newest.at if newest else _updated_at(body, tracker),
         **_place(newest),

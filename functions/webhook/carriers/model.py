@@ -29,6 +29,7 @@ class ParsedDelivery(BaseModel):
     updates: list[CanonicalUpdate] = []
     ignored: bool = False
     failures: list[EventFailure] = []
+    batch: bool = False  # a batch answers which of its events failed
 
     @classmethod
     def ignore(cls) -> ParsedDelivery:

@@ -3,30 +3,63 @@ name, address, phone and email: only the tracking number, status, city and count
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from functions.webhook.carriers import payload
 from functions.webhook.carriers.model import ParsedDelivery
-from functions.webhook.carriers.status_mapping import map_status
+from functions.webhook.carriers.status_mapping import Table, normalise_message, or_unknown, section, table
+from functions.webhook.signatures import SignedRequest, hex_body_signature
+from shared.shipments.statuses import TrackingStatus
 
 TRACKING_ACTION = "parcel_status_changed"
+SIGNATURE_HEADER = "Sendcloud-Signature"
+
+
+def verify(request: SignedRequest) -> bool:
+    """Hex HMAC-SHA256 of the body."""
+    return hex_body_signature(request, SIGNATURE_HEADER)
+
+
+@dataclass(frozen=True)
+class Tables:
+    ids: Table
+    messages: Table
+
+
+@cache
+def tables() -> Tables:
+    raw = section("sendcloud")
+    return Tables(ids=table(raw["ids"]), messages=table(raw["messages"], key=normalise_message))
+
+
+def status(status_id: str | None, detail: str | None = None, message: str | None = None) -> TrackingStatus | None:
+    """The status message wins when listed (ids are reused across carriers), else the id."""
+    by_message = tables().messages.get(normalise_message(message or ""))
+    return by_message or tables().ids.get(status_id or "")
+
+
+def recognise(code: str) -> TrackingStatus | None:
+    """A stored `carrier_code` (the status id)."""
+    return tables().ids.get(code)
 
 
 def parse(body: dict[str, Any]) -> ParsedDelivery:
     if body.get("action") != TRACKING_ACTION:
         return ParsedDelivery.ignore()
     parcel = payload.obj(body.get("parcel"), "parcel")
-    status = payload.obj(parcel.get("status"), "parcel.status")
-    status_id = payload.optional_text(status.get("id"), "parcel.status.id")
-    message = payload.optional_text(status.get("message"), "parcel.status.message")
+    current = payload.obj(parcel.get("status"), "parcel.status")
+    status_id = payload.optional_text(current.get("id"), "parcel.status.id")
+    message = payload.optional_text(current.get("message"), "parcel.status.message")
     country = payload.optional_obj(parcel.get("country"), "parcel.country")
     carrier = payload.optional_obj(parcel.get("carrier"), "parcel.carrier")
     return ParsedDelivery(
         updates=[
             payload.update(
                 tracking_number=payload.text(parcel.get("tracking_number"), "parcel.tracking_number"),
-                status=map_status("sendcloud", status_id, message=message),
+                status=or_unknown(status(status_id, message=message)),
                 carrier_code=status_id,
                 carrier_message=message,
                 occurred_at=_occurred_at(body),
