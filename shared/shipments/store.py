@@ -12,9 +12,10 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 from shared.dynamo import keys, writes
 from shared.dynamo.paging import decode_cursor, query_all, query_limited, query_page
+from shared.dynamo.table import TableStore
 from shared.dynamo.transactions import Transaction, TransactionRefused
 from shared.errors import Malformed, NotFound, Refused
-from shared.platform import aws, clock
+from shared.platform import clock
 from shared.shipments.model import Parcel, Shipment, TrackingEvent, TrackingNumberEntry
 from shared.shipments.statuses import CanonicalUpdate
 from shared.values.models import without_nulls
@@ -90,14 +91,7 @@ def shipment_from_item(item: dict[str, Any]) -> Shipment:
     return Shipment.model_validate({**data, "parcels": parcels})
 
 
-class ShipmentRepository:
-    def __init__(self, table: Any | None = None) -> None:
-        self._table = table if table is not None else aws.table()
-
-    @property
-    def table(self) -> Any:
-        return self._table
-
+class ShipmentRepository(TableStore):
     def create(self, merchant_id: str, shipment: Shipment, outbox: dict[str, Any],
                also: Sequence[dict[str, Any]] = ()) -> None:
         """Shipment and its tracking-number items in one transaction: a number taken → `Refused`

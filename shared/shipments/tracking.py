@@ -6,7 +6,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from shared.dynamo.keys import digest
 from shared.dynamo.retry import retry_changed
@@ -111,30 +111,31 @@ class WarmState:
         self._shipments: _Lru[Shipment] = _Lru(shipments)
         self._lock = threading.Lock()
 
-    def _remember(self, store: _Lru[Any], key: tuple[str, str], value: Any) -> None:
+    def _remember(self, store: _Lru[_V], key: tuple[str, str], value: _V) -> None:
         with self._lock:
             store.put(key, value)
 
-    def _recall(self, store: _Lru[Any], key: tuple[str, str]) -> Any:
+    def _recall(self, store: _Lru[_V], key: tuple[str, str]) -> _V | None:
         with self._lock:
             return store.get(key)
 
     def shipment_id_for(self, shipments: ShipmentRepository, merchant_id: str, number: str) -> str | None:
         found = self._recall(self._numbers, (merchant_id, number))
-        if found is None:
-            entry = shipments.find_by_tracking_number(merchant_id, number)
-            if entry is None:
-                return None
-            found = entry.shipment_id
-            self._remember(self._numbers, (merchant_id, number), found)
-        return found
+        if found is not None:
+            return found
+        entry = shipments.find_by_tracking_number(merchant_id, number)
+        if entry is None:
+            return None
+        self._remember(self._numbers, (merchant_id, number), entry.shipment_id)
+        return entry.shipment_id
 
     def shipment(self, shipments: ShipmentRepository, merchant_id: str, shipment_id: str) -> Shipment:
         found = self._recall(self._shipments, (merchant_id, shipment_id))
-        if found is None:
-            found = shipments.get(merchant_id, shipment_id, consistent=True)
-            self._remember(self._shipments, (merchant_id, shipment_id), found)
-        return found
+        if found is not None:
+            return found
+        read = shipments.get(merchant_id, shipment_id, consistent=True)
+        self._remember(self._shipments, (merchant_id, shipment_id), read)
+        return read
 
     def wrote(self, merchant_id: str, shipment: Shipment) -> None:
         self._remember(self._shipments, (merchant_id, shipment.id), shipment)
@@ -172,7 +173,7 @@ class _Lru(Generic[_V]):
 class _NoMemory(WarmState):
     """Every lookup reads the table (API paths, orphan attachment)."""
 
-    def _remember(self, store: _Lru[Any], key: tuple[str, str], value: Any) -> None:
+    def _remember(self, store: _Lru[_V], key: tuple[str, str], value: _V) -> None:
         return None
 
 
