@@ -34,7 +34,8 @@ DecimalText = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), retur
 class Event(BaseModel):
     """A domain event's payload; `name` is its class name."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Built on first use: a function pays only for the events it handles, and not at import.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
     name: ClassVar[str]
     merchant_id: str
 

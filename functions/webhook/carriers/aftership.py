@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from functions.webhook.carriers import payload
 from functions.webhook.carriers.model import ParsedDelivery
@@ -23,8 +22,7 @@ def verify(request: SignedRequest) -> bool:
     return base64_body_signature(request, SIGNATURE_HEADER)
 
 
-@dataclass(frozen=True)
-class Tables:
+class Tables(NamedTuple):
     tags: Table
     subtags: Table
 

@@ -3,10 +3,9 @@ events are read one by one so that a bad event does not hold back the others."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -26,8 +25,7 @@ def verify(request: SignedRequest) -> bool:
     return timestamped(request, SIGNATURE_HEADER)
 
 
-@dataclass(frozen=True)
-class Tables:
+class Tables(NamedTuple):
     canonical: Table
     aliases: Table
     carrier_codes_from: tuple[str, ...]

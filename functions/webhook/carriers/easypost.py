@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from functions.webhook.carriers import payload
 from functions.webhook.carriers.model import ParsedDelivery
@@ -39,8 +38,7 @@ def verify(request: SignedRequest) -> bool:
     return same(expected, given[len(SIGNATURE_PREFIX) :].strip().lower())
 
 
-@dataclass(frozen=True)
-class Tables:
+class Tables(NamedTuple):
     status: Table
     detail: Table
     broad: frozenset[TrackingStatus]

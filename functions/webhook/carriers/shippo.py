@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from functions.webhook.carriers import payload
 from functions.webhook.carriers.model import ParsedDelivery
@@ -27,8 +26,7 @@ def verify(request: SignedRequest) -> bool:
     return timestamped(request, SIGNATURE_HEADER)
 
 
-@dataclass(frozen=True)
-class Tables:
+class Tables(NamedTuple):
     status: Table
     substatus: Table
 
