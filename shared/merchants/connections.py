@@ -56,7 +56,7 @@ class ConnectionRepository:
         self._ssm = ssm if ssm is not None else aws.client("ssm")
 
     def create(self, merchant_id: str, carrier: str, secret: str | None = None) -> tuple[Connection, str]:
-        connection = Connection(id=new_id("con"), merchant_id=merchant_id, carrier=carrier,  # type: ignore[arg-type]
+        connection = Connection(id=new_id("con"), merchant_id=merchant_id, carrier=carrier,
                                 created_at=clock.isoformat(clock.now()))
         if secret is not None and not (secret.strip() and len(secret) <= MAX_SECRET_LENGTH):
             raise Invalid(f"A connection secret is 1 to {MAX_SECRET_LENGTH} characters, not only blanks.",
