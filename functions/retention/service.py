@@ -5,7 +5,8 @@ schedule reads the timers TTL has not removed yet from the sparse `due` index, m
 its cursor, each partition read only up to now (sort key): its cost follows the number of due timers
 (plus one request per month elapsed), never the size of the table.
 - done → the schedule deletes the timer (TTL already did on the stream path);
-- postponed (a shipment still in transit at its deletion date) → re-armed for the next run;
+- postponed (a shipment still in transit at its deletion date) → due again at the next run of the
+  schedule (and for TTL a little later), so it is deleted at the first run after it resolves;
 - failed → re-armed with back-off (1 h, doubling, at most a day) so the work is never dropped; the
   stream path also reports the record as failed (retries, then the on-failure queue).
 """
@@ -32,7 +33,7 @@ from shared.platform.observability import count, logger
 from shared.retention.timers import DueTimer, Timer, TimerAction, month_after, month_of, timer_from_item
 
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
-RECHECK_AFTER = timedelta(minutes=55)  # due again by the next hourly run of the schedule
+RECHECK_AFTER = timedelta(minutes=55)  # TTL removes a postponed timer again after this (the stream path)
 RETRY_FIRST, RETRY_LONGEST = timedelta(hours=1), timedelta(days=1)
 STOP_WITH_SECONDS_LEFT = 20.0  # the schedule stops early and the next run carries on
 _deserializer = TypeDeserializer()
@@ -78,7 +79,11 @@ def perform(repos: Repositories, timer: Timer, now: datetime) -> Outcome:
         raise RetentionFailed(f"{timer.action.value} of shipment {timer.shipment_id} failed "
                               f"({type(error).__name__}); re-armed") from None
     if outcome is Outcome.postponed:
-        repos.timers.rearm(timer, clock.epoch_seconds(now + RECHECK_AFTER), timer.attempts)
+        # Due again for the very next run of the schedule, however soon it comes: the shipment may
+        # resolve any minute after this check, and is then deleted at the first run after that.
+        # TTL's copy of the due time waits a little, so that the stream path does not spin on it.
+        repos.timers.rearm(timer, clock.epoch_seconds(now) + 1, timer.attempts,
+                           expires_epoch=clock.epoch_seconds(now + RECHECK_AFTER))
         count("RetentionTimersPostponed")
     return outcome
 

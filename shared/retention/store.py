@@ -103,12 +103,13 @@ class TimerRepository:
         return writes.applied(partial(writes.delete, self._table, timer_key, condition="#ttl = :due",
                                       rule="timer_due_then", names={"#ttl": keys.TTL}, values={":due": due_epoch}))
 
-    def rearm(self, timer: Timer, due_epoch: int, attempts: int) -> None:
-        """The timer, due again at `due_epoch`. An upsert: it recreates a timer TTL removed, and keeps
-        what a stored one says beyond its due time (the periods it was made with)."""
+    def rearm(self, timer: Timer, due_epoch: int, attempts: int, *, expires_epoch: int | None = None) -> None:
+        """The timer, due again at `due_epoch` for the schedule, and removed by TTL at `expires_epoch`
+        (default: the same moment). An upsert: it recreates a timer TTL removed, and keeps what a
+        stored one says beyond its due time (the periods it was made with)."""
         due = datetime.fromtimestamp(due_epoch, UTC)
         values: dict[str, Any] = {
-            ":due": due_epoch, ":month": keys.due_partition(due.date()), ":at": clock.isoformat(due), ":attempts": attempts,
+            ":due": due_epoch if expires_epoch is None else expires_epoch, ":month": keys.due_partition(due.date()), ":at": clock.isoformat(due), ":attempts": attempts,
             ":position": keys.due_position(due_epoch, keys.shipment_partition(timer.merchant_id, timer.shipment_id)),
             ":merchant": timer.merchant_id, ":shipment": timer.shipment_id, ":action": timer.action.value}
         assignments = ["#ttl = :due", "#due_pk = :month", "#due_sk = :position", "due_at = :at", "attempts = :attempts",

@@ -291,6 +291,32 @@ def test_an_in_transit_shipment_is_kept_then_deleted_at_the_next_run_once_it_res
     assert get_shipment(merchant, shipment["id"]).status == 404
 
 
+def test_a_shipment_kept_in_transit_is_deleted_at_the_first_run_after_it_resolves(aws_env: dict[str, Any]) -> None:
+    merchant = new_merchant(delete_after_months=1)
+    shipment = create_shipment(merchant)
+    track(merchant, shipment, "in_transit")
+    travel(days=31)
+    assert run_schedule()["postponed"] == 1
+    travel(days=31, minutes=5)
+    assert run_schedule()["postponed"] == 1  # runs close together: still kept while in transit
+    travel(days=31, minutes=10)
+    track(merchant, shipment, "delivered")
+    travel(days=31, minutes=11)  # the very next run, however soon it comes
+    assert run_schedule()["done"] == 1
+    assert get_shipment(merchant, shipment["id"]).status == 404
+    assert partition(merchant, shipment["id"]) == []
+
+
+def test_a_kept_shipment_is_checked_again_at_every_run_never_lost_from_the_index(aws_env: dict[str, Any]) -> None:
+    merchant = new_merchant(delete_after_months=1)
+    shipment = create_shipment(merchant)
+    track(merchant, shipment, "in_transit")
+    for minutes in range(0, 50, 10):  # five runs ten minutes apart, each one sees the kept shipment
+        travel(days=31, minutes=minutes)
+        assert run_schedule()["postponed"] == 1
+    assert get_shipment(merchant, shipment["id"]).status == 200
+
+
 def test_a_shipment_still_in_transit_at_the_date_is_archived_at_60_days_then_deleted(aws_env: dict[str, Any]) -> None:
     merchant = new_merchant(delete_after_months=1)
     shipment = create_shipment(merchant)
