@@ -49,12 +49,21 @@ def erase_customer(repos: Repositories, customers: CustomerRepository, merchant_
 
 
 def _erase_order(repos: Repositories, merchant_id: str, order_id: str, now: datetime) -> None:
-    order = repos.orders.find(merchant_id, order_id, consistent=True)
-    if order is None:
-        return
-    for shipment_id in order.shipment_ids:
-        redact_shipment_data(repos, merchant_id, shipment_id, now, order_id)
-    redact_order_data(repos, merchant_id, order_id, now)
+    """The shipments of the order, then the order. A shipment is linked to its order in the write
+    that creates it, so the order names every one; the order is read again after its redaction, so
+    a shipment created for it meanwhile is erased too."""
+    erased: set[str] = set()
+    for _ in range(MAX_ATTEMPTS):
+        order = repos.orders.find(merchant_id, order_id, consistent=True)
+        if order is None:
+            return
+        new = [shipment_id for shipment_id in order.shipment_ids if shipment_id not in erased]
+        for shipment_id in new:
+            redact_shipment_data(repos, merchant_id, shipment_id, now, order_id)
+            erased.add(shipment_id)
+        redact_order_data(repos, merchant_id, order_id, now)  # idempotent: a second pass writes nothing
+        if not new:
+            return
 
 
 def _erase_record(customers: CustomerRepository, merchant_id: str, record_id: str, master_id: str,
