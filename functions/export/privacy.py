@@ -142,12 +142,19 @@ class CustomerData:
                           for note in self.orders.notes(self.merchant_id, order.id)]}
 
     def shipment_list(self) -> Iterator[Shipment]:
-        """The shipments the customer's orders name (call after `order_list` is consumed)."""
-        for shipment_id in self._shipment_ids:
+        """The shipments the customer's orders name and own (call after `order_list` is consumed).
+        A shipment that belongs to another order is left out, even when an order names it (a link
+        written before a tracking number could only take a free shipment addressed to the order)."""
+        for shipment_id in list(self._shipment_ids):
             try:
-                yield self.shipments.get(self.merchant_id, shipment_id)
+                shipment = self.shipments.get(self.merchant_id, shipment_id)
             except NotFound:
+                self._shipment_ids.remove(shipment_id)
                 continue  # deleted by retention since
+            if shipment.order_id not in self._order_ids:
+                self._shipment_ids.remove(shipment_id)  # nor its emails
+                continue
+            yield shipment
 
     def shipment_document(self, shipment: Shipment) -> dict[str, Any]:
         return {**_json(shipment),
