@@ -7,8 +7,6 @@ shipment existed (orphans) are applied at once.
 
 from __future__ import annotations
 
-import os
-
 from shared.errors import NotFound
 from shared.events.catalogue import ShipmentCreated
 from shared.events.outbox import outbox_entry
@@ -17,6 +15,7 @@ from shared.merchants.store import MerchantRepository
 from shared.platform import clock
 from shared.platform.ids import new_id
 from shared.platform.observability import count
+from shared.platform.settings import settings as environment  # `settings` is the merchant's here
 from shared.retention.timers import shipment_timer_items
 from shared.shipments.model import Parcel, Shipment, ShipmentIn
 from shared.shipments.public_links import public_tracking_url
@@ -31,7 +30,7 @@ def create_shipment(shipments: ShipmentRepository, merchant_id: str, body: Shipm
     `public_base_url`: where the public tracking pages are served (else `TRACKING_BASE_URL`)."""
     now = clock.now()
     settings = _settings(shipments, merchant_id)
-    base = public_base_url or os.environ.get("TRACKING_BASE_URL")
+    base = public_base_url or environment().tracking_base_url
     slug = settings.tracking_slug if settings else None
     parcels = [Parcel(id=new_id("prc"), index=number, tracking_number=p.tracking_number,
                       tracking_url=str(p.tracking_url) if p.tracking_url else None, weight=p.weight,
