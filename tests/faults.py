@@ -4,7 +4,7 @@ A fault names a service and an operation as botocore's events do (`dynamodb`, `s
 `eventbridge`, and `PutItem`, `UploadPart`, `SendEmail`, `PutEvents`, ... or `*`), which matching
 call fails (`on_call`, counted from 1 among the calls that match, `when` narrowing them) and how
 many in a row (`times`, None for every one after). It acts at one of two layers, because botocore's
-own retry handler (standard mode in `shared/aws.py`) sits between them:
+own retry handler (standard mode in `shared/platform/aws.py`) sits between them:
 
 - `at="call"` (the default) acts where `before-call` / `after-call` hooks act, *above* the retry
   handler: the product sees the error as if every retry had failed too (or its only attempt, for a

@@ -137,6 +137,8 @@ class Shipment(ShipmentIn):
     updated_at: datetime | None = None
     redacted_at: datetime | None = None
     estimated_delivery: datetime | None = None
+    # A stored shipment's parcels replace the request's (ids, statuses): pydantic redefines the
+    # field, mypy sees an incompatible override of ShipmentIn.parcels.
     parcels: list[Parcel]  # type: ignore[assignment]
     merchant_status: TrackingStatus | None = Field(default=None, exclude=True)
     version: int = Field(default=0, exclude=True)

@@ -49,7 +49,7 @@ def test_a_persistent_send_layer_throttle_reaches_the_caller_after_every_attempt
     with pytest.raises(ClientError) as raised:
         aws.table().put_item(Item={**KEY, "n": 1})
     assert raised.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
-    # shared/aws.py: `max_attempts` 3 counts retries, so four requests in all.
+    # shared/platform/aws.py: `max_attempts` 3 counts retries, so four requests in all.
     assert fault.hits == 4 and stored() is None
 
 
