@@ -375,3 +375,28 @@ EMAIL_SUPPRESSION_PREFIX = "SUPPRESS#"
 
 def email_suppression(merchant_id: str, address: str) -> dict[str, str]:
     return key(f"M#{merchant_id}", f"{EMAIL_SUPPRESSION_PREFIX}{digest(address.strip().lower())}")
+
+
+# --- outbound webhooks (webhooks area) ----------------------------------------------------------
+# Endpoints live in the merchant's partition, so the delivery function finds a merchant's endpoints
+# by one Query of that partition and can never reach another merchant's. Each delivery attempt log
+# is an item of its own (TTL 30 days) in the merchant's partition, reachable by its id (retry), and
+# listed per endpoint through GSI1 (sort: the delivery id, which sorts by creation time).
+WEBHOOK_ENDPOINT_PREFIX = "WHE#"
+
+
+def webhook_endpoint(merchant_id: str, endpoint_id: str) -> dict[str, str]:
+    return key(f"M#{merchant_id}", f"{WEBHOOK_ENDPOINT_PREFIX}{endpoint_id}")
+
+
+def webhook_endpoints_prefix(merchant_id: str) -> tuple[str, str]:
+    return f"M#{merchant_id}", WEBHOOK_ENDPOINT_PREFIX
+
+
+def webhook_delivery(merchant_id: str, delivery_id: str) -> dict[str, str]:
+    return key(f"M#{merchant_id}", f"WHD#{delivery_id}")
+
+
+def webhook_deliveries_of_endpoint(merchant_id: str, endpoint_id: str) -> str:
+    """GSI1 partition of an endpoint's delivery attempts (sort: the delivery id)."""
+    return f"M#{merchant_id}#WHE#{endpoint_id}#WHD"

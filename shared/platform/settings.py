@@ -52,6 +52,9 @@ class Settings:
     # SES_CONFIGURATION_SET: the configuration set whose event destination reports bounces and
     # complaints; None sends without one (tests).
     ses_configuration_set: str | None
+    # OUTBOUND_ALLOW_LOOPBACK: merchants' webhook endpoints may be plain http on loopback (set by the
+    # local stack and the tests only; on AWS every endpoint is https to a public address).
+    outbound_allow_loopback: bool
     _table_name: str | None = field(repr=False)
     _event_bus_name: str | None = field(repr=False)
     _export_bucket: str | None = field(repr=False)
@@ -59,6 +62,7 @@ class Settings:
     _sender_email: str | None = field(repr=False)
     _cursor_secret_arn: str | None = field(repr=False)
     _payment_provider_secret_arn: str | None = field(repr=False)
+    _outbound_queue_url: str | None = field(repr=False)
 
     @property
     def table_name(self) -> str:
@@ -91,12 +95,17 @@ class Settings:
     def payment_provider_secret_arn(self) -> str:
         return _required(self._payment_provider_secret_arn, "PAYMENT_PROVIDER_SECRET_ARN")
 
+    @property
+    def outbound_queue_url(self) -> str:
+        """The queue the webhook delivery function reads (a test ping and a replay are put on it)."""
+        return _required(self._outbound_queue_url, "OUTBOUND_QUEUE_URL")
+
 
 # The variables `settings()` depends on, in the order `_build` receives them.
 _NAMES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "TRACKING_BASE_URL", "CONNECTION_SECRET_PREFIX",
           "PAYMENT_PROVIDER", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_TRACE_DISABLED", "TABLE_NAME",
           "EVENT_BUS_NAME", "EXPORT_BUCKET", "IMPORT_BUCKET", "SENDER_EMAIL", "CURSOR_SECRET_ARN",
-          "PAYMENT_PROVIDER_SECRET_ARN", "SES_CONFIGURATION_SET")
+          "PAYMENT_PROVIDER_SECRET_ARN", "SES_CONFIGURATION_SET", "OUTBOUND_ALLOW_LOOPBACK", "OUTBOUND_QUEUE_URL")
 
 
 @lru_cache(maxsize=8)
@@ -105,7 +114,8 @@ def _build(endpoint_url: str | None, aws_region: str | None, default_region: str
            metrics_namespace: str | None, trace_disabled: str | None, table_name: str | None,
            event_bus_name: str | None, export_bucket: str | None, import_bucket: str | None,
            sender_email: str | None, cursor_secret_arn: str | None, payment_provider_secret_arn: str | None,
-           ses_configuration_set: str | None) -> Settings:
+           ses_configuration_set: str | None, outbound_allow_loopback: str | None,
+           outbound_queue_url: str | None) -> Settings:
     return Settings(
         endpoint_url=endpoint_url or None,
         region=aws_region or default_region or None,
@@ -115,9 +125,10 @@ def _build(endpoint_url: str | None, aws_region: str | None, default_region: str
         metrics_namespace=metrics_namespace or "Colis",
         tracing=(trace_disabled or "true").strip().lower() not in ("1", "true"),
         ses_configuration_set=ses_configuration_set or None,
+        outbound_allow_loopback=(outbound_allow_loopback or "").strip().lower() in ("1", "true"),
         _table_name=table_name, _event_bus_name=event_bus_name, _export_bucket=export_bucket,
         _import_bucket=import_bucket, _sender_email=sender_email, _cursor_secret_arn=cursor_secret_arn,
-        _payment_provider_secret_arn=payment_provider_secret_arn)
+        _payment_provider_secret_arn=payment_provider_secret_arn, _outbound_queue_url=outbound_queue_url)
 
 
 def settings() -> Settings:

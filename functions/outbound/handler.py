@@ -1,0 +1,67 @@
+"""Webhook endpoints API: the merchant's endpoints for events Colis sends (DESIGN.md §1.7)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from functions.outbound import service
+from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
+from shared.http.api import api_resolver, json_response, merchant_id
+from shared.platform.observability import entrypoint
+from shared.webhooks.model import CreatedEndpoint, EndpointPatch, EndpointRequest, WebhookEndpoint
+from shared.webhooks.store import WebhookEndpointStore
+
+app = api_resolver()
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=2048)]
+
+
+class EndpointList(BaseModel):
+    items: list[WebhookEndpoint]
+    next_cursor: str | None = None
+
+
+@app.post("/v1/webhook-endpoints", responses={201: {"description": "Created; the secret is shown once",
+                                                    "content": {"application/json": {"model": CreatedEndpoint}}}})
+def create_endpoint(body: EndpointRequest) -> Response[CreatedEndpoint]:
+    created = service.create_endpoint(WebhookEndpointStore(), merchant_id(app), body)
+    return json_response(201, created, headers={"Location": f"/v1/webhook-endpoints/{created.id}"})
+
+
+@app.get("/v1/webhook-endpoints")
+def list_endpoints(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> EndpointList:
+    items, next_cursor = service.list_endpoints(WebhookEndpointStore(), merchant_id(app), limit=limit, cursor=cursor)
+    return EndpointList(items=items, next_cursor=next_cursor)
+
+
+@app.get("/v1/webhook-endpoints/<endpoint_id>")
+def get_endpoint(endpoint_id: str) -> WebhookEndpoint:
+    return service.show_endpoint(WebhookEndpointStore(), merchant_id(app), endpoint_id)
+
+
+@app.patch("/v1/webhook-endpoints/<endpoint_id>")
+def patch_endpoint(endpoint_id: str, body: EndpointPatch) -> WebhookEndpoint:
+    return service.change_endpoint(WebhookEndpointStore(), merchant_id(app), endpoint_id, body)
+
+
+@app.delete("/v1/webhook-endpoints/<endpoint_id>", responses={204: {"description": "Deleted"}})
+def delete_endpoint(endpoint_id: str) -> Response[None]:
+    service.delete_endpoint(WebhookEndpointStore(), merchant_id(app), endpoint_id)
+    return Response(status_code=204)
+
+
+@app.post("/v1/webhook-endpoints/<endpoint_id>/rotate-secret")
+def rotate_secret(endpoint_id: str) -> CreatedEndpoint:
+    """A new secret, shown once; the former one keeps signing beside it for 24 hours."""
+    return service.rotate_secret(WebhookEndpointStore(), merchant_id(app), endpoint_id)
+
+
+@entrypoint(correlation_id_path="requestContext.requestId")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
