@@ -101,7 +101,7 @@ class Settings:
         return _required(self._outbound_queue_url, "OUTBOUND_QUEUE_URL")
 
 
-# The variables `settings()` depends on, in the order `_build` receives them.
+# The variables `settings()` depends on: the key of its cache.
 _NAMES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "TRACKING_BASE_URL", "CONNECTION_SECRET_PREFIX",
           "PAYMENT_PROVIDER", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_TRACE_DISABLED", "TABLE_NAME",
           "EVENT_BUS_NAME", "EXPORT_BUCKET", "IMPORT_BUCKET", "SENDER_EMAIL", "CURSOR_SECRET_ARN",
@@ -109,32 +109,28 @@ _NAMES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "TRACKING_BASE
 
 
 @lru_cache(maxsize=8)
-def _build(endpoint_url: str | None, aws_region: str | None, default_region: str | None,
-           tracking_base_url: str | None, connection_secret_prefix: str | None, payment_provider: str | None,
-           metrics_namespace: str | None, trace_disabled: str | None, table_name: str | None,
-           event_bus_name: str | None, export_bucket: str | None, import_bucket: str | None,
-           sender_email: str | None, cursor_secret_arn: str | None, payment_provider_secret_arn: str | None,
-           ses_configuration_set: str | None, outbound_allow_loopback: str | None,
-           outbound_queue_url: str | None) -> Settings:
+def _build(values: tuple[str | None, ...]) -> Settings:
+    env = dict(zip(_NAMES, values, strict=True))
     return Settings(
-        endpoint_url=endpoint_url or None,
-        region=aws_region or default_region or None,
-        tracking_base_url=tracking_base_url or None,
-        connection_secret_prefix=connection_secret_prefix or "/colis/connections/",
-        payment_provider=(payment_provider or "embedded").strip().lower(),
-        metrics_namespace=metrics_namespace or "Colis",
-        tracing=(trace_disabled or "true").strip().lower() not in ("1", "true"),
-        ses_configuration_set=ses_configuration_set or None,
-        outbound_allow_loopback=(outbound_allow_loopback or "").strip().lower() in ("1", "true"),
-        _table_name=table_name, _event_bus_name=event_bus_name, _export_bucket=export_bucket,
-        _import_bucket=import_bucket, _sender_email=sender_email, _cursor_secret_arn=cursor_secret_arn,
-        _payment_provider_secret_arn=payment_provider_secret_arn, _outbound_queue_url=outbound_queue_url)
+        endpoint_url=env["AWS_ENDPOINT_URL"] or None,
+        region=env["AWS_REGION"] or env["AWS_DEFAULT_REGION"] or None,
+        tracking_base_url=env["TRACKING_BASE_URL"] or None,
+        connection_secret_prefix=env["CONNECTION_SECRET_PREFIX"] or "/colis/connections/",
+        payment_provider=(env["PAYMENT_PROVIDER"] or "embedded").strip().lower(),
+        metrics_namespace=env["POWERTOOLS_METRICS_NAMESPACE"] or "Colis",
+        tracing=(env["POWERTOOLS_TRACE_DISABLED"] or "true").strip().lower() not in ("1", "true"),
+        ses_configuration_set=env["SES_CONFIGURATION_SET"] or None,
+        outbound_allow_loopback=(env["OUTBOUND_ALLOW_LOOPBACK"] or "").strip().lower() in ("1", "true"),
+        _table_name=env["TABLE_NAME"], _event_bus_name=env["EVENT_BUS_NAME"], _export_bucket=env["EXPORT_BUCKET"],
+        _import_bucket=env["IMPORT_BUCKET"], _sender_email=env["SENDER_EMAIL"],
+        _cursor_secret_arn=env["CURSOR_SECRET_ARN"], _payment_provider_secret_arn=env["PAYMENT_PROVIDER_SECRET_ARN"],
+        _outbound_queue_url=env["OUTBOUND_QUEUE_URL"])
 
 
 def settings() -> Settings:
     """The settings of the current environment (cached per distinct set of values)."""
     environ = os.environ
-    return _build(*[environ.get(name) for name in _NAMES])
+    return _build(tuple(environ.get(name) for name in _NAMES))
 
 
 def reset() -> None:

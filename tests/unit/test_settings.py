@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import pytest
 
+from shared.platform.settings import _NAMES as READ
 from shared.platform.settings import MissingSetting, settings
 
 
 @pytest.fixture
 def bare(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "TRACKING_BASE_URL",
-                 "CONNECTION_SECRET_PREFIX", "PAYMENT_PROVIDER", "POWERTOOLS_METRICS_NAMESPACE",
-                 "POWERTOOLS_TRACE_DISABLED", "TABLE_NAME", "EVENT_BUS_NAME", "EXPORT_BUCKET", "IMPORT_BUCKET",
-                 "SENDER_EMAIL", "CURSOR_SECRET_ARN", "PAYMENT_PROVIDER_SECRET_ARN"):
+    for name in READ:
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
+
+
+@pytest.mark.parametrize("name", READ)
+def test_every_variable_the_cache_is_keyed_by_is_one_the_settings_read(bare: pytest.MonkeyPatch, name: str) -> None:
+    before = settings()
+    changed = []
+    for value in ("0", "1"):  # a flag reads one of them as its default
+        bare.setenv(name, value)
+        changed.append(settings() != before)
+    assert any(changed)
 
 
 @pytest.mark.parametrize(("variable", "attribute"), [
@@ -43,6 +51,7 @@ def test_optional_variables_have_their_documented_defaults(bare: pytest.MonkeyPa
     assert current.payment_provider == "embedded"
     assert current.metrics_namespace == "Colis"
     assert current.tracing is False
+    assert current.ses_configuration_set is None
 
 
 def test_values_are_read_as_the_code_uses_them(bare: pytest.MonkeyPatch) -> None:
