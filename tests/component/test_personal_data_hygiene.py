@@ -214,10 +214,41 @@ def _tap_the_bus(handle: Any) -> str:
     return url
 
 
+def _roles_of_the_local_stack() -> dict[str, list[dict[str, Any]]]:
+    """Every function's role resolved against the local stack's resource names (the session's
+    enforcer resolves them for the component tests' `aws_env` names): the handlers called through
+    the stack still run under their own roles, now over the stack's table, queues and buckets."""
+    from local import iam
+    from local.resources import physical_name
+    from tests import least_privilege
+
+    translated = iam.translated_template()
+    names = {logical_id: physical_name(logical_id, lowercase=resource["Type"] == "AWS::S3::Bucket")
+             for logical_id, resource in translated["Resources"].items()}
+    parameters = {name: str(spec["Default"]) for name, spec in translated.get("Parameters", {}).items()
+                  if "Default" in spec}
+    resolver = iam.resolver_for(translated, parameters, least_privilege.REGION, least_privilege.ACCOUNT, names)
+    # The local stack emulates SES configuration sets under its own names (it creates none in moto).
+    for logical_id, resource in translated["Resources"].items():
+        if resource["Type"] == "AWS::SES::ConfigurationSet":
+            resolver.register(logical_id, *iam._physical(resource["Type"], names[logical_id], least_privilege.REGION,
+                                                         least_privilege.ACCOUNT))
+    return iam.function_policies(translated, resolver)
+
+
 @pytest.fixture
 def stack(debug_logging: Captured) -> Iterator[Stack]:
+    from functions.webhook import handler as webhook_module
     from local import start_stack
+    from tests import least_privilege
 
+    # A new stack is a new deployment: no warm state (clients of an earlier stack's moto) carries over.
+    webhook_module._connections.cache_clear()
+    webhook_module._warm_state.cache_clear()
+    enforcer = least_privilege.enforcer
+    component_roles = enforcer.statements if enforcer else None
+    if enforcer is not None:
+        enforcer.statements = _roles_of_the_local_stack()
     handle = start_stack(PROJECT_ROOT / "template.yaml", api_port=0, moto_port=0, state_file=None,
                          project_root=PROJECT_ROOT, background_schedules=False, ttl_interval=1.0)
     try:
@@ -226,7 +257,12 @@ def stack(debug_logging: Captured) -> Iterator[Stack]:
         yield Stack(handle, session, handle.api_url, handle.state, _tap_the_bus(handle))
         session.close()
     finally:
+        # moto's backends live in this process, beyond the server: the next in-process stack of the
+        # session creates the same table, queues and buckets again.
+        requests.post(handle.aws_endpoint_url + "/moto-api/reset", timeout=30)
         handle.stop()
+        if enforcer is not None and component_roles is not None:
+            enforcer.statements = component_roles
 
 
 def drain(sqs: Any, queue_url: str) -> list[str]:
