@@ -45,8 +45,12 @@ def start() -> iam.Enforcer:
 
 
 def report(calls: list[iam.Call], path: Path) -> None:
-    """What each function did, for the README's list of grants wider than the calls need."""
+    """What each function did (added to what earlier sessions saw), for the README's list of
+    grants wider than the calls need."""
     used: dict[str, set[str]] = defaultdict(set)
+    if path.exists():  # sessions add up: each runs a part of the suites
+        for function, seen in json.loads(path.read_text()).items():
+            used[function].update(seen)
     for call in calls:
         used[call.function].add(f"{call.request.action} {call.request.resource}")
     path.parent.mkdir(parents=True, exist_ok=True)
