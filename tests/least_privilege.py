@@ -63,3 +63,59 @@ def environment() -> dict[str, Any]:
 
 def worker_report_path(root: Path) -> Path:
     return root / ".aws-sam" / "iam-calls" / f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.json"
+
+
+# Used by AWS on the function's behalf with its role, never by the handler: logs, traces, the
+# stream event source mapping's reads, the on-failure destinations' sends.
+SERVICE_ACTIONS = ("logs:", "xray:", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
+                   "dynamodb:ListStreams", "sqs:SendMessage")
+
+
+def unused_grants(statements: dict[str, list[dict[str, Any]]], used: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Per function, each allowed (action, resource pattern) no recorded call needed: candidates
+    for narrowing (or paths the suites do not reach)."""
+    wider: dict[str, list[str]] = {}
+    for function, granted in sorted(statements.items()):
+        calls = [tuple(entry.split(" ", 1)) for entry in used.get(function, [])]
+        for statement in granted:
+            if statement.get("Effect") != "Allow" or "Action" not in statement:
+                continue
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement.get("Resource", "*")
+            resources = resources if isinstance(resources, list) else [resources]
+            for action in actions:
+                if action.startswith(SERVICE_ACTIONS):
+                    continue
+                for resource in resources:
+                    if not any(iam.allowed([{"Effect": "Allow", "Action": action, "Resource": resource}], a, r)
+                               for a, r in calls):
+                        wider.setdefault(function, []).append(f"{action} on {resource}")
+    return wider
+
+
+def main() -> int:
+    """Prints, per function, the grants no call of the recorded sessions needed (.aws-sam/iam-calls)."""
+    root = Path(__file__).resolve().parent.parent
+    used: dict[str, set[str]] = defaultdict(set)
+    for path in (root / ".aws-sam" / "iam-calls").glob("*.json"):
+        for function, seen in json.loads(path.read_text()).items():
+            used[function].update(seen)
+    found = start()
+    short = {f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{ENV['TABLE_NAME']}": "Table",
+             f"arn:aws:s3:::{ENV['EXPORT_BUCKET']}": "ExportBucket", f"arn:aws:s3:::{ENV['IMPORT_BUCKET']}": "ImportBucket",
+             f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter": "ssm:parameter",
+             f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{CURSOR_SECRET_NAME}-??????": "CursorSecret"}
+    for function, grants in unused_grants(found.statements, {f: sorted(v) for f, v in used.items()}).items():
+        by_resource: dict[str, list[str]] = defaultdict(list)
+        for grant in grants:
+            action, resource = grant.split(" on ", 1)
+            for long, name in short.items():
+                resource = resource.replace(long, name)
+            by_resource[resource].append(action.split(":", 1)[1])
+        print(f"- `{function}`: " + "; ".join(f"{', '.join(actions)} on `{resource}`"
+                                            for resource, actions in by_resource.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
