@@ -5,6 +5,8 @@
   memory holds one part, whatever the number of rows.
 - `rows_written` reaches the job every `PROGRESS_EVERY_ROWS` rows, by a write conditional on the
   attempt: a run that was superseded stops there.
+- A run starts only in its merchant's turn (`run_in_turn`, shared.exports.fairness): at most two
+  exports of a merchant run at once, the others wait in the table and are woken in order.
 - Any error aborts the upload (no object is completed) and marks the job `failed` with a reason
   that says what to do; the file is advertised only by the `ready` write, after the upload
   completed. If even the failure cannot be recorded, the error propagates so that Lambda retries
@@ -23,7 +25,8 @@ from functions.export.contents import ExportContent, Sources, content_for
 from functions.export.files import ExportFiles, object_key
 from functions.export.multipart import DEFAULT_PART_SIZE, MultipartUpload
 from functions.export.spreadsheet import XlsxRowLimitExceeded
-from shared.errors import DomainError
+from shared.errors import DomainError, NotFound
+from shared.exports.fairness import ExportGates
 from shared.exports.model import OBJECT_LIFETIME, ExportJob, ExportStatus, new_attempt_id
 from shared.exports.store import AttemptSuperseded, ExportRepository
 from shared.platform.observability import count, logger
@@ -105,6 +108,30 @@ def _log_failure(export_id: str, error: BaseException) -> None:
     logger.error("export failed", extra={"export_id": export_id, "error_type": type(error).__name__,
                                          "error_code": code,
                                          "where": f"{frame.filename}:{frame.lineno}" if frame else None})
+
+
+def run_in_turn(worker: Worker, gates: ExportGates, merchant_id: str, export_id: str,
+                remaining_ms: Callable[[], int] | None = None) -> ExportStatus | None:
+    """Runs the export when its merchant has a free slot; otherwise the export waits its turn (the
+    finishing run that frees a slot wakes it). None when this delivery ran nothing."""
+    try:
+        job = worker.exports.get(merchant_id, export_id, consistent=True)
+    except NotFound:
+        logger.info("export unknown; nothing to do", extra={"export_id": export_id})
+        return None
+    if job.status not in (ExportStatus.PENDING, ExportStatus.RUNNING):
+        logger.info("export already finished; nothing to do", extra={"export_id": export_id})
+        return None
+    admission = gates.admit(merchant_id, export_id, job.created_at)
+    if admission.run is None:
+        logger.info("export waits its turn", extra={"export_id": export_id})
+        count("ExportWaiting")
+        return None
+    try:
+        return run_export(worker, merchant_id, export_id, remaining_ms)
+    finally:
+        # Also when the run raised: its retry is admitted again, in turn.
+        gates.release(merchant_id, export_id, admission.run)
 
 
 def run_export(worker: Worker, merchant_id: str, export_id: str,

@@ -135,6 +135,28 @@ def export_job(merchant_id: str, export_id: str) -> dict[str, str]:
     return key(f"M#{merchant_id}", f"EXPORT#{export_id}")
 
 
+# Fairness: one gate item per merchant holds the running exports (leases) and the count of waiting
+# ones; the waiting exports are items of their own partition, in the order they must start.
+def export_gate(merchant_id: str) -> dict[str, str]:
+    return key(f"M#{merchant_id}", "EXPORTGATE")
+
+
+def export_waiting_partition(merchant_id: str) -> str:
+    return f"M#{merchant_id}#EXPWAIT"
+
+
+def export_waiting(merchant_id: str, created_at: str, export_id: str) -> dict[str, str]:
+    return key(export_waiting_partition(merchant_id), sortable(created_at, export_id))
+
+
+def gates_with_waiting(merchant_id: str) -> dict[str, str]:
+    """GSI1 entry a gate carries while exports wait at it (the sweep reads this one partition)."""
+    return index_entry(GSI1, GATES_WITH_WAITING, merchant_id)
+
+
+GATES_WITH_WAITING = "EXPORTGATES#WAITING"
+
+
 # --- idempotency ----------------------------------------------------------------------------
 def idempotency_record(scope: str, idempotency_key: str) -> dict[str, str]:
     return key(f"IDEMP#{digest(scope + chr(0) + idempotency_key)}", "IDEMP")
