@@ -7,10 +7,18 @@ For each size, in the same run and against the same items:
 - the export: `run_export` as the worker runs it (claim, typed rows, spreadsheet-safe cells,
   multipart upload, progress every 1,000 rows), timed, then once more under tracemalloc for the
   peak memory of the export code.
+Fairness, through the real local stack (`python -m local`, as `make run` starts it: outbox stream,
+EventBridge rule, worker with its reserved concurrency): a second merchant's one-row export is timed
+from its 202 to `ready`, alone, then right behind 25 exports of the first merchant (each of
+`BENCH_EXPORT_FAIR_SHIPMENTS` rows); `fair_delay_ratio` is the second time over the first (median of
+`FAIR_ROUNDS` rounds each), and every one of the 25 must end `ready` (none dropped while waiting).
 The last line is the JSON figures line. Shipments have 1 to 7 parcels (4 on average): moto's cost
 is per item returned, so this keeps the run to minutes without changing what is compared.
 Exit status 1 when `floor_ratio` < `min_floor_ratio`, when the peak memory grows by more than
-`max_memory_growth_mb` from 10,000 to 100,000 rows, or when anything scanned the table.
+`max_memory_growth_mb` from 10,000 to 100,000 rows, when anything scanned the table, when
+`fair_delay_ratio` > `max_fair_delay_ratio`, or when an export of the 25 did not end ready.
+`BENCH_SMOKE=1` (the test suite's tiny sizes, where timings say nothing) enforces the
+correctness targets only.
 """
 
 from __future__ import annotations
@@ -36,6 +44,12 @@ sys.path.insert(0, str(ROOT))
 from bench import cost as billing  # noqa: E402
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_EXPORT_ROWS", "10000,100000").split(","))
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+FAIR_BACKLOG = 25
+FAIR_SHIPMENTS = int(os.environ.get("BENCH_EXPORT_FAIR_SHIPMENTS", "300"))
+FAIR_ROUNDS = int(os.environ.get("BENCH_EXPORT_FAIR_ROUNDS", "3"))
+MAX_FAIR_DELAY_RATIO = 3.0
+FAIR_TIMEOUT_S = 600
 PARCEL_CYCLE = (1, 2, 3, 4, 5, 6, 7)
 MIN_FLOOR_RATIO = 0.5
 MAX_MEMORY_GROWTH_MB = 20
@@ -256,6 +270,79 @@ def _cost_figures(meter: Any, rows: int, seconds: float, parts: int) -> dict[str
             "usd_per_million_rows": str(dollars), "prices_as_of": billing.PRICES_AS_OF}
 
 
+# --- fairness, through the local stack ----------------------------------------------------------------
+class ApiClient:
+    def __init__(self, base_url: str, api_key: str) -> None:
+        import requests
+
+        self._session, self._base = requests.Session(), base_url.rstrip("/")
+        self._session.headers["Authorization"] = f"Bearer {api_key}"
+
+    def get(self, path: str) -> Any:
+        return self._session.get(self._base + path, timeout=60)
+
+    def post(self, path: str, json: Any) -> Any:
+        return self._session.post(self._base + path, json=json, timeout=60)
+
+
+def _until_ready(api: Any, export_ids: list[str], deadline: float) -> dict[str, str]:
+    """Polls the jobs until each is ready or failed (or the deadline); their last statuses."""
+    statuses = {export_id: "pending" for export_id in export_ids}
+    while time.monotonic() < deadline:
+        for export_id, seen in statuses.items():
+            if seen not in ("ready", "failed"):
+                statuses[export_id] = api.get(f"/v1/exports/{export_id}").json()["status"]
+        if all(seen in ("ready", "failed") for seen in statuses.values()):
+            break
+        time.sleep(0.05)
+    return statuses
+
+
+def _timed_export(api: Any) -> float:
+    """Seconds from the request of a one-row export to its `ready`."""
+    started = time.perf_counter()
+    answer = api.post("/v1/exports", json={"type": "shipments", "format": "csv"})
+    assert answer.status_code == 202, answer.text
+    export_id = answer.json()["id"]
+    status = _until_ready(api, [export_id], time.monotonic() + FAIR_TIMEOUT_S)[export_id]
+    if status != "ready":
+        raise SystemExit(f"the second merchant's export ended {status}")
+    return time.perf_counter() - started
+
+
+def _fairness() -> dict[str, Any]:
+    import statistics
+    import tempfile
+
+    from bench.load import local_stack
+    from tests.factories import shipment_body
+
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as work, local_stack(Path(work)) as state:
+        busy = ApiClient(state["api_url"], state["api_key"])
+        other = ApiClient(state["api_url"], state["second_merchant"]["api_key"])
+        _say(f"fairness: {FAIR_SHIPMENTS} shipments for the busy merchant")
+        for _ in range(FAIR_SHIPMENTS):
+            assert busy.post("/v1/shipments", json=shipment_body()).status_code == 201
+        assert other.post("/v1/shipments", json=shipment_body()).status_code == 201
+        _timed_export(other)  # warms the worker's imports
+        alone, behind, backlog_statuses = [], [], {}
+        for round_ in range(FAIR_ROUNDS):
+            _say(f"fairness round {round_ + 1}: alone, then behind {FAIR_BACKLOG} exports")
+            alone.append(_timed_export(other))
+            backlog = []
+            for _ in range(FAIR_BACKLOG):
+                answer = busy.post("/v1/exports", json={"type": "shipments", "format": "csv"})
+                assert answer.status_code == 202, answer.text
+                backlog.append(answer.json()["id"])
+            behind.append(_timed_export(other))
+            backlog_statuses.update(_until_ready(busy, backlog, time.monotonic() + FAIR_TIMEOUT_S))
+    ratio = statistics.median(behind) / statistics.median(alone)
+    return {"fair_delay_ratio": round(ratio, 2), "fair_alone_s": round(statistics.median(alone), 2),
+            "fair_behind_s": round(statistics.median(behind), 2), "fair_backlog": FAIR_BACKLOG,
+            "fair_backlog_rows": FAIR_SHIPMENTS,
+            "fair_backlog_not_ready": sum(status != "ready" for status in backlog_statuses.values())}
+
+
 def main() -> int:
     moto, endpoint = _start_moto()
     try:
@@ -273,6 +360,7 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             moto.kill()
             moto.wait()
+    fairness = _fairness()
     peaks = [size["peak_memory_mb"] for size in sizes]
     figures = {
         "bench": "export", "format": "csv", "parcels_per_shipment": f"{min(PARCEL_CYCLE)}-{max(PARCEL_CYCLE)}",
@@ -282,12 +370,15 @@ def main() -> int:
         "floor_ratio": min(s["floor_ratio"] for s in sizes),
         "memory_growth_mb": round(max(peaks) - min(peaks), 2),
         "scans": sum(s["scans"] for s in sizes),
+        **fairness,
         "min_floor_ratio": MIN_FLOOR_RATIO, "max_memory_growth_mb": MAX_MEMORY_GROWTH_MB,
+        "max_fair_delay_ratio": MAX_FAIR_DELAY_RATIO,
     }
     print(json.dumps(figures))
-    ok = (figures["floor_ratio"] >= MIN_FLOOR_RATIO and figures["memory_growth_mb"] <= MAX_MEMORY_GROWTH_MB
-          and figures["scans"] == 0)
-    return 0 if ok else 1
+    correct = figures["scans"] == 0 and figures["fair_backlog_not_ready"] == 0
+    fast = (figures["floor_ratio"] >= MIN_FLOOR_RATIO and figures["memory_growth_mb"] <= MAX_MEMORY_GROWTH_MB
+            and figures["fair_delay_ratio"] <= MAX_FAIR_DELAY_RATIO)
+    return 0 if correct and (fast or SMOKE) else 1
 
 
 if __name__ == "__main__":

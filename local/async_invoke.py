@@ -9,6 +9,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,7 +61,9 @@ EventsFromMessage = Callable[[dict[str, Any]], list[Any]]
 
 
 class AsyncQueueFeed(Poller):
-    """Receives what moto delivered to a private queue and invokes the function with each event."""
+    """Receives what moto delivered to a private queue and invokes the function with each event:
+    up to the function's concurrency at once (Lambda's asynchronous queue takes the event at once
+    and runs it when an execution environment is free)."""
 
     def __init__(self, name: str, invoker: Invoker, aws: Aws, function: FunctionSpec, queue_url: str,
                  events_from: EventsFromMessage, stop: threading.Event) -> None:
@@ -68,6 +71,8 @@ class AsyncQueueFeed(Poller):
         self._invoker, self._aws, self._function = invoker, aws, function
         self._queue_url = queue_url
         self._events_from = events_from
+        self._pool = (ThreadPoolExecutor(function.concurrency, thread_name_prefix=name)
+                      if function.concurrency > 1 else None)
 
     def poll_once(self) -> bool:
         sqs = self._aws.client("sqs")
@@ -75,6 +80,14 @@ class AsyncQueueFeed(Poller):
                                        WaitTimeSeconds=0).get("Messages", [])
         for message in messages:
             for event in self._events_from(json.loads(message["Body"])):
-                invoke_async(self._invoker, self._aws, self._function, event, self.stop_event)
+                if self._pool is None:
+                    invoke_async(self._invoker, self._aws, self._function, event, self.stop_event)
+                else:
+                    self._pool.submit(invoke_async, self._invoker, self._aws, self._function, event, self.stop_event)
             sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         return bool(messages)
+
+    def join(self, timeout: float) -> None:
+        super().join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

@@ -37,6 +37,9 @@ class FunctionSpec:
     environment: dict[str, str]
     events: list[EventSource] = field(default_factory=list)
     async_retries: int = DEFAULT_ASYNC_RETRIES
+    # ReservedConcurrentExecutions: events of a function that has it run that many at once, as in
+    # Lambda; the others run one at a time (the local stack's order stays predictable).
+    concurrency: int = 1
     async_failure_destination: str | None = None
     dead_letter_queue: str | None = None
 
@@ -112,6 +115,7 @@ def load_functions(template: Template, resolver: Resolver, aws: Aws, project_roo
                                      logical_id),
             events=_events(props.get("Events") or {}, resolver, logical_id),
             async_retries=int(invoke_config.get("MaximumRetryAttempts", DEFAULT_ASYNC_RETRIES)),
+            concurrency=max(1, int(resolver.resolve(props.get("ReservedConcurrentExecutions") or 1))),
             async_failure_destination=_destination(on_failure, "Destination"),
             dead_letter_queue=_destination(resolver.resolve(props.get("DeadLetterQueue") or {}), "TargetArn"),
         )
