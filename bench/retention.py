@@ -37,7 +37,10 @@ sys.path.insert(0, str(ROOT))
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_RETENTION_SHIPMENTS", "10000,100000").split(","))
 NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
-SILENT, DELIVERED, EXPIRED = 200, 100, 100  # due: 200 archive + 100 redact + 100 archive + 100 delete
+# due: 200 archive + 100 redact + 100 archive + 100 delete; BENCH_RETENTION_DUE_UNIT (default 100)
+# scales them for the test suite's smoke run.
+_UNIT = int(os.environ.get("BENCH_RETENTION_DUE_UNIT", "100"))
+SILENT, DELIVERED, EXPIRED = 2 * _UNIT, _UNIT, _UNIT
 DUE = SILENT + 2 * DELIVERED + EXPIRED
 MAX_INDEX_READS_PER_DUE_ITEM = 1.2
 MAX_REQUESTS_GROWTH_RATIO = 1.1

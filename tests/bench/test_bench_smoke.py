@@ -14,10 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_bench(script: str, **sizes: str) -> dict:
+def run_bench(script: str, args: list[str] | None = None, **sizes: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **sizes}
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / script)], capture_output=True, text=True, cwd=ROOT,
-                         env=env, timeout=600)
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / script), *(args or [])], capture_output=True,
+                         text=True, cwd=ROOT, env=env, timeout=600)
     assert out.returncode in (0, 1), f"{script} crashed:\n{out.stderr[-3000:]}"  # 1: a target missed
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -31,9 +31,48 @@ def test_webhook_bench_prints_request_units_gb_seconds_and_dollars_per_million_u
     assert figures["prices_as_of"]
 
 
-def test_export_bench_prints_cost_per_thousand_rows() -> None:
-    figures = run_bench("export.py", BENCH_EXPORT_ROWS="120")
+def test_export_bench_prints_cost_per_thousand_rows_and_the_fair_delay() -> None:
+    figures = run_bench("export.py", BENCH_EXPORT_ROWS="120", BENCH_EXPORT_FAIR_SHIPMENTS="3",
+                        BENCH_EXPORT_FAIR_ROUNDS="1")
     size = figures["sizes"][0]
     assert size["rows"] == 120 and figures["scans"] == 0
     assert size["rru_per_1000_rows"] > 0 and size["wru_per_1000_rows"] > 0 and size["lambda_gb_s_per_1000_rows"] > 0
     assert Decimal(size["usd_per_million_rows"]) > 0
+    # 25 exports of one merchant, then another's: every one of the 25 ends ready, none dropped.
+    assert figures["fair_backlog"] == 25 and figures["fair_backlog_not_ready"] == 0
+    assert figures["fair_delay_ratio"] > 0 and figures["max_fair_delay_ratio"] == 3
+
+
+def test_customer_import_bench_runs() -> None:
+    figures = run_bench("customer_import.py", BENCH_CUSTOMER_SIZES="30,60")
+    assert figures["bench"] == "customer_import"
+    assert [size["created"] for size in figures["sizes"].values()] == [30, 60]
+    assert figures["min_floor_ratio"] and figures["max_memory_growth_mb"] and figures["within_lambda_15_minutes"]
+
+
+def test_retention_bench_runs_and_does_every_due_timer() -> None:
+    figures = run_bench("retention.py", BENCH_RETENTION_SHIPMENTS="40,60", BENCH_RETENTION_DUE_UNIT="4")
+    assert figures["bench"] == "retention" and figures["due_items"] == 20
+    assert all(size["done"] == 20 and size["left_due"] == 0 and size["scans"] == 0 for size in figures["sizes"])
+    assert figures["max_index_reads_per_due_item"] and figures["max_requests_growth_ratio"]
+
+
+def test_load_bench_runs_against_the_local_stack() -> None:
+    figures = run_bench("load.py", args=["--duration", "1", "--clients", "2", "--shipments", "4",
+                                         "--floor-seconds", "0.5"])
+    assert figures["bench"] == "load" and figures["requests"] > 0
+    assert (figures["errors_5xx"], figures["lost_events"], figures["extra_events"], figures["stale_statuses"]) == (
+        0, 0, 0, 0)
+    assert figures["max_errors_5xx"] == 0
+
+
+def test_coldstart_bench_runs_on_one_built_function() -> None:
+    figures = run_bench("coldstart.py", BENCH_COLDSTART_RUNS="1", BENCH_COLDSTART_FUNCTIONS="OutboxFunction")
+    assert figures["bench"] == "coldstart" and figures["max_worst_ratio"] and figures["worst_ratio"] > 0
+
+
+def test_every_benchmark_has_a_smoke_run_here() -> None:
+    """A new bench script must join this module, so that none can break unseen."""
+    source = Path(__file__).read_text(encoding="utf-8")
+    scripts = sorted(path.name for path in (ROOT / "bench").glob("*.py") if path.name != "cost.py")
+    assert [script for script in scripts if f'"{script}"' not in source] == []
