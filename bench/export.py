@@ -311,13 +311,25 @@ def _timed_export(api: Any) -> float:
 
 
 def _fairness() -> dict[str, Any]:
-    import statistics
     import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as work:
+        try:
+            return _fairness_in(Path(work))
+        except BaseException:
+            log = Path(work) / "stderr.log"
+            _say("the local stack's last log lines:\n" + "\n".join(
+                log.read_text(encoding="utf-8", errors="replace").splitlines()[-60:]) if log.exists() else "")
+            raise
+
+
+def _fairness_in(work: Path) -> dict[str, Any]:
+    import statistics
 
     from bench.load import local_stack
     from tests.factories import shipment_body
 
-    with tempfile.TemporaryDirectory(prefix="bench-export-") as work, local_stack(Path(work)) as state:
+    with local_stack(work) as state:
         busy = ApiClient(state["api_url"], state["api_key"])
         other = ApiClient(state["api_url"], state["second_merchant"]["api_key"])
         _say(f"fairness: {FAIR_SHIPMENTS} shipments for the busy merchant")
@@ -335,7 +347,10 @@ def _fairness() -> dict[str, Any]:
                 assert answer.status_code == 202, answer.text
                 backlog.append(answer.json()["id"])
             behind.append(_timed_export(other))
+            backlog_started = time.perf_counter()
             backlog_statuses.update(_until_ready(busy, backlog, time.monotonic() + FAIR_TIMEOUT_S))
+            _say(f"alone {alone[-1]:.2f} s, behind {behind[-1]:.2f} s; the 25 done "
+                 f"{time.perf_counter() - backlog_started:.1f} s later")
     ratio = statistics.median(behind) / statistics.median(alone)
     return {"fair_delay_ratio": round(ratio, 2), "fair_alone_s": round(statistics.median(alone), 2),
             "fair_behind_s": round(statistics.median(behind), 2), "fair_backlog": FAIR_BACKLOG,
