@@ -46,7 +46,7 @@ from bench import cost as billing  # noqa: E402
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_EXPORT_ROWS", "10000,100000").split(","))
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 FAIR_BACKLOG = 25
-FAIR_SHIPMENTS = int(os.environ.get("BENCH_EXPORT_FAIR_SHIPMENTS", "300"))
+FAIR_SHIPMENTS = int(os.environ.get("BENCH_EXPORT_FAIR_SHIPMENTS", "200"))
 FAIR_ROUNDS = int(os.environ.get("BENCH_EXPORT_FAIR_ROUNDS", "3"))
 MAX_FAIR_DELAY_RATIO = 3.0
 FAIR_TIMEOUT_S = 600

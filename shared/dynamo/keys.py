@@ -135,8 +135,12 @@ def export_job(merchant_id: str, export_id: str) -> dict[str, str]:
     return key(f"M#{merchant_id}", f"EXPORT#{export_id}")
 
 
-# Fairness: one gate item per merchant holds the running exports (leases) and the count of waiting
-# ones; the waiting exports are items of their own partition, in the order they must start.
+# Fairness: one gate item per merchant holds its running exports (leases); the waiting exports are
+# items of their own partition, in the order they must start, each also listed in one GSI1
+# partition so that the sweep finds the merchants with waiting exports without a scan.
+WAITING_EXPORTS = "EXPORTS#WAITING"
+
+
 def export_gate(merchant_id: str) -> dict[str, str]:
     return key(f"M#{merchant_id}", "EXPORTGATE")
 
@@ -149,12 +153,8 @@ def export_waiting(merchant_id: str, created_at: str, export_id: str) -> dict[st
     return key(export_waiting_partition(merchant_id), sortable(created_at, export_id))
 
 
-def gates_with_waiting(merchant_id: str) -> dict[str, str]:
-    """GSI1 entry a gate carries while exports wait at it (the sweep reads this one partition)."""
-    return index_entry(GSI1, GATES_WITH_WAITING, merchant_id)
-
-
-GATES_WITH_WAITING = "EXPORTGATES#WAITING"
+def waiting_exports_entry(merchant_id: str, created_at: str, export_id: str) -> dict[str, str]:
+    return index_entry(GSI1, WAITING_EXPORTS, f"{merchant_id}#{sortable(created_at, export_id)}")
 
 
 # --- idempotency ----------------------------------------------------------------------------

@@ -2,20 +2,24 @@
 the others wait in the table, in order, without holding a worker, so other merchants never queue
 behind them, and nothing expires while waiting.
 
-One gate item per merchant holds the running exports, each under a lease, and the number of
-waiting ones; every change to it is a put conditional on the version read (optimistic), so two
-workers never both take the last slot and a finishing export never misses one that began waiting
-meanwhile. The waiting exports are items of their own partition, sorted by creation.
+One gate item per merchant holds the running exports, each under a lease; every change to it is a
+put conditional on the version read (optimistic), so two workers never both take the last slot.
+The waiting exports are items of their own partition, sorted by creation: writing one does not
+touch the gate, so a burst of exports of one merchant does not contend on it.
 
-- `admit`: the worker asks before it runs a job: a free slot is taken (or its own slot renewed:
-  a retried or duplicated delivery); otherwise the export is written waiting and the worker stops.
-- `release`: a finished run (ready, failed or crashed out of the handler) leaves its slot, and in
-  the same transaction hands the free slots to the oldest waiting exports of that merchant: each
-  gets its slot and an `ExportRequested` outbox entry, which the table stream publishes again.
+- `admit`: the worker asks before it runs a job. Its own slot (a retried or duplicated delivery,
+  or a slot handed to it) is renewed; a free slot is taken when nobody waits; otherwise the
+  export is written waiting and the worker stops.
+- `release`: a finished run (ready, failed or an error out of the handler) leaves its slot.
+- `promote`: hands the free slots to the oldest waiting exports, each woken by an
+  `ExportRequested` outbox entry on its job (the table stream publishes it), in one transaction
+  with the gate. It runs after every release and after every waiting write: whichever of the two
+  comes second sees the other (strongly consistent reads), so a slot freed while an export
+  started waiting is never missed.
 - A run that dies without releasing (timeout, out of memory) keeps its slot until its lease ends:
-  Lambda stops a function at 15 minutes, so a lease of `LEASE` can only outlive dead runs. The
-  sweep (`promote_all`, on a schedule) hands expired slots to waiting exports; any admit or
-  release of the merchant does too.
+  Lambda stops a function at 15 minutes, so a lease of `LEASE` outlives no live run. The sweep
+  (`promote_all`, on a schedule) hands such slots on; so does any later admit or release of the
+  merchant.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from shared.dynamo import keys
 from shared.dynamo.paging import query_all
 from shared.dynamo.retry import retry_changed
 from shared.dynamo.transactions import Transaction, TransactionRefused
-from shared.dynamo.writes import ITEM_EXISTS, ITEM_IS_NEW, VERSION_CHANGED
+from shared.dynamo.writes import ITEM_EXISTS, ITEM_IS_NEW, VERSION_CHANGED, put_new
 from shared.events.catalogue import ExportRequested
 from shared.events.outbox import outbox_entry
 from shared.exports.model import STALE_AFTER
@@ -40,8 +44,9 @@ RUNNING_PER_MERCHANT = 2
 # this reads as failed (ExportJob.as_seen_at).
 LEASE = STALE_AFTER
 _GATE_UNCHANGED = f"{ITEM_IS_NEW} OR version = :version"
-_ALREADY_WAITING = "already_waiting"
 _JOB_GONE = "job_gone"
+_TAKEN = "already_woken"
+_TRIES = 20
 
 
 @dataclass(frozen=True)
@@ -55,30 +60,31 @@ class Admission:
         return self.run is not None
 
 
+@dataclass(frozen=True)
+class Waiting:
+    export_id: str
+    created_at: str
+
+
 @dataclass
 class Gate:
     merchant_id: str
     version: int = 0
     holders: dict[str, dict[str, Any]] = field(default_factory=dict)
-    waiting: int = 0
 
     @classmethod
     def from_item(cls, merchant_id: str, item: dict[str, Any] | None) -> Gate:
         if not item:
             return cls(merchant_id)
-        return cls(merchant_id, int(item["version"]), dict(item.get("holders") or {}), int(item.get("waiting", 0)))
+        return cls(merchant_id, int(item["version"]), dict(item.get("holders") or {}))
 
     def live(self, now: datetime) -> dict[str, dict[str, Any]]:
         """Holders whose lease has not ended: an ended lease is a dead run's."""
         epoch = clock.epoch_seconds(now)
         return {export_id: lease for export_id, lease in self.holders.items() if int(lease["until"]) > epoch}
 
-    def item(self, holders: dict[str, dict[str, Any]], waiting: int) -> dict[str, Any]:
-        item = {**keys.export_gate(self.merchant_id), "version": self.version + 1, "holders": holders,
-                "waiting": waiting}
-        if waiting > 0:
-            item.update(keys.gates_with_waiting(self.merchant_id))
-        return item
+    def item(self, holders: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return {**keys.export_gate(self.merchant_id), "version": self.version + 1, "holders": holders}
 
 
 def _lease(now: datetime, run: str) -> dict[str, Any]:
@@ -95,118 +101,110 @@ class ExportGates:
         item = self._table.get_item(Key=keys.export_gate(merchant_id), ConsistentRead=True).get("Item")
         return Gate.from_item(merchant_id, item)
 
-    def waiting(self, merchant_id: str, limit: int | None = None) -> list[dict[str, Any]]:
-        """The waiting entries in the order they start: {export_id, created_at}."""
+    def waiting(self, merchant_id: str, limit: int | None = None) -> list[Waiting]:
+        """The waiting exports in the order they start."""
         request: dict[str, Any] = {
             "KeyConditionExpression": f"{keys.PK} = :pk",
             "ExpressionAttributeValues": {":pk": keys.export_waiting_partition(merchant_id)},
             "ConsistentRead": True}
+        if limit:
+            request["Limit"] = limit
         entries = []
-        for item in query_all(self._table, **({**request, "Limit": limit} if limit else request)):
-            entries.append({"export_id": item["export_id"], "created_at": item["created_at"]})
+        for item in query_all(self._table, **request):
+            entries.append(Waiting(str(item["export_id"]), str(item["created_at"])))
             if limit and len(entries) >= limit:
                 break
         return entries
 
+    def merchants_with_waiting(self) -> list[str]:
+        request = {"IndexName": keys.GSI1.name, "KeyConditionExpression": f"{keys.GSI1.pk} = :pk",
+                   "ExpressionAttributeValues": {":pk": keys.WAITING_EXPORTS}}
+        return sorted({str(item["merchant_id"]) for item in query_all(self._table, **request)})
+
     # --- the worker's verbs --------------------------------------------------------------------
     def admit(self, merchant_id: str, export_id: str, created_at: datetime) -> Admission:
         """A slot for this export (taken or renewed), or the export written waiting."""
-        return retry_changed(lambda: self._admit(merchant_id, export_id, created_at), tries=20)
+        admission = retry_changed(lambda: self._admit(merchant_id, export_id), tries=_TRIES)
+        if admission is not None:
+            return admission
+        created = clock.isoformat(created_at)
+        put_new(self._table, {**keys.export_waiting(merchant_id, created, export_id),
+                              **keys.waiting_exports_entry(merchant_id, created, export_id),
+                              "merchant_id": merchant_id, "export_id": export_id, "created_at": created})
+        # A repeated delivery finds its entry there already: it still waits once.
+        self.promote(merchant_id)  # a slot freed meanwhile is not missed (see the module's notes)
+        return Admission(None)
 
     def release(self, merchant_id: str, export_id: str, run: str) -> list[str]:
-        """Leaves the slot `run` holds (a no-op if a newer run of the export took it over) and hands
-        free slots to the oldest waiting exports; the exports woken."""
-        return retry_changed(lambda: self._promote(merchant_id, leaving=(export_id, run)), tries=20)
+        """Leaves the slot `run` holds (a no-op if a newer run of the export took it over), then
+        hands free slots to the oldest waiting exports; the exports woken."""
+        retry_changed(lambda: self._leave(merchant_id, export_id, run), tries=_TRIES)
+        return self.promote(merchant_id)
 
     def promote(self, merchant_id: str) -> list[str]:
-        """Hands slots whose lease ended to waiting exports (the sweep)."""
-        return retry_changed(lambda: self._promote(merchant_id, leaving=None), tries=20)
-
-    def merchants_with_waiting(self) -> list[str]:
-        request = {"IndexName": keys.GSI1.name, "KeyConditionExpression": f"{keys.GSI1.pk} = :pk",
-                   "ExpressionAttributeValues": {":pk": keys.GATES_WITH_WAITING}}
-        return [str(item[keys.GSI1.sk]) for item in query_all(self._table, **request)]
+        """Hands free slots (also those whose lease ended) to the oldest waiting exports."""
+        return retry_changed(lambda: self._promote(merchant_id), tries=_TRIES)
 
     def promote_all(self) -> dict[str, list[str]]:
+        """The sweep: every merchant with waiting exports."""
         return {merchant_id: woken for merchant_id in self.merchants_with_waiting()
                 if (woken := self.promote(merchant_id))}
 
     # --- inside -----------------------------------------------------------------------------------
-    def _admit(self, merchant_id: str, export_id: str, created_at: datetime) -> Admission:
-        now = clock.now()
-        gate = self.gate(merchant_id)
-        live = gate.live(now)
-        # Its own slot (a retried delivery, or the slot a release handed it) or, when nobody waits
-        # before it, a free one. With exports waiting, a newcomer queues behind them.
-        if export_id in live or (gate.waiting == 0 and len(live) < self._limit):
-            run = secrets.token_hex(8)
-            live[export_id] = _lease(now, run)
-            tx = Transaction(self._table)
-            tx.put(gate.item(live, gate.waiting), condition=_GATE_UNCHANGED, rule=VERSION_CHANGED,
-                   values={":version": gate.version})
-            tx.commit()
-            return Admission(run)
-        created = clock.isoformat(created_at)
-        tx = Transaction(self._table)
-        tx.put(gate.item(gate.holders, gate.waiting + 1), condition=_GATE_UNCHANGED, rule=VERSION_CHANGED,
-               values={":version": gate.version})
-        tx.put({**keys.export_waiting(merchant_id, created, export_id), "export_id": export_id,
-                "created_at": created}, condition=ITEM_IS_NEW, rule=_ALREADY_WAITING)
-        try:
-            tx.commit()
-        except TransactionRefused as refused:
-            if refused.rules != {_ALREADY_WAITING}:
-                raise
-            return Admission(None)  # a repeated delivery of an export that already waits
-        if len(live) < self._limit:
-            # Slots whose lease ended while others waited: handed out in order (this export may be
-            # among them; it then comes back through its outbox event).
-            self.promote(merchant_id)
-        return Admission(None)
+    def _commit_gate(self, gate: Gate, holders: dict[str, dict[str, Any]], tx: Transaction | None = None) -> None:
+        tx = tx if tx is not None else Transaction(self._table)
+        tx.put(gate.item(holders), condition=_GATE_UNCHANGED, rule=VERSION_CHANGED, values={":version": gate.version})
+        tx.commit()
 
-    def _promote(self, merchant_id: str, leaving: tuple[str, str] | None) -> list[str]:
+    def _admit(self, merchant_id: str, export_id: str) -> Admission | None:
         now = clock.now()
         gate = self.gate(merchant_id)
         live = gate.live(now)
-        if leaving is not None:
-            export_id, run = leaving
-            if export_id in live and live[export_id]["run"] == run:
-                del live[export_id]
+        # Its own slot, or a free one when nobody waits before it: a newcomer queues behind.
+        if export_id in live or (len(live) < self._limit and not self.waiting(merchant_id, 1)):
+            run = secrets.token_hex(8)
+            self._commit_gate(gate, {**live, export_id: _lease(now, run)})
+            return Admission(run)
+        return None
+
+    def _leave(self, merchant_id: str, export_id: str, run: str) -> None:
+        gate = self.gate(merchant_id)
+        lease = gate.holders.get(export_id)
+        if lease is None or lease["run"] != run:
+            return  # a newer run of this export holds the slot now
+        self._commit_gate(gate, {holder: held for holder, held in gate.live(clock.now()).items()
+                                 if holder != export_id})
+
+    def _promote(self, merchant_id: str) -> list[str]:
+        now = clock.now()
+        gate = self.gate(merchant_id)
+        live = gate.live(now)
         free = self._limit - len(live)
-        entries = self.waiting(merchant_id, free) if gate.waiting > 0 and free > 0 else []
-        if live == gate.holders and not entries:
-            return []  # nothing to change
+        entries = self.waiting(merchant_id, free) if free > 0 else []
+        if not entries:
+            return []
         tx = Transaction(self._table)
-        woken = []
         for entry in entries:
-            woken.append(entry["export_id"])
-            # The woken export's slot is reserved for it; its next admit renews the lease.
-            live[entry["export_id"]] = _lease(now, "handed")
-            tx.delete(keys.export_waiting(merchant_id, entry["created_at"], entry["export_id"]))
-            tx.update(keys.export_job(merchant_id, entry["export_id"]), "SET outbox = :outbox",
+            # The woken export's slot is kept for it; its admit renews the lease.
+            live[entry.export_id] = _lease(now, "handed")
+            tx.delete(keys.export_waiting(merchant_id, entry.created_at, entry.export_id), condition=ITEM_EXISTS,
+                      rule=_TAKEN)
+            tx.update(keys.export_job(merchant_id, entry.export_id), "SET outbox = :outbox",
                       condition=ITEM_EXISTS, rule=_JOB_GONE,
                       values={":outbox": outbox_entry(ExportRequested(merchant_id=merchant_id,
-                                                                      export_id=entry["export_id"]))})
-        tx.put(gate.item(live, max(0, gate.waiting - len(entries))), condition=_GATE_UNCHANGED,
-               rule=VERSION_CHANGED, values={":version": gate.version})
+                                                                      export_id=entry.export_id))})
         try:
-            tx.commit()
+            self._commit_gate(gate, live, tx)
         except TransactionRefused as refused:
-            if _JOB_GONE not in refused.rules or VERSION_CHANGED in refused.rules:
+            if refused.rules != {_JOB_GONE}:
                 raise
-            self._forget_gone(merchant_id, gate, entries)
-            return self._promote(merchant_id, leaving)
-        return woken
+            self._forget_gone(merchant_id, entries)
+            return self._promote(merchant_id)
+        return [entry.export_id for entry in entries]
 
-    def _forget_gone(self, merchant_id: str, gate: Gate, entries: list[dict[str, Any]]) -> None:
+    def _forget_gone(self, merchant_id: str, entries: list[Waiting]) -> None:
         """Drops waiting entries whose job no longer exists (its record expired while it waited)."""
         for entry in entries:
-            job = self._table.get_item(Key=keys.export_job(merchant_id, entry["export_id"]),
-                                       ConsistentRead=True).get("Item")
-            if job is None:
-                fresh = self.gate(merchant_id)
-                tx = Transaction(self._table)
-                tx.delete(keys.export_waiting(merchant_id, entry["created_at"], entry["export_id"]))
-                tx.put(fresh.item(fresh.holders, max(0, fresh.waiting - 1)), condition=_GATE_UNCHANGED,
-                       rule=VERSION_CHANGED, values={":version": fresh.version})
-                tx.commit()
+            if self._table.get_item(Key=keys.export_job(merchant_id, entry.export_id),
+                                    ConsistentRead=True).get("Item") is None:
+                self._table.delete_item(Key=keys.export_waiting(merchant_id, entry.created_at, entry.export_id))
