@@ -133,9 +133,11 @@ def test_the_tracking_page_shows_the_new_status_in_a_browser(
     assert before.by_id["status"] == texts["status.pre_transit"]
 
     scanned_at = product_now(public_api) - timedelta(hours=2)
-    scan(local_stack, public_api, number, "in_transit", scanned_at, location="Lyon", message="Pris en charge")
+    scan(local_stack, public_api, number, "in_transit", scanned_at, city="Lyon", country="FR",
+         message="Pris en charge")
     scan(local_stack, public_api, number, "out_for_delivery", scanned_at + timedelta(hours=1),
-         location="Lyon", message="Remis à Zébulon Quennec-Marchetti au 77 allée des Glycines",
+         location="77 allée des Glycines, Lyon", city="Lyon", country="FR",
+         message="Remis à Zébulon Quennec-Marchetti au 77 allée des Glycines",
          estimated_delivery=(scanned_at + timedelta(hours=5)).isoformat())
     screenshot = ARTIFACTS / "tracking-page.png"
     dom = Dom(render_in_browser(url, screenshot, tmp_path / "profile-after"))
@@ -146,7 +148,9 @@ def test_the_tracking_page_shows_the_new_status_in_a_browser(
     assert dom.by_id["tracking-number"] == number and dom.by_id["carrier"] == "Colissimo"
     assert dom.by_id["parcel-count"] == texts["parcels.other"].format(count="2")
     assert "estimated-delivery" in dom.by_id
-    assert brand in dom.text and texts["page.history"] in dom.text and "Pris en charge" in dom.text
+    assert brand in dom.text and texts["page.history"] in dom.text and "Lyon, FR" in dom.text
+    # Events read as the carrier vocabulary's texts (here the canonical statuses), never its messages.
+    assert "Pris en charge" not in dom.text
     assert dom.text.count(texts["status.in_transit"]) == 1
     for personal in PERSONAL:
         assert personal.casefold() not in dom.text.casefold(), personal
