@@ -51,7 +51,12 @@ def ingest_delivery(connections: CachedConnections, shipments: ShipmentRepositor
         raise NotFound("No such webhook connection for this carrier.")
     if len(raw_body) > MAX_BODY_BYTES:
         raise TooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
-    if not verify_signature(carrier, secret, raw_body, headers, query, clock.now()):
+    try:
+        verified = verify_signature(carrier, secret, raw_body, headers, query, clock.now())
+    except NotAuthenticated:
+        count("WebhookSignatureRejected")
+        raise
+    if not verified:
         count("WebhookSignatureRejected")
         raise NotAuthenticated("The signature is missing or does not match.")
     payload = decode_body(raw_body)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from shared.errors import NotAuthenticated
+
 # Colis, and Shippo's optional HMAC, sign a unix time: older or newer than this is refused.
 TIMESTAMP_TOLERANCE_SECONDS = 300
 
@@ -96,19 +98,36 @@ def _is_unix_time(value: str) -> bool:
     return 0 < len(value) <= 12 and value.isascii() and value.isdigit()
 
 
-def _within_tolerance(timestamp: int, now: datetime) -> bool:
+class TimestampOutsideWindow(NotAuthenticated):
+    """A signature that matches, over a time too far from ours: the sender's clock (or the local
+    stack's moved clock) is off, which "does not match" would hide."""
+
+    def __init__(self, offset_seconds: float) -> None:
+        direction = "behind" if offset_seconds < 0 else "ahead of"
+        super().__init__(f"The signature's timestamp is outside the {TIMESTAMP_TOLERANCE_SECONDS} s window "
+                         f"({abs(round(offset_seconds))} s {direction} the server's clock); sign with the current time.")
+
+
+def _offset_seconds(timestamp: int, now: datetime) -> float:
     moment = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    return abs(moment.timestamp() - timestamp) <= TIMESTAMP_TOLERANCE_SECONDS
+    return timestamp - moment.timestamp()
 
 
 def timestamped(request: SignedRequest, header_name: str) -> bool:
-    """`header_name` holds `t=<unix>,v1=<hex>...`: HMAC-SHA256 of `<t>.<body>`, within the tolerance."""
+    """`header_name` holds `t=<unix>,v1=<hex>...`: HMAC-SHA256 of `<t>.<body>`, within the tolerance.
+    Raises TimestampOutsideWindow when a signature matches but its time is outside the tolerance:
+    the time is checked after the signature so only the secret's holder learns about the clocks."""
     header = request.header(header_name)
     parsed = parse_timestamped(header) if header is not None else None
-    if parsed is None or not _within_tolerance(parsed.unix_time, request.now):
+    if parsed is None:
         return False
     signed = f"{parsed.timestamp}.".encode("ascii") + request.raw_body
     expected = hmac_sha256(request.secret.encode("utf-8"), signed).hex()
     # Check every candidate so the time taken does not tell which one matched.
     matches = [same(expected, signature) for signature in parsed.signatures]
-    return any(matches)
+    if not any(matches):
+        return False
+    offset = _offset_seconds(parsed.unix_time, request.now)
+    if abs(offset) > TIMESTAMP_TOLERANCE_SECONDS:
+        raise TimestampOutsideWindow(offset)
+    return True

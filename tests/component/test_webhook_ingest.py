@@ -126,7 +126,10 @@ def test_a_replayed_signature_outside_five_minutes_is_401(merchant: str, connect
     raw = body_bytes(colis_event("3SYZXG000000998", "in_transit", NOW))
     headers = signed_headers("colis", secret, raw, NOW)
     clock.use_fixed(NOW + timedelta(seconds=301))
-    assert deliver("colis", connection_id, raw, headers).status == 401
+    stale = deliver("colis", connection_id, raw, headers)
+    assert stale.status == 401
+    assert "timestamp is outside the 300 s window (301 s behind" in stale.json()["detail"]
+    assert "does not match" not in stale.json()["detail"]
     clock.use_fixed(NOW + timedelta(seconds=299))
     assert deliver("colis", connection_id, raw, headers).status == 200
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from functions.webhook.carriers import verify_signature
-from functions.webhook.signatures import TIMESTAMP_TOLERANCE_SECONDS
+from functions.webhook.signatures import TIMESTAMP_TOLERANCE_SECONDS, TimestampOutsideWindow
 from shared.shipments.carriers import CARRIERS
 from tests.carrier_signing import (
     colis_headers,
@@ -180,9 +180,18 @@ def test_timestamped_signatures_verify_within_300_seconds(carrier: str, skew_sec
 
 @pytest.mark.parametrize("carrier", ["colis", "shippo"])
 @pytest.mark.parametrize("skew_seconds", [301, -301, 3600, -86_400])
-def test_timestamped_signatures_outside_300_seconds_are_refused(carrier: str, skew_seconds: int) -> None:
+def test_timestamped_signatures_outside_300_seconds_are_refused_saying_so(carrier: str, skew_seconds: int) -> None:
     signed_at = NOW + timedelta(seconds=skew_seconds)
-    assert not verify(carrier, BODY, signed_headers(carrier, SECRET, BODY, signed_at))
+    with pytest.raises(TimestampOutsideWindow) as refused:
+        verify(carrier, BODY, signed_headers(carrier, SECRET, BODY, signed_at))
+    assert "timestamp is outside the 300 s window" in refused.value.detail
+    assert f"{abs(skew_seconds)} s {'ahead of' if skew_seconds > 0 else 'behind'}" in refused.value.detail
+
+
+@pytest.mark.parametrize("carrier", ["colis", "shippo"])
+def test_a_stale_signature_under_another_secret_is_only_a_mismatch(carrier: str) -> None:
+    signed_at = NOW - timedelta(hours=1)
+    assert not verify(carrier, BODY, signed_headers(carrier, "another secret", BODY, signed_at))
 
 
 @pytest.mark.parametrize("carrier", ["colis", "shippo"])
@@ -190,7 +199,8 @@ def test_the_window_follows_the_product_clock_not_the_signer(carrier: str) -> No
     signed_at = NOW - timedelta(days=3)
     headers = signed_headers(carrier, SECRET, BODY, signed_at)
     assert verify(carrier, BODY, headers, now=signed_at + timedelta(seconds=10))
-    assert not verify(carrier, BODY, headers, now=NOW)
+    with pytest.raises(TimestampOutsideWindow):
+        verify(carrier, BODY, headers, now=NOW)
 
 
 def test_colis_timestamp_is_part_of_what_is_signed() -> None:
