@@ -99,6 +99,25 @@ _RAW_BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+# Headers an operation cannot do without, which its handler reads as optional: so that a missing
+# one is the 400 the service words (a header powertools requires would be a 422 about a field).
+_REQUIRED_HEADERS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("post", "/v1/orders/{order_id}/refunds"): ("idempotency-key",),
+}
+
+
+def mark_required_headers(method: str, path: str, operation: dict[str, Any]) -> None:
+    required = _REQUIRED_HEADERS.get((method, path), ())
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "header" and parameter.get("name", "").lower() in required:
+            parameter["required"] = True
+            schema = parameter.get("schema", {})
+            alternatives = [s for s in schema.pop("anyOf", []) if s != {"type": "null"}]
+            if len(alternatives) == 1:
+                schema.update(alternatives[0])
+            schema.pop("default", None)
+
+
 def _problem_response(status: int, existing: dict[str, Any] | None) -> dict[str, Any]:
     """`status` answered as problem details; other media types a handler declares (the tracking
     page's HTML 404) are kept."""
@@ -153,6 +172,7 @@ def generate() -> dict[str, Any]:
                 if path.startswith("/v1/"):
                     operation["security"] = [{"bearer": []}]
                 document_errors(method, path, operation)
+                mark_required_headers(method, path, operation)
                 document["paths"].setdefault(path, {})[method] = operation
         _merge_components(document["components"]["schemas"], schema.get("components", {}).get("schemas", {}),
                           module_name)

@@ -1,21 +1,20 @@
 """Local-only API documentation: the committed OpenAPI document and a Swagger UI page, served by
-the local stack from the installed `swagger_ui_bundle` package (no CDN: the page works offline)."""
+the local stack. The page is Swagger UI 5 as powertools bundles it (its event_handler ships the
+script and stylesheet for its own `enable_swagger`), so it renders the 3.1 document as it is and
+needs no CDN nor a package of its own: it works offline."""
 
 from __future__ import annotations
 
-import copy
 import json
-import mimetypes
 from pathlib import Path
-from typing import Any
 
 from local.gateway_responses import Answer, json_answer, problem
 
 DOCUMENT_PATH = "/_local/openapi.json"
 DOCS_PATH = "/_local/docs"
-_UI_DOCUMENT = "openapi-3.0.json"
-_ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png",
-           "favicon-16x16.png")
+# The page's own files, by the name it asks for → the file in powertools' bundle.
+_ASSETS = {"swagger-ui-bundle.js": ("swagger-ui-bundle.min.js", "text/javascript; charset=utf-8"),
+           "swagger-ui.css": ("swagger-ui.min.css", "text/css; charset=utf-8")}
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -23,17 +22,16 @@ _PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <title>Colis API (local stack)</title>
 <link rel="stylesheet" href="{docs}/swagger-ui.css">
-<link rel="icon" type="image/png" href="{docs}/favicon-32x32.png" sizes="32x32">
 </head>
 <body>
 <div id="swagger-ui"></div>
 <script src="{docs}/swagger-ui-bundle.js"></script>
-<script src="{docs}/swagger-ui-standalone-preset.js"></script>
 <script>
 window.onload = function () {{
   window.ui = SwaggerUIBundle({{
-    url: "{docs}/{document}", dom_id: "#swagger-ui", deepLinking: true, validatorUrl: null,
-    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"
+    url: "{document}", dom_id: "#swagger-ui", deepLinking: true, validatorUrl: null,
+    docExpansion: "list", filter: true, tagsSorter: "alpha", persistAuthorization: true,
+    presets: [SwaggerUIBundle.presets.apis], layout: "BaseLayout"
   }});
 }};
 </script>
@@ -44,45 +42,10 @@ window.onload = function () {{
 
 def swagger_ui_directory() -> Path | None:
     try:
-        import swagger_ui_bundle
+        from aws_lambda_powertools.event_handler.openapi import swagger_ui
     except ImportError:
         return None
-    return Path(swagger_ui_bundle.swagger_ui_path)
-
-
-def as_openapi_30(document: dict[str, Any]) -> dict[str, Any]:
-    """The document as OpenAPI 3.0 for the page: swagger-ui-bundle 1.1.0 ships Swagger UI 4, which
-    refuses to render 3.1. Only what the generator emits is translated (`type: null` alternatives
-    become `nullable`, `const` an enum of one); /_local/openapi.json stays the real document."""
-    converted = _to_30(copy.deepcopy(document))
-    converted["openapi"] = "3.0.3"
-    return converted
-
-
-def _to_30(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_to_30(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = dict(node)
-    alternatives = node.get("anyOf")
-    if isinstance(alternatives, list) and {"type": "null"} in alternatives:
-        rest = [_to_30(alternative) for alternative in alternatives if alternative != {"type": "null"}]
-        del node["anyOf"]
-        if len(rest) == 1 and "$ref" not in rest[0]:
-            node.update(rest[0])
-        elif len(rest) == 1:
-            node["allOf"] = rest
-        else:
-            node["anyOf"] = rest
-        node["nullable"] = True
-    node = {key: _to_30(value) for key, value in node.items()}
-    if "const" in node:
-        node["enum"] = [node.pop("const")]
-    if node.get("type") == "null":  # a lone null (no other alternative): any value, nullable
-        del node["type"]
-        node["nullable"] = True
-    return node
+    return Path(swagger_ui.__file__).parent
 
 
 class ApiDocs:
@@ -98,33 +61,31 @@ class ApiDocs:
         if method not in ("GET", "HEAD"):
             return None
         if path == DOCUMENT_PATH:
-            return self._document(as_30=False)
+            return self._document()
         if path.rstrip("/") == DOCS_PATH:
             return self._page()
         if path.startswith(DOCS_PATH + "/"):
-            name = path.removeprefix(DOCS_PATH + "/")
-            return self._document(as_30=True) if name == _UI_DOCUMENT else self._asset(name)
+            return self._asset(path.removeprefix(DOCS_PATH + "/"))
         return None
 
-    def _document(self, *, as_30: bool) -> Answer:
+    def _document(self) -> Answer:
         if not self._document_file.is_file():
             return problem(404, "Not Found", f"{self._document_file.name} is missing: run `make openapi`.")
         document = json.loads(self._document_file.read_text(encoding="utf-8"))
         document["servers"] = [{"url": self._api_url, "description": "this local stack"}]
-        return json_answer(200, as_openapi_30(document) if as_30 else document)
+        return json_answer(200, document)
 
     def _page(self) -> Answer:
         if self._assets is None:
-            return problem(404, "Not Found", "The swagger-ui-bundle package is not installed (make install).")
-        body = _PAGE.format(docs=DOCS_PATH, document=_UI_DOCUMENT).encode("utf-8")
+            return problem(404, "Not Found", "aws-lambda-powertools' Swagger UI bundle is not installed (make install).")
+        body = _PAGE.format(docs=DOCS_PATH, document=DOCUMENT_PATH).encode("utf-8")
         return Answer(200, [("Content-Type", "text/html; charset=utf-8")], body)
 
     def _asset(self, name: str) -> Answer:
         # Only the page's own files by name: never a path into the package directory.
-        if self._assets is None or name not in _ASSETS or not (self._assets / name).is_file():
+        asset = _ASSETS.get(name)
+        if self._assets is None or asset is None or not (self._assets / asset[0]).is_file():
             return problem(404, "Not Found", f"No documentation asset {name!r}.")
-        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        if content_type.startswith("text/") or content_type.endswith("javascript"):
-            content_type += "; charset=utf-8"
+        file_name, content_type = asset
         return Answer(200, [("Content-Type", content_type), ("Cache-Control", "max-age=3600")],
-                      (self._assets / name).read_bytes())
+                      (self._assets / file_name).read_bytes())

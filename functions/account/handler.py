@@ -38,34 +38,49 @@ class ConnectionList(BaseModel):
     next_cursor: str | None = None
 
 
-@app.get("/v1/settings")
+@app.get("/v1/settings", tags=["Settings"], summary="Get the settings",
+         description=("The merchant's brand, tracking slug, support contacts, languages, "
+                      "notification switches and retention periods; `fees` is shown read-only (the "
+                      "operator sets it)."))
 def get_settings() -> Settings:
     return service.get_settings(MerchantRepository(), merchant_id(app))
 
 
-@app.patch("/v1/settings")
+@app.patch("/v1/settings", tags=["Settings"], summary="Update the settings",
+           description=("Changes only the fields sent. A body carrying `fees` is refused (422): the "
+                        "operator sets fees with `colis set-fees`."))
 def patch_settings(patch: SettingsPatch) -> Settings:
     return service.update_settings(MerchantRepository(), merchant_id(app), patch)
 
 
-@app.post("/v1/api-keys", responses={201: {"description": "Created; the key is shown once",
+@app.post("/v1/api-keys", tags=["API keys"], summary="Create an API key",
+          description=("Issues a new key for this merchant; the key itself is in this answer only, "
+                       "so store it now."),
+          responses={201: {"description": "Created; the key is shown once",
                                            "content": {"application/json": {"model": CreatedApiKey}}}})
 def create_api_key() -> Response[CreatedApiKey]:
     return json_response(201, service.create_api_key(ApiKeyRepository(), merchant_id(app)))
 
 
-@app.get("/v1/api-keys")
+@app.get("/v1/api-keys", tags=["API keys"], summary="List the API keys",
+         description=("Every key of the merchant, without the key values (they are shown once, at "
+                      "creation)."))
 def list_api_keys() -> ApiKeyList:
     return ApiKeyList(items=service.list_api_keys(ApiKeyRepository(), merchant_id(app)))
 
 
-@app.delete("/v1/api-keys/<key_id>", responses={204: {"description": "Revoked"}})
+@app.delete("/v1/api-keys/<key_id>", tags=["API keys"], summary="Revoke an API key",
+            description="The key stops working at once; requests made with it answer 401.",
+            responses={204: {"description": "Revoked"}})
 def revoke_api_key(key_id: str) -> Response[None]:
     service.revoke_api_key(ApiKeyRepository(), merchant_id(app), key_id)
     return Response(status_code=204)
 
 
-@app.post("/v1/connections", responses={201: {"description": "Created; the secret is shown once",
+@app.post("/v1/connections", tags=["Connections"], summary="Connect a carrier",
+          description=("Creates the webhook URL to give the carrier, with the secret it signs "
+                       "deliveries with (generated when none is sent; shown once)."),
+          responses={201: {"description": "Created; the secret is shown once",
                                               "content": {"application/json": {"model": CreatedConnection}}}})
 def create_connection(body: ConnectionRequest) -> Response[CreatedConnection]:
     created = service.create_connection(ConnectionRepository(), merchant_id(app), body.carrier, body.secret,
@@ -73,13 +88,16 @@ def create_connection(body: ConnectionRequest) -> Response[CreatedConnection]:
     return json_response(201, created)
 
 
-@app.get("/v1/connections")
+@app.get("/v1/connections", tags=["Connections"], summary="List the carrier connections",
+         description="Each connection's carrier and webhook URL (never its secret).")
 def list_connections() -> ConnectionList:
     return ConnectionList(items=service.list_connections(ConnectionRepository(), merchant_id(app),
                                                          public_base_url(app)))
 
 
-@app.delete("/v1/connections/<connection_id>", responses={204: {"description": "Deleted"}})
+@app.delete("/v1/connections/<connection_id>", tags=["Connections"], summary="Delete a carrier connection",
+            description="Its webhook URL answers 404 from now on.",
+            responses={204: {"description": "Deleted"}})
 def delete_connection(connection_id: str) -> Response[None]:
     service.delete_connection(ConnectionRepository(), merchant_id(app), connection_id)
     return Response(status_code=204)

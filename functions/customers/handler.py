@@ -68,27 +68,35 @@ def _s3() -> Any:
 
 
 # Static paths first: `/v1/customers/<customer_id>` would match them too.
-@app.get("/v1/customers/duplicates")
+@app.get("/v1/customers/duplicates", tags=["Customers"], summary="List duplicate candidates",
+         description="Groups of customers sharing a normalised address, to review and merge.")
 def duplicates(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
                cursor: Annotated[str | None, Query(max_length=2048)] = None) -> DuplicateList:
     groups, next_cursor = service.duplicate_groups(CustomerRepository(), merchant_id(app), limit=limit, cursor=cursor)
     return DuplicateList(groups=groups, next_cursor=next_cursor)
 
 
-@app.get("/v1/customers/import-template", responses={200: {"description": "CustomerImportSample.csv",
+@app.get("/v1/customers/import-template", tags=["Customer imports"], summary="Download the import template",
+         description="The CSV header the import reads, as `CustomerImportSample.csv`.",
+         responses={200: {"description": "CustomerImportSample.csv",
                                                             "content": {"text/csv": {}}}})
 def import_template() -> Response[bytes]:
     return Response(status_code=200, content_type="text/csv; charset=utf-8", body=template_csv().decode("utf-8"),
                     headers={"Content-Disposition": 'attachment; filename="CustomerImportSample.csv"'})
 
 
-@app.post("/v1/customers", responses={201: {"description": "Created",
+@app.post("/v1/customers", tags=["Customers"], summary="Create a customer",
+          description=("A customer needs a username or an email (or both); a username or email "
+                       "another customer of the merchant has is refused (409)."),
+          responses={201: {"description": "Created",
                                             "content": {"application/json": {"model": Customer}}}})
 def create_customer(body: CustomerIn) -> Response[Customer]:
     return json_response(201, service.create_customer(CustomerRepository(), merchant_id(app), body))
 
 
-@app.get("/v1/customers")
+@app.get("/v1/customers", tags=["Customers"], summary="List customers",
+         description=("Newest first, filtered by exact `username`, `email` or `tag`; paged with "
+                      "`limit` and `cursor`."))
 def list_customers(username: Annotated[str | None, Query(max_length=200)] = None,
                    email: Annotated[str | None, Query(max_length=254)] = None,
                    tag: Annotated[str | None, Query(max_length=100)] = None,
@@ -99,36 +107,48 @@ def list_customers(username: Annotated[str | None, Query(max_length=200)] = None
     return CustomerList(items=items, next_cursor=next_cursor)
 
 
-@app.get("/v1/customers/<customer_id>")
+@app.get("/v1/customers/<customer_id>", tags=["Customers"], summary="Get a customer",
+         description="A customer absorbed by a merge answers with the customer it was merged into.")
 def get_customer(customer_id: str) -> Customer:
     return service.get_customer(CustomerRepository(), merchant_id(app), customer_id)
 
 
-@app.patch("/v1/customers/<customer_id>")
+@app.patch("/v1/customers/<customer_id>", tags=["Customers"], summary="Update a customer",
+           description="Changes only the fields sent; `null` clears an optional field.")
 def patch_customer(customer_id: str, patch: CustomerPatch) -> Customer:
     return service.patch_customer(CustomerRepository(), merchant_id(app), customer_id, patch)
 
 
-@app.delete("/v1/customers/<customer_id>", responses={405: {"description": "Customers are never deleted"}})
+@app.delete("/v1/customers/<customer_id>", tags=["Customers"], summary="Delete a customer (not allowed)",
+            description=("Customers are never deleted (405): merge duplicates, or erase a customer's"
+                         " personal data with `POST /v1/customers/{id}/erase`."),
+            responses={405: {"description": "Customers are never deleted"}})
 def delete_customer(customer_id: str) -> Customer:
     raise NotSupported("Customers cannot be deleted or deactivated; merge duplicates instead, or erase "
                            "a customer's personal data with POST /v1/customers/{id}/erase.",
                            headers={"Allow": "GET, PATCH"})
 
 
-@app.put("/v1/customers/<customer_id>/tags")
+@app.put("/v1/customers/<customer_id>/tags", tags=["Customers"], summary="Replace a customer's tags",
+         description="The customer's tags become exactly the list sent.")
 def set_tags(customer_id: str, body: TagsBody) -> Customer:
     return service.set_tags(CustomerRepository(), merchant_id(app), customer_id, body.tags)
 
 
-@app.post("/v1/customers/<customer_id>/merge")
+@app.post("/v1/customers/<customer_id>/merge", tags=["Customers"], summary="Merge customers",
+          description=("The customers listed in `absorb` are merged into this one: their orders move"
+                       " to it, and their ids answer with it from now on."))
 def merge(customer_id: str, body: MergeBody) -> Customer:
     budget = min(INLINE_RELINK_SECONDS, max(0.0, app.lambda_context.get_remaining_time_in_millis() / 1000 - 10))
     return service.merge(CustomerRepository(), _orders(), merchant_id(app), customer_id, body.absorb,
                          relink_seconds=budget)
 
 
-@app.post(IMPORTS_PATH, responses={202: {"description": "Accepted", "content": {"application/json": {"model": ImportOut}}}})
+@app.post(IMPORTS_PATH, tags=["Customer imports"], summary="Import customers from CSV",
+          description=("Send the CSV file itself (`text/csv`, at most 4,000,000 bytes), or "
+                       "`{\"upload\": true}` (JSON) for a presigned URL to upload a larger file to. "
+                       "The import runs in the background: poll `GET /v1/customer-imports/{id}`."),
+          responses={202: {"description": "Accepted", "content": {"application/json": {"model": ImportOut}}}})
 def start_import(blank_cells: Annotated[Literal["keep", "clear"], Query()] = "keep") -> Response[ImportOut]:
     """`text/csv` body (at most 4,000,000 bytes), or `{"upload": true}` for a presigned upload URL."""
     merchant = merchant_id(app)
@@ -148,7 +168,9 @@ def start_import(blank_cells: Annotated[Literal["keep", "clear"], Query()] = "ke
     return json_response(202, report)
 
 
-@app.get(IMPORTS_PATH + "/<import_id>")
+@app.get(IMPORTS_PATH + "/<import_id>", tags=["Customer imports"], summary="Get an import's report",
+         description=("Its status and counts, and every skipped or invalid row with the reason (the "
+                      "header is row 1)."))
 def get_import(import_id: str) -> ImportOut:
     return service.import_report(CustomerImportRepository(), merchant_id(app), import_id)
 

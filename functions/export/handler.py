@@ -23,19 +23,28 @@ LinkSeconds = Annotated[int, Query(ge=1, le=LINK_MAX_SECONDS,
                                    description="lifetime of the download link in seconds (at most 3600)")]
 
 
-@app.post("/v1/exports", responses={202: {"description": "Accepted: the export runs in the background",
+@app.post("/v1/exports", tags=["Exports"], summary="Start an export",
+          description=("Shipments (CSV or XLSX, with filters), the customer list (CSV), or one "
+                       "customer's data (JSON or CSV). It runs in the background: poll `GET "
+                       "/v1/exports/{id}`."),
+          responses={202: {"description": "Accepted: the export runs in the background",
                                           "content": {"application/json": {"model": Export}}}})
 def create_export(body: Annotated[ExportRequest, Body()]) -> Response[Export]:
     export = service.request_export(ExportRepository(), CustomerRepository(), merchant_id(app), body)
     return json_response(202, export, headers={"Location": f"/v1/exports/{export.id}"})
 
 
-@app.get("/v1/exports/<export_id>")
+@app.get("/v1/exports/<export_id>", tags=["Exports"], summary="Get an export",
+         description=("Its status, rows written, and once ready a presigned `download_url` valid "
+                      "`expires_in` seconds."))
 def get_export(export_id: str, expires_in: LinkSeconds = LINK_DEFAULT_SECONDS) -> Export:
     return service.show_export(ExportRepository(), ExportFiles(), merchant_id(app), export_id, expires_in)
 
 
-@app.get("/v1/exports/<export_id>/download", responses={302: {"description": "Found: a fresh presigned link"},
+@app.get("/v1/exports/<export_id>/download", tags=["Exports"], summary="Download an export",
+         description=("Redirects (302) to a fresh presigned link to the file; 410 once the file has "
+                      "expired."),
+         responses={302: {"description": "Found: a fresh presigned link"},
                                                         410: {"description": "Gone: the file has expired"}})
 def download_export(export_id: str, expires_in: LinkSeconds = LINK_DEFAULT_SECONDS) -> Response[None]:
     link = service.download_link(ExportRepository(), ExportFiles(), merchant_id(app), export_id, expires_in)

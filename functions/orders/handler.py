@@ -47,7 +47,11 @@ def _customers() -> service.CustomerDirectory:
     return service.Customers()
 
 
-@app.post("/v1/orders", responses={201: {
+@app.post("/v1/orders", tags=["Orders"], summary="Import an order",
+          description=("Records an order from a storefront, with its lines, amounts and customer "
+                       "(matched to an existing customer or created). An `Idempotency-Key` makes "
+                       "retries safe."),
+          responses={201: {
     "description": "Created (or the order the same Idempotency-Key created, with Idempotent-Replayed: true)",
     "content": {"application/json": {"model": Order}}}})
 def import_order(body: OrderIn,
@@ -60,7 +64,9 @@ def import_order(body: OrderIn,
     return json_response(201, answer.order, {"Idempotent-Replayed": "true"} if answer.replayed else None)
 
 
-@app.get("/v1/orders")
+@app.get("/v1/orders", tags=["Orders"], summary="List orders",
+         description=("Newest first, filtered by status, order number, customer or tag; paged with "
+                      "`limit` and `cursor`."))
 def list_orders(
     status: Annotated[str | None, Query(description="open | paid | shipped | cancelled")] = None,
     order_number: Annotated[str | None, Query(max_length=64)] = None,
@@ -80,31 +86,39 @@ def list_orders(
     return OrderList(items=items, next_cursor=next_cursor)
 
 
-@app.get("/v1/orders/<order_id>")
+@app.get("/v1/orders/<order_id>", tags=["Orders"], summary="Get an order",
+         description="The order with its lines, amounts, customer, addresses and shipments.")
 def get_order(order_id: str) -> Order:
     return service.get_order(OrderRepository(), merchant_id(app), order_id)
 
 
-@app.patch("/v1/orders/<order_id>")
+@app.patch("/v1/orders/<order_id>", tags=["Orders"], summary="Edit an order",
+           description=("Changes the order number, an address (replaced whole) or lines (by sku); "
+                        "the answer carries the order and any warnings."))
 def edit_order(order_id: str, body: OrderPatch) -> OrderEdit:
     outcome = service.edit_order(OrderRepository(), _customers(), merchant_id(app), order_id, body)
     return OrderEdit(order=outcome.order, warnings=outcome.warnings)
 
 
-@app.post("/v1/orders/<order_id>/notes",
+@app.post("/v1/orders/<order_id>/notes", tags=["Orders"], summary="Add a note to an order",
+          description="Appends a note to the order's activity.",
           responses={201: {"description": "Created", "content": {"application/json": {"model": OrderActivity}}}})
 def add_note(order_id: str, body: service.NoteIn) -> Response[OrderActivity]:
     return json_response(201, service.add_note(OrderRepository(), merchant_id(app), order_id, body.text))
 
 
-@app.get("/v1/orders/<order_id>/activity")
+@app.get("/v1/orders/<order_id>/activity", tags=["Orders"], summary="List an order's activity",
+         description=("What happened to the order, newest first: edits, notes, shipments, refunds, "
+                      "cancellation."))
 def activity(order_id: str, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
              cursor: Annotated[str | None, Query(max_length=2048)] = None) -> OrderActivityList:
     items, next_cursor = service.activity(OrderRepository(), merchant_id(app), order_id, limit, cursor)
     return OrderActivityList(items=items, next_cursor=next_cursor)
 
 
-@app.post("/v1/orders/<order_id>/tracking",
+@app.post("/v1/orders/<order_id>/tracking", tags=["Orders"], summary="Add a tracking number to an order",
+          description=("Creates the order's shipment for a tracking number; the order is shipped "
+                       "from this answer on."),
           responses={201: {"description": "Created", "content": {"application/json": {"model": OrderTracking}}}})
 def add_tracking_number(order_id: str, body: service.TrackingIn) -> Response[OrderTracking]:
     outcome = service.add_tracking_number(OrderRepository(), ShipmentRepository(), MerchantRepository(),

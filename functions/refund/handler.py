@@ -32,7 +32,10 @@ class OrderCancellationResult(BaseModel):
     refund: Refund | None
 
 
-@app.post("/v1/orders/<order_id>/refunds",
+@app.post("/v1/orders/<order_id>/refunds", tags=["Refunds"], summary="Refund an order",
+          description=("Refunds all or part of a paid order through its payment provider. "
+                       "`Idempotency-Key` is required: a retry with the same key and body answers "
+                       "the first refund."),
           responses={201: {"description": "Created (or the first answer, replayed, with Idempotent-Replayed: true)",
                            "content": {"application/json": {"model": Refund}}}})
 def create_refund(order_id: str, body: RefundRequest,
@@ -45,12 +48,16 @@ def create_refund(order_id: str, body: RefundRequest,
     return Response(status_code=201, content_type="application/json", body=answer.body, headers=headers)
 
 
-@app.get("/v1/orders/<order_id>/refunds")
+@app.get("/v1/orders/<order_id>/refunds", tags=["Refunds"], summary="List an order's refunds",
+         description="The order's settled refunds, oldest first, with their amounts.")
 def list_refunds(order_id: str) -> RefundList:
     return RefundList(items=service.list_refunds(RefundStore(), merchant_id(app), order_id))
 
 
-@app.post("/v1/orders/<order_id>/cancel")
+@app.post("/v1/orders/<order_id>/cancel", tags=["Orders"], summary="Cancel an order",
+          description=("Cancels the order with a reason (`notify_customer` emails the customer); "
+                       "what the customer paid through the platform is refunded, and the refund is "
+                       "in the answer."))
 def cancel(order_id: str, body: service.CancelRequest) -> OrderCancellationResult:
     store = RefundStore()
     order, refund = service.cancel(store, payment_provider(store.table), merchant_id(app), order_id, body)

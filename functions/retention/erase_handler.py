@@ -25,7 +25,10 @@ def _seconds_left() -> float:
     return app.lambda_context.get_remaining_time_in_millis() / 1000
 
 
-@app.post("/v1/customers/<customer_id>/erase")
+@app.post("/v1/customers/<customer_id>/erase", tags=["Customers"], summary="Erase a customer's personal data",
+          description=("Redacts the customer now, with the records merged into it, their orders and "
+                       "the shipments of those orders; answers the record with `erased_at` set. "
+                       "Sending it again changes nothing more."))
 def erase_customer(customer_id: str) -> Customer:
     """Redacts the customer now, with the records merged into it, their orders and the shipments of
     those orders; answers the record, `erased_at` set. Sending it again changes nothing more."""

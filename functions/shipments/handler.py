@@ -32,14 +32,20 @@ class EventList(BaseModel):
     next_cursor: str | None = None
 
 
-@app.post("/v1/shipments", responses={201: {"description": "Created",
+@app.post("/v1/shipments", tags=["Shipments"], summary="Create a shipment",
+          description=("A shipment of one or more parcels with their tracking numbers; with "
+                       "`order_id`, the order is linked (and shipped) in the same write."),
+          responses={201: {"description": "Created",
                                             "content": {"application/json": {"model": Shipment}}}})
 def create_shipment(body: ShipmentIn) -> Response[Shipment]:
     return json_response(201, service.create_shipment(ShipmentRepository(), merchant_id(app), body,
                                                       public_base_url=public_base_url(app)))
 
 
-@app.get("/v1/shipments")
+@app.get("/v1/shipments", tags=["Shipments"], summary="List shipments",
+         description=("Newest first, filtered by status, creation time, batch or `q` (tracking "
+                      "number, order id or part of the recipient's name); paged with `limit` and "
+                      "`cursor`."))
 def list_shipments(
     status: Annotated[str | None, Query(description="one status, or several separated by commas")] = None,
     created_from: Annotated[str | None, Query(description="date (whole UTC day) or date-time, inclusive")] = None,
@@ -61,12 +67,14 @@ def list_shipments(
     return ShipmentList(items=items, next_cursor=next_cursor)
 
 
-@app.get("/v1/shipments/<shipment_id>")
+@app.get("/v1/shipments/<shipment_id>", tags=["Shipments"], summary="Get a shipment",
+         description="The shipment with its parcels, each with its status and public tracking URL.")
 def get_shipment(shipment_id: str) -> Shipment:
     return service.get_shipment(ShipmentRepository(), merchant_id(app), shipment_id)
 
 
-@app.get("/v1/shipments/<shipment_id>/events")
+@app.get("/v1/shipments/<shipment_id>/events", tags=["Tracking"], summary="List a shipment's tracking events",
+         description="The carrier updates of every parcel, newest first.")
 def tracking_history(
     shipment_id: str,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
@@ -76,17 +84,20 @@ def tracking_history(
     return EventList(items=items, next_cursor=next_cursor)
 
 
-@app.post("/v1/shipments/<shipment_id>/void-label")
+@app.post("/v1/shipments/<shipment_id>/void-label", tags=["Shipments"], summary="Void a shipment's label",
+          description="The shipment becomes `cancelled`.")
 def void_label(shipment_id: str) -> Shipment:
     return service.set_merchant_status(ShipmentRepository(), merchant_id(app), shipment_id, "void_label")
 
 
-@app.post("/v1/shipments/<shipment_id>/archive")
+@app.post("/v1/shipments/<shipment_id>/archive", tags=["Shipments"], summary="Archive a shipment",
+          description="The shipment becomes `archived`.")
 def archive(shipment_id: str) -> Shipment:
     return service.set_merchant_status(ShipmentRepository(), merchant_id(app), shipment_id, "archive")
 
 
-@app.delete("/v1/shipments/<shipment_id>")
+@app.delete("/v1/shipments/<shipment_id>", tags=["Shipments"], summary="Delete a shipment",
+            description="The shipment becomes `deleted`; it is kept until retention removes it.")
 def delete(shipment_id: str) -> Shipment:
     return service.set_merchant_status(ShipmentRepository(), merchant_id(app), shipment_id, "delete")
 

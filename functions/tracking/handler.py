@@ -58,9 +58,10 @@ NOT_FOUND = {"description": "No such slug, or no parcel with this number at that
 MOVED = {"description": "A former slug of the merchant: `Location` is the page under the current one"}
 
 
-@app.get("/track/<tracking_slug>/<tracking_number>",
-         description="The parcel's public page at the merchant whose slug it is, in `?lang=`, else the "
-                     "browser's language, else the recipient's.",
+@app.get("/track/<tracking_slug>/<tracking_number>", tags=["Tracking"], summary="Public tracking page",
+         description=("The parcel's public page at the merchant whose slug it is, in `?lang=`, else "
+                      "the browser's language, else the recipient's. HTML, or JSON with `Accept: "
+                      "application/json`. No API key."),
          responses={200: {"description": "The parcel (HTML, or JSON with `Accept: application/json`)",
                           "content": {"application/json": {"model": TrackingPageView}, "text/html": {}}},
                     301: MOVED, 404: NOT_FOUND})
@@ -83,9 +84,9 @@ def track(tracking_slug: str, tracking_number: str, lang: LANG = None) -> Respon
     return Response(200, HTML, render_tracking_page(view, view.language), {**headers, **PAGE_SECURITY})
 
 
-@app.get("/track/<tracking_slug>",
-         description="The merchant's lookup form: it sends `?tracking_number=` here, which answers 303 to "
-                     "the parcel's page.",
+@app.get("/track/<tracking_slug>", tags=["Tracking"], summary="Tracking lookup form",
+         description=("The merchant's lookup form: it sends `?tracking_number=` here, which answers "
+                      "303 to the parcel's page. No API key."),
          responses={200: {"description": "The lookup form", "content": {"text/html": {}}},
                     301: MOVED, 303: {"description": "`Location` is the page of the number asked for"},
                     404: NOT_FOUND})

@@ -38,7 +38,11 @@ def _warm_state() -> WarmState:
     return WarmState()
 
 
-@app.post("/webhooks/<carrier>/<connection_id>",
+@app.post("/webhooks/<carrier>/<connection_id>", tags=["Carrier webhooks"], summary="Receive a carrier delivery",
+          description=("Where a carrier sends tracking updates (no API key: signed with the "
+                       "connection's secret, as each carrier signs). Answers 200 also for "
+                       "duplicates, unknown tracking numbers and other event types; checks answer "
+                       "404, 413, 401, 400 in that order."),
           responses={200: {"description": "Accepted (also duplicates, unknown numbers, other event types)",
                            "content": {"application/json": {"model": DeliveryAnswer}}}})
 def receive_delivery(carrier: str, connection_id: str) -> Response[DeliveryAnswer]:

@@ -1,5 +1,5 @@
 """The local stack's API documentation routes (local/docs.py), without a running stack: the served
-document, the Swagger UI page and its assets, and the OpenAPI 3.0 view the page reads."""
+document, and the Swagger UI 5 page (powertools' bundle) reading it as it is (OpenAPI 3.1)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from local.__main__ import _banner
-from local.docs import DOCS_PATH, DOCUMENT_PATH, ApiDocs, as_openapi_30, swagger_ui_directory
+from local.docs import DOCS_PATH, DOCUMENT_PATH, ApiDocs, swagger_ui_directory
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = PROJECT_ROOT / "openapi.json"
@@ -66,32 +66,18 @@ def test_without_the_committed_document_the_route_says_how_to_make_it(tmp_path: 
     assert answer is not None and answer.status == 404 and b"make openapi" in answer.body
 
 
-def test_the_assets_come_from_the_installed_package() -> None:
+def test_the_assets_are_swagger_ui_5_from_powertools() -> None:
     directory = swagger_ui_directory()
-    assert directory is not None and (directory / "swagger-ui-bundle.js").is_file()
+    assert directory is not None and "aws_lambda_powertools" in directory.parts
+    script = (directory / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
+    assert re.search(r'"5\.\d+\.\d+"', script), "Swagger UI 5 (it renders OpenAPI 3.1)"
 
 
-def test_the_pages_view_of_the_document_is_openapi_30_without_31_keywords() -> None:
-    view = as_openapi_30(json.loads(COMMITTED.read_text()))
-    assert view["openapi"] == "3.0.3"
-    text = json.dumps(view)
-    assert '"type": "null"' not in text and '"const"' not in text
-    assert view["paths"].keys() == json.loads(COMMITTED.read_text())["paths"].keys()
-
-
-def test_nullable_alternatives_become_nullable() -> None:
-    document = {"openapi": "3.1.0", "components": {"schemas": {"A": {"properties": {
-        "name": {"anyOf": [{"type": "string", "maxLength": 5}, {"type": "null"}], "title": "Name"},
-        "brand": {"anyOf": [{"$ref": "#/components/schemas/B"}, {"type": "null"}]},
-        "either": {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]},
-        "kind": {"const": "csv", "type": "string"},
-    }}}}}
-    properties = as_openapi_30(document)["components"]["schemas"]["A"]["properties"]
-    assert properties["name"] == {"type": "string", "maxLength": 5, "title": "Name", "nullable": True}
-    assert properties["brand"] == {"allOf": [{"$ref": "#/components/schemas/B"}], "nullable": True}
-    assert properties["either"] == {"anyOf": [{"type": "string"}, {"type": "integer"}], "nullable": True}
-    assert properties["kind"] == {"enum": ["csv"], "type": "string"}
-    assert document["openapi"] == "3.1.0", "the original is left alone"
+def test_the_page_reads_the_31_document_itself(docs: ApiDocs) -> None:
+    page = docs.handle("GET", DOCS_PATH).body.decode()  # type: ignore[union-attr]
+    assert re.findall(r'url: "([^"]+)"', page) == [DOCUMENT_PATH]
+    assert json.loads(docs.handle("GET", DOCUMENT_PATH).body)["openapi"].startswith("3.1")  # type: ignore[union-attr]
+    assert docs.handle("GET", f"{DOCS_PATH}/openapi-3.0.json").status == 404  # type: ignore[union-attr]
 
 
 def test_the_start_up_banner_prints_the_docs_url() -> None:

@@ -68,3 +68,28 @@ def test_every_reference_resolves_and_every_schema_is_used() -> None:
     text = json.dumps(document)
     referenced = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', text))
     assert referenced == set(document["components"]["schemas"])
+
+
+RESOURCE_TAGS = {"Shipments", "Tracking", "Orders", "Refunds", "Customers", "Customer imports", "Exports", "Settings",
+                 "API keys", "Connections", "Carrier webhooks"}
+
+
+def test_every_operation_has_a_resource_tag_a_summary_that_is_not_its_path_and_a_description() -> None:
+    committed = json.loads(openapi.DOCUMENT.read_text())
+    for method, path, operation in _operations(committed):
+        label = f"{method} {path}"
+        assert len(operation.get("tags") or []) == 1 and operation["tags"][0] in RESOURCE_TAGS, label
+        summary = operation.get("summary") or ""
+        assert summary and path not in summary and not summary.startswith(method), label
+        assert len(operation.get("description") or "") > len(summary), label
+    summaries = [op["summary"] for _, _, op in _operations(committed)]
+    assert len(summaries) == len(set(summaries)), "each operation's summary tells it apart"
+
+
+def test_the_refund_idempotency_key_is_marked_required() -> None:
+    committed = json.loads(openapi.DOCUMENT.read_text())
+    parameters = committed["paths"]["/v1/orders/{order_id}/refunds"]["post"]["parameters"]
+    key = next(p for p in parameters if p["in"] == "header" and p["name"].lower() == "idempotency-key")
+    assert key["required"] is True and key["schema"]["type"] == "string"
+    order_import = committed["paths"]["/v1/orders"]["post"]["parameters"]
+    assert not next(p for p in order_import if p["name"].lower() == "idempotency-key").get("required")
