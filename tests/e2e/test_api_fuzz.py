@@ -28,6 +28,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -44,7 +45,8 @@ KNOWN_ID_EXAMPLES = 10  # per operation with path ids, the ids of the fuzz merch
 NEGATIVE_EXAMPLES = 8  # per operation, schema-violating parameters and bodies
 WALL_CLOCK_BUDGET_SECONDS = 200.0
 REQUEST_TIMEOUT_SECONDS = 30
-CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
+# negative_data_rejection: a schema-violating case (an unknown query parameter among them) must be a 4xx.
+CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance, negative_data_rejection]
 OWN_KEY_REVOCATION = ("DELETE", "/v1/api-keys/{key_id}")
 FUZZ_EMAIL = "fuzz.merchant.records@example.fr"
 
