@@ -57,7 +57,7 @@ def patch_settings(patch: SettingsPatch) -> Settings:
           description=("Issues a new key for this merchant; the key itself is in this answer only, "
                        "so store it now."),
           responses={201: {"description": "Created; the key is shown once",
-                                           "content": {"application/json": {"model": CreatedApiKey}}}})
+                           "content": {"application/json": {"model": CreatedApiKey}}}})
 def create_api_key() -> Response[CreatedApiKey]:
     return json_response(201, service.create_api_key(ApiKeyRepository(), merchant_id(app)))
 
@@ -81,7 +81,7 @@ def revoke_api_key(key_id: str) -> Response[None]:
           description=("Creates the webhook URL to give the carrier, with the secret it signs "
                        "deliveries with (generated when none is sent; shown once)."),
           responses={201: {"description": "Created; the secret is shown once",
-                                              "content": {"application/json": {"model": CreatedConnection}}}})
+                           "content": {"application/json": {"model": CreatedConnection}}}})
 def create_connection(body: ConnectionRequest) -> Response[CreatedConnection]:
     created = service.create_connection(ConnectionRepository(), merchant_id(app), body.carrier, body.secret,
                                         public_base_url(app))

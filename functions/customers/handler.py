@@ -79,7 +79,7 @@ def duplicates(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 @app.get("/v1/customers/import-template", tags=["Customer imports"], summary="Download the import template",
          description="The CSV header the import reads, as `CustomerImportSample.csv`.",
          responses={200: {"description": "CustomerImportSample.csv",
-                                                            "content": {"text/csv": {}}}})
+                          "content": {"text/csv": {}}}})
 def import_template() -> Response[bytes]:
     return Response(status_code=200, content_type="text/csv; charset=utf-8", body=template_csv().decode("utf-8"),
                     headers={"Content-Disposition": 'attachment; filename="CustomerImportSample.csv"'})
@@ -89,7 +89,7 @@ def import_template() -> Response[bytes]:
           description=("A customer needs a username or an email (or both); a username or email "
                        "another customer of the merchant has is refused (409)."),
           responses={201: {"description": "Created",
-                                            "content": {"application/json": {"model": Customer}}}})
+                           "content": {"application/json": {"model": Customer}}}})
 def create_customer(body: CustomerIn) -> Response[Customer]:
     return json_response(201, service.create_customer(CustomerRepository(), merchant_id(app), body))
 

@@ -28,7 +28,7 @@ LinkSeconds = Annotated[int, Query(ge=1, le=LINK_MAX_SECONDS,
                        "customer's data (JSON or CSV). It runs in the background: poll `GET "
                        "/v1/exports/{id}`."),
           responses={202: {"description": "Accepted: the export runs in the background",
-                                          "content": {"application/json": {"model": Export}}}})
+                           "content": {"application/json": {"model": Export}}}})
 def create_export(body: Annotated[ExportRequest, Body()]) -> Response[Export]:
     export = service.request_export(ExportRepository(), CustomerRepository(), merchant_id(app), body)
     return json_response(202, export, headers={"Location": f"/v1/exports/{export.id}"})

@@ -27,36 +27,48 @@ class EndpointList(BaseModel):
     next_cursor: str | None = None
 
 
-@app.post("/v1/webhook-endpoints", responses={201: {"description": "Created; the secret is shown once",
-                                                    "content": {"application/json": {"model": CreatedEndpoint}}}})
+@app.post("/v1/webhook-endpoints", tags=["Webhook endpoints"], summary="Register a webhook endpoint",
+          description=("An https URL that receives the events listed, signed with a `whsec_` secret "
+                       "shown in this answer only."),
+          responses={201: {"description": "Created; the secret is shown once",
+                           "content": {"application/json": {"model": CreatedEndpoint}}}})
 def create_endpoint(body: EndpointRequest) -> Response[CreatedEndpoint]:
     created = service.create_endpoint(WebhookEndpointStore(), merchant_id(app), body)
     return json_response(201, created, headers={"Location": f"/v1/webhook-endpoints/{created.id}"})
 
 
-@app.get("/v1/webhook-endpoints")
+@app.get("/v1/webhook-endpoints", tags=["Webhook endpoints"], summary="List webhook endpoints",
+         description=("The merchant's endpoints (never their secrets); paged with `limit` and "
+                      "`cursor`."))
 def list_endpoints(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> EndpointList:
     items, next_cursor = service.list_endpoints(WebhookEndpointStore(), merchant_id(app), limit=limit, cursor=cursor)
     return EndpointList(items=items, next_cursor=next_cursor)
 
 
-@app.get("/v1/webhook-endpoints/<endpoint_id>")
+@app.get("/v1/webhook-endpoints/<endpoint_id>", tags=["Webhook endpoints"], summary="Get a webhook endpoint",
+         description="Its URL, events, description and whether it is enabled (never its secret).")
 def get_endpoint(endpoint_id: str) -> WebhookEndpoint:
     return service.show_endpoint(WebhookEndpointStore(), merchant_id(app), endpoint_id)
 
 
-@app.patch("/v1/webhook-endpoints/<endpoint_id>")
+@app.patch("/v1/webhook-endpoints/<endpoint_id>", tags=["Webhook endpoints"], summary="Update a webhook endpoint",
+           description="Changes its `url`, `events` or `enabled`; only the fields sent.")
 def patch_endpoint(endpoint_id: str, body: EndpointPatch) -> WebhookEndpoint:
     return service.change_endpoint(WebhookEndpointStore(), merchant_id(app), endpoint_id, body)
 
 
-@app.delete("/v1/webhook-endpoints/<endpoint_id>", responses={204: {"description": "Deleted"}})
+@app.delete("/v1/webhook-endpoints/<endpoint_id>", tags=["Webhook endpoints"], summary="Delete a webhook endpoint",
+            description="No event is sent to it from now on.",
+            responses={204: {"description": "Deleted"}})
 def delete_endpoint(endpoint_id: str) -> Response[None]:
     service.delete_endpoint(WebhookEndpointStore(), merchant_id(app), endpoint_id)
     return Response(status_code=204)
 
 
-@app.post("/v1/webhook-endpoints/<endpoint_id>/rotate-secret")
+@app.post("/v1/webhook-endpoints/<endpoint_id>/rotate-secret", tags=["Webhook endpoints"],
+          summary="Rotate a webhook endpoint's secret",
+          description=("A new secret, shown once; the former one keeps signing beside it for 24 "
+                       "hours."))
 def rotate_secret(endpoint_id: str) -> CreatedEndpoint:
     """A new secret, shown once; the former one keeps signing beside it for 24 hours."""
     return service.rotate_secret(WebhookEndpointStore(), merchant_id(app), endpoint_id)

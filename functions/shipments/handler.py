@@ -36,7 +36,7 @@ class EventList(BaseModel):
           description=("A shipment of one or more parcels with their tracking numbers; with "
                        "`order_id`, the order is linked (and shipped) in the same write."),
           responses={201: {"description": "Created",
-                                            "content": {"application/json": {"model": Shipment}}}})
+                           "content": {"application/json": {"model": Shipment}}}})
 def create_shipment(body: ShipmentIn) -> Response[Shipment]:
     return json_response(201, service.create_shipment(ShipmentRepository(), merchant_id(app), body,
                                                       public_base_url=public_base_url(app)))

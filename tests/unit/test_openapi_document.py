@@ -71,7 +71,7 @@ def test_every_reference_resolves_and_every_schema_is_used() -> None:
 
 
 RESOURCE_TAGS = {"Shipments", "Tracking", "Orders", "Refunds", "Customers", "Customer imports", "Exports", "Settings",
-                 "API keys", "Connections", "Carrier webhooks"}
+                 "API keys", "Connections", "Carrier webhooks", "Webhook endpoints"}
 
 
 def test_every_operation_has_a_resource_tag_a_summary_that_is_not_its_path_and_a_description() -> None:
