@@ -34,7 +34,7 @@ def candidate_codes(code: str) -> list[str]:
     """The stored code, then its detail, then its head: `in_transit/arrived_at_facility`,
     `arrived_at_facility`, `in_transit` (EasyPost and Shippo store `status/detail`)."""
     head, _, detail = code.partition("/")
-    return [candidate for candidate in (code, detail, head) if candidate]
+    return list(dict.fromkeys(candidate for candidate in (code, detail, head) if candidate))
 
 
 def vocabulary_text(source: str | None, code: str | None, language: str) -> str | None:
