@@ -63,7 +63,8 @@ def ingest_delivery(connections: CachedConnections, shipments: ShipmentRepositor
     parsed = parse_delivery(carrier, payload)
     result = DeliveryResult(failures=list(parsed.failures), ignored=parsed.ignored, batch=parsed.batch)
     for update in parsed.updates:
-        result.outcomes.append(apply_canonical_update(shipments, connection.merchant_id, update, warm))
+        result.outcomes.append(apply_canonical_update(shipments, connection.merchant_id, update, warm,
+                                                      connection_id=connection.id))
     if result.batch and not result.outcomes:
         raise InvalidPayload("No event of the batch could be applied.",
                              errors=[{"index": f.index, "detail": f.detail} for f in result.failures])

@@ -130,6 +130,16 @@ def orphan_partition(merchant_id: str, number: str) -> str:
     return f"M#{merchant_id}#ORPHAN#{number}"
 
 
+def orphan_counter(connection_id: str) -> dict[str, str]:
+    """The live orphan count of one carrier connection (beside the connection's own item)."""
+    return key(f"CONN#{connection_id}", "ORPHANS")
+
+
+def orphan_expiry_claim(orphan_pk: str, orphan_sk: str) -> dict[str, str]:
+    """Marks an expired orphan's decrement as done, so a redelivered stream record counts once."""
+    return key(orphan_pk, f"EXPIRED#{orphan_sk}")
+
+
 # --- exports --------------------------------------------------------------------------------
 def export_job(merchant_id: str, export_id: str) -> dict[str, str]:
     return key(f"M#{merchant_id}", f"EXPORT#{export_id}")

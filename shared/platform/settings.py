@@ -33,6 +33,9 @@ def _required(value: str | None, name: str) -> str:
     return value
 
 
+DEFAULT_ORPHANS_PER_CONNECTION = 50_000
+
+
 @dataclass(frozen=True)
 class Settings:
     # AWS_ENDPOINT_URL: moto, for the local stack and the tests; None on AWS.
@@ -55,6 +58,9 @@ class Settings:
     # OUTBOUND_ALLOW_LOOPBACK: merchants' webhook endpoints may be plain http on loopback (set by the
     # local stack and the tests only; on AWS every endpoint is https to a public address).
     outbound_allow_loopback: bool
+    # ORPHANS_PER_CONNECTION: live updates for unknown tracking numbers a carrier connection may
+    # hold (DESIGN.md §1.1: 50,000); above it a delivery is 429 and the carrier retries.
+    orphans_per_connection: int
     _table_name: str | None = field(repr=False)
     _event_bus_name: str | None = field(repr=False)
     _export_bucket: str | None = field(repr=False)
@@ -105,7 +111,8 @@ class Settings:
 _NAMES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "TRACKING_BASE_URL", "CONNECTION_SECRET_PREFIX",
           "PAYMENT_PROVIDER", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_TRACE_DISABLED", "TABLE_NAME",
           "EVENT_BUS_NAME", "EXPORT_BUCKET", "IMPORT_BUCKET", "SENDER_EMAIL", "CURSOR_SECRET_ARN",
-          "PAYMENT_PROVIDER_SECRET_ARN", "SES_CONFIGURATION_SET", "OUTBOUND_ALLOW_LOOPBACK", "OUTBOUND_QUEUE_URL")
+          "PAYMENT_PROVIDER_SECRET_ARN", "SES_CONFIGURATION_SET", "OUTBOUND_ALLOW_LOOPBACK", "OUTBOUND_QUEUE_URL",
+          "ORPHANS_PER_CONNECTION")
 
 
 @lru_cache(maxsize=8)
@@ -121,6 +128,7 @@ def _build(values: tuple[str | None, ...]) -> Settings:
         tracing=(env["POWERTOOLS_TRACE_DISABLED"] or "true").strip().lower() not in ("1", "true"),
         ses_configuration_set=env["SES_CONFIGURATION_SET"] or None,
         outbound_allow_loopback=(env["OUTBOUND_ALLOW_LOOPBACK"] or "").strip().lower() in ("1", "true"),
+        orphans_per_connection=int(env["ORPHANS_PER_CONNECTION"] or DEFAULT_ORPHANS_PER_CONNECTION),
         _table_name=env["TABLE_NAME"], _event_bus_name=env["EVENT_BUS_NAME"], _export_bucket=env["EXPORT_BUCKET"],
         _import_bucket=env["IMPORT_BUCKET"], _sender_email=env["SENDER_EMAIL"],
         _cursor_secret_arn=env["CURSOR_SECRET_ARN"], _payment_provider_secret_arn=env["PAYMENT_PROVIDER_SECRET_ARN"],

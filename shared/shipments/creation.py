@@ -2,7 +2,9 @@
 
 A new shipment is `pre_transit`; its `ShipmentCreated` event (outbox) carries the `order_id`, which
 the orders function uses to link the shipment to its order. Carrier updates that arrived before the
-shipment existed (orphans) are applied at once.
+shipment existed (orphans) are applied: the oldest INLINE_ATTACH_LIMIT at once, within the request,
+and the rest by the orphan worker (`functions/shipments/orphan_events.py`), which every
+ShipmentCreated reaches, so that a number with thousands of orphans never holds up a creation.
 """
 
 from __future__ import annotations
@@ -18,10 +20,15 @@ from shared.platform.observability import count
 from shared.platform.settings import settings as environment  # `settings` is the merchant's here
 from shared.retention.timers import shipment_timer_items
 from shared.shipments.model import Parcel, Shipment, ShipmentIn
+from shared.shipments.orphans import OrphanStore
 from shared.shipments.public_links import public_tracking_url
 from shared.shipments.statuses import TrackingStatus
 from shared.shipments.store import ShipmentRepository
-from shared.shipments.tracking import apply_to_shipment
+from shared.shipments.tracking import WarmState, apply_to_shipment
+
+# Orphans a creating request attaches itself: about two writes each, so the request stays well
+# within its function's timeout however many a number has.
+INLINE_ATTACH_LIMIT = 25
 
 
 def create_shipment(shipments: ShipmentRepository, merchant_id: str, body: ShipmentIn,
@@ -58,14 +65,21 @@ def _settings(shipments: ShipmentRepository, merchant_id: str) -> Settings | Non
         return None
 
 
-def attach_orphan_updates(shipments: ShipmentRepository, merchant_id: str, shipment: Shipment) -> int:
-    """Updates that arrived before the shipment existed, applied oldest first, then dropped."""
+def attach_orphan_updates(shipments: ShipmentRepository, merchant_id: str, shipment: Shipment, *,
+                          limit: int | None = INLINE_ATTACH_LIMIT) -> int:
+    """Updates that arrived before the shipment existed, applied oldest first per parcel, each then
+    dropped and uncounted: at most `limit` (None: all). Safe to run twice, or beside another run:
+    an update already applied is a duplicate, an orphan already dropped is skipped."""
+    orphans = OrphanStore(shipments.table)
+    memory = WarmState()  # the shipment is read once, then known from the writes
     attached = 0
     for parcel in shipment.parcels:
-        for item_key, update in sorted(shipments.orphans(merchant_id, parcel.tracking_number),
-                                       key=lambda pair: pair[1].occurred_at):
-            apply_to_shipment(shipments, merchant_id, shipment.id, update)
-            shipments.delete_item(item_key)
+        left = None if limit is None else limit - attached
+        if left is not None and left <= 0:
+            break
+        for orphan in orphans.pending(merchant_id, parcel.tracking_number, limit=left):
+            apply_to_shipment(shipments, merchant_id, shipment.id, orphan.update, memory)
+            orphans.settle(orphan)
             attached += 1
     if attached:
         count("OrphanUpdatesAttached", attached)

@@ -16,6 +16,7 @@ from shared.events.outbox import outbox_entry
 from shared.platform import clock
 from shared.platform.observability import count
 from shared.shipments.model import Place, Shipment, TrackingEvent, derive
+from shared.shipments.orphans import OrphanStore
 from shared.shipments.statuses import CanonicalUpdate, TrackingStatus
 from shared.shipments.store import ShipmentRepository
 
@@ -178,8 +179,9 @@ class _NoMemory(WarmState):
 
 
 def apply_canonical_update(shipments: ShipmentRepository, merchant_id: str, update: CanonicalUpdate,
-                           warm: WarmState | None = None) -> Outcome:
-    """Record one update: on its parcel's shipment, or as an orphan until that shipment exists."""
+                           warm: WarmState | None = None, *, connection_id: str | None = None) -> Outcome:
+    """Record one update: on its parcel's shipment, or as an orphan until that shipment exists
+    (counted against `connection_id`'s cap: over it, `TooManyRequests`)."""
     memory = warm or _NoMemory()
     shipment_id = memory.shipment_id_for(shipments, merchant_id, update.tracking_number)
     if shipment_id is not None:
@@ -191,7 +193,7 @@ def apply_canonical_update(shipments: ShipmentRepository, merchant_id: str, upda
             entry = shipments.find_by_tracking_number(merchant_id, update.tracking_number)
             if entry is not None:
                 return apply_to_shipment(shipments, merchant_id, entry.shipment_id, update, memory)
-    recorded = shipments.record_orphan(merchant_id, update)
+    recorded = OrphanStore(shipments.table).record(merchant_id, update, connection_id)
     count("TrackingUpdateOrphaned" if recorded else "TrackingUpdateDuplicate")
     return "orphaned" if recorded else "duplicate"
 
