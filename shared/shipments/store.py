@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
@@ -17,10 +17,8 @@ from shared.dynamo.transactions import Transaction, TransactionRefused
 from shared.errors import Malformed, NotFound, Refused
 from shared.platform import clock
 from shared.shipments.model import Parcel, Shipment, TrackingEvent, TrackingNumberEntry
-from shared.shipments.statuses import CanonicalUpdate
 from shared.values.models import without_nulls
 
-ORPHAN_DAYS = 30
 # Rules of the conditional writes (named in `Refused.rule`).
 TRACKING_NUMBER_TAKEN = "tracking_number_taken:"
 SHIPMENT_EXISTS = "shipment_exists"
@@ -185,27 +183,6 @@ class ShipmentRepository(TableStore):
         """The event, once per dedup key (a conditional put): False when it was already there."""
         return writes.put_new(self._table, event_item(merchant_id, shipment_id, event, dedup_key),
                               rule=EVENT_RECORDED)
-
-    # --- orphans: updates for tracking numbers no shipment has yet -----------------------------
-    def record_orphan(self, merchant_id: str, update: CanonicalUpdate) -> bool:
-        """The update, once per dedup key, kept ORPHAN_DAYS: False when it was already there."""
-        now = clock.now()
-        item = {**keys.orphan_update(merchant_id, update.tracking_number, _iso(update.occurred_at),
-                                     update.dedup_key()),
-                "update": update.model_dump(mode="json"), "received_at": _iso(now),
-                keys.TTL: int((now + timedelta(days=ORPHAN_DAYS)).timestamp())}
-        return writes.put_new(self._table, without_nulls(item), rule=EVENT_RECORDED)
-
-    def orphans(self, merchant_id: str, number: str) -> list[tuple[dict[str, str], CanonicalUpdate]]:
-        """The number's orphan updates that have not expired (TTL deletes lag), with their keys."""
-        now = clock.epoch_seconds()
-        items = query_all(self._table, KeyConditionExpression=Key(keys.PK).eq(keys.orphan_partition(merchant_id, number)),
-                          ScanIndexForward=True)
-        return [(keys.key(i[keys.PK], i[keys.SK]), CanonicalUpdate.model_validate(i["update"]))
-                for i in items if int(i.get(keys.TTL, now + 1)) > now]
-
-    def delete_item(self, item_key: dict[str, str]) -> None:
-        writes.delete(self._table, item_key)
 
     # --- lists ---------------------------------------------------------------------------------
     def page_by_index(self, merchant_id: str, index: keys.Index, partition: str, *, limit: int,

@@ -166,7 +166,8 @@ def test_a_batch_cut_short_by_a_fault_is_redelivered_whole_and_each_event_stored
 def test_an_update_for_an_unknown_number_is_kept_once_across_a_fault(merchant: str, faults: FaultInjector) -> None:
     connection = colis_connection(merchant)
     event = colis_event("3SYZXG999000111", "in_transit", NOW)
-    fault = faults.fail("dynamodb", "PutItem", LostAnswer())  # the orphan landed, the answer did not
+    # the orphan and its count landed (one transaction), the answer did not
+    fault = faults.fail("dynamodb", "TransactWriteItems", LostAnswer())
     assert colis_delivery(connection, event).status >= 500
     assert fault.hits == 1
     redelivered: ApiResponse = colis_delivery(connection, event)
