@@ -26,9 +26,10 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from shared.dynamo import keys, writes
+from shared.dynamo.table import TableStore
 from shared.dynamo.transactions import Transaction, TransactionRefused
 from shared.errors import TooManyRequests
-from shared.platform import aws, clock
+from shared.platform import clock
 from shared.platform.settings import settings
 from shared.shipments.statuses import CanonicalUpdate
 from shared.values.models import without_nulls
@@ -54,9 +55,9 @@ def _iso(moment: datetime) -> str:
     return clock.isoformat(moment)
 
 
-class OrphanStore:
+class OrphanStore(TableStore):
     def __init__(self, table: Any | None = None, *, cap: int | None = None) -> None:
-        self._table = table if table is not None else aws.table()
+        super().__init__(table)
         self._cap = cap if cap is not None else settings().orphans_per_connection
 
     def record(self, merchant_id: str, update: CanonicalUpdate, connection_id: str | None) -> bool:

@@ -1,5 +1,6 @@
 """Shipments in the table: a shipment item (its fields in one JSON `doc`), one item per tracking
-number, the tracking history and orphan updates, read and written through the DynamoDB kernel."""
+number and the tracking history, read and written through the DynamoDB kernel (orphan updates:
+`shared.shipments.orphans`)."""
 
 from __future__ import annotations
 
