@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
@@ -346,7 +348,9 @@ def test_an_email_ses_refuses_is_failed_without_a_retry(
         merchant: str, stream: TableStream, outbox: Outbox, monkeypatch: pytest.MonkeyPatch) -> None:
     shipment = new_shipment(merchant)
     [created] = stream.published()
-    monkeypatch.setenv("SENDER_EMAIL", "not-verified@colis.test")
+    # The sender identity loses its verification: SES itself refuses the send (MessageRejected).
+    # (Another sender address would be refused earlier, by the role's ses:FromAddress condition.)
+    boto3.client("ses", region_name="eu-west-1").delete_identity(Identity=os.environ["SENDER_EMAIL"])
 
     assert notify(created)["outcomes"] == {"ready_to_ship": "failed"}
     stored = record(merchant, shipment["id"], "ready_to_ship")
