@@ -548,3 +548,14 @@ def test_a_long_carrier_message_is_stored_cut_to_1000_characters(
     assert shipment(merchant, made["id"])["parcels"][0]["carrier_message"] == "€" * 1_000
     [stored] = history(merchant, made["id"])
     assert stored["carrier_message"] == "€" * 1_000
+
+
+def test_sendcloud_announcing_a_parcel_without_a_number_is_200_and_records_nothing(
+        merchant: str, connections: dict[str, tuple[str, str]], aws_env: dict[str, Any]) -> None:
+    body = json.loads((EXAMPLES / "sendcloud_parcel_status_changed.json").read_text(encoding="utf-8"))
+    body["parcel"]["tracking_number"] = ""
+    body["parcel"]["status"] = {"id": 1001, "message": "Being announced"}
+    answer = signed(connections, "sendcloud", body)
+    assert answer.status == 200 and answer.json()["accepted"] == 0 and answer.json()["ignored"] is True
+    items = boto3.resource("dynamodb").Table(aws_env["TABLE_NAME"]).scan()["Items"]
+    assert not [item for item in items if "ORPHAN" in str(item.get("pk")) or str(item.get("sk")).startswith("EVENT#")]

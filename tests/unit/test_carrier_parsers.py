@@ -338,8 +338,8 @@ def _setting(name: str, path: tuple[Any, ...], value: Any) -> dict[str, Any]:
 
 
 INVALID = [
-    ("sendcloud", _without("sendcloud_parcel_status_changed.json", ("parcel", "tracking_number")), "parcel.tracking_number"),
-    ("sendcloud", _setting("sendcloud_parcel_status_changed.json", ("parcel", "tracking_number"), "  "), "parcel.tracking_number"),
+    ("sendcloud", _setting("sendcloud_parcel_status_changed.json", ("parcel", "tracking_number"), ["x"]),
+     "parcel.tracking_number"),
     ("sendcloud", _without("sendcloud_parcel_status_changed.json", ("parcel",)), "parcel"),
     ("sendcloud", _without("sendcloud_parcel_status_changed.json", ("parcel", "status")), "parcel.status"),
     ("sendcloud", _setting("sendcloud_parcel_status_changed.json", ("carrier_status_change_timestamp",), "yesterday"), "carrier_status_change_timestamp"),
@@ -525,3 +525,35 @@ def test_parsing_never_changes_the_payload() -> None:
         before = copy.deepcopy(body)
         parse_delivery(carrier, body)
         assert body == before
+
+
+@pytest.mark.parametrize("number", ["", "  ", None])
+def test_sendcloud_announcing_a_parcel_without_a_tracking_number_records_nothing(number: str | None) -> None:
+    body = example("sendcloud_parcel_status_changed.json")
+    body["parcel"]["tracking_number"] = number
+    body["parcel"]["status"] = {"id": 1001, "message": "Being announced"}
+    delivery = parse_delivery("sendcloud", body)
+    assert delivery.ignored and delivery.updates == [] and delivery.failures == []
+
+
+@pytest.mark.parametrize(("status", "detail", "expected"), [
+    ("failure", "delayed", S.failed_attempt),  # "customer not available"
+    ("failure", None, S.exception),
+    ("failure", "delivery_exception", S.exception),
+    ("failure", "return", S.returned_to_sender),
+    ("failure", "arrived_at_pickup_location", S.available_for_pickup),
+    ("error", "delayed", S.exception),  # not broad: the detail does not drag it
+    ("in_transit", "delayed", S.delayed),
+])
+def test_easypost_failure_refines_by_its_detail_like_a_broad_status(status: str, detail: str | None,
+                                                                     expected: TrackingStatus) -> None:
+    body = example("easypost_tracker.updated.json")
+    body["result"]["status"], body["result"]["status_detail"] = status, detail
+    assert only_update(parse_delivery("easypost", body)).status == expected
+
+
+def test_aftership_retired_out_for_delivery_002_is_available_for_pickup() -> None:
+    body = example("aftership_tracking_update.json")
+    body["msg"]["tag"], body["msg"]["subtag"] = "OutForDelivery", "OutForDelivery_002"
+    update = only_update(parse_delivery("aftership", body))
+    assert (update.status, update.carrier_code) == (S.available_for_pickup, "OutForDelivery_002")

@@ -42,25 +42,31 @@ class Tables(NamedTuple):
     status: Table
     detail: Table
     broad: frozenset[TrackingStatus]
+    pairs: Table
+    broad_codes: frozenset[str]
 
 
 @cache
 def tables() -> Tables:
     raw = section("easypost")
     return Tables(status=table(raw["status"]), detail=table(raw["status_detail"]),
-                  broad=statuses(raw["broad_statuses"]))
+                  broad=statuses(raw["broad_statuses"]), pairs=table(raw["status_pairs"]),
+                  broad_codes=frozenset(raw["broad_codes"]))
 
 
 def status(code: str | None, detail: str | None = None, message: str | None = None) -> TrackingStatus | None:
-    """The status, refined by the detail where the status is broad (or unknown) and the detail is not."""
+    """A listed status/detail pair; else the status, refined by the detail where the status is broad
+    (or unknown, or a raw code listed as broad: `failure`) and the detail is not."""
     maps = tables()
+    if code and detail and (paired := maps.pairs.get(f"{code}/{detail}")) is not None:
+        return paired
     base = maps.status.get(code or "")
     refined = maps.detail.get(detail or "")
     if refined is None:
         return base
     if base is None or base is TrackingStatus.unknown:
         return refined
-    if base in maps.broad and refined not in maps.broad:
+    if (base in maps.broad or code in maps.broad_codes) and refined not in maps.broad:
         return refined
     return base
 

@@ -48,6 +48,11 @@ def parse(body: dict[str, Any]) -> ParsedDelivery:
     if body.get("action") != TRACKING_ACTION:
         return ParsedDelivery.ignore()
     parcel = payload.obj(body.get("parcel"), "parcel")
+    number = payload.optional_text(parcel.get("tracking_number"), "parcel.tracking_number")
+    if number is None:
+        # Sendcloud announces a parcel before its label has a number ("Being announced", 1001):
+        # nothing to record yet, and a 400 would only make it deliver the same thing ten times.
+        return ParsedDelivery.ignore()
     current = payload.obj(parcel.get("status"), "parcel.status")
     status_id = payload.optional_text(current.get("id"), "parcel.status.id")
     message = payload.optional_text(current.get("message"), "parcel.status.message")
@@ -56,7 +61,7 @@ def parse(body: dict[str, Any]) -> ParsedDelivery:
     return ParsedDelivery(
         updates=[
             payload.update(
-                tracking_number=payload.text(parcel.get("tracking_number"), "parcel.tracking_number"),
+                tracking_number=number,
                 status=or_unknown(status(status_id, message=message)),
                 carrier_code=status_id,
                 carrier_message=message,
