@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,7 +13,7 @@ from functions.account import service
 from functions.account.service import ConnectionOut, CreatedConnection
 from functions.account.settings_patch import SettingsPatch
 from shared.http.api import api_resolver, json_response, merchant_id, public_base_url
-from shared.merchants.api_keys import ApiKey, ApiKeyRepository, CreatedApiKey
+from shared.merchants.api_keys import ApiKey, ApiKeyRepository, ApiKeyRequest, CreatedApiKey
 from shared.merchants.connections import Carrier, ConnectionRepository, ConnectionSecret
 from shared.merchants.model import Settings
 from shared.merchants.store import MerchantRepository
@@ -54,17 +55,18 @@ def patch_settings(patch: SettingsPatch) -> Settings:
 
 
 @app.post("/v1/api-keys", tags=["API keys"], summary="Create an API key",
-          description=("Issues a new key for this merchant; the key itself is in this answer only, "
-                       "so store it now."),
+          description=("Issues a new key for this merchant, named as asked, with the `write` scope "
+                       "(the default) or `read` (its writes answer 403). The key itself is in this "
+                       "answer only, so store it now. The body may be left out."),
           responses={201: {"description": "Created; the key is shown once",
                            "content": {"application/json": {"model": CreatedApiKey}}}})
-def create_api_key() -> Response[CreatedApiKey]:
-    return json_response(201, service.create_api_key(ApiKeyRepository(), merchant_id(app)))
+def create_api_key(body: Annotated[ApiKeyRequest | None, Body()] = None) -> Response[CreatedApiKey]:
+    return json_response(201, service.create_api_key(ApiKeyRepository(), merchant_id(app), body))
 
 
 @app.get("/v1/api-keys", tags=["API keys"], summary="List the API keys",
-         description=("Every key of the merchant, without the key values (they are shown once, at "
-                      "creation)."))
+         description=("Every key of the merchant with its name, scope and `last_used_at` (to within "
+                      "a minute), without the key values (they are shown once, at creation)."))
 def list_api_keys() -> ApiKeyList:
     return ApiKeyList(items=service.list_api_keys(ApiKeyRepository(), merchant_id(app)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from functions.account.settings_patch import SettingsPatch, apply_settings_patch
-from shared.merchants.api_keys import ApiKey, ApiKeyRepository, CreatedApiKey
+from shared.merchants.api_keys import ApiKey, ApiKeyRepository, ApiKeyRequest, CreatedApiKey
 from shared.merchants.connections import Connection, ConnectionRepository, webhook_url
 from shared.merchants.model import Settings
 from shared.merchants.store import MerchantRepository
@@ -33,8 +33,8 @@ def update_settings(merchants: MerchantRepository, merchant_id: str, patch: Sett
     return merchants.save_settings(merchant_id, updated, claim_slug=updated.tracking_slug != current.tracking_slug)
 
 
-def create_api_key(api_keys: ApiKeyRepository, merchant_id: str) -> CreatedApiKey:
-    return api_keys.create(merchant_id)
+def create_api_key(api_keys: ApiKeyRepository, merchant_id: str, request: ApiKeyRequest | None = None) -> CreatedApiKey:
+    return api_keys.create(merchant_id, request)
 
 
 def list_api_keys(api_keys: ApiKeyRepository, merchant_id: str) -> list[ApiKey]:

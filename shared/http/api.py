@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from pydantic import BaseModel, ValidationError
 
-from shared.errors import MAX_BODY_BYTES, DomainError, NotAuthenticated
+from shared.errors import MAX_BODY_BYTES, DomainError, Forbidden, NotAuthenticated
 from shared.http.bodies import load_json
 from shared.http.problems import PROBLEM_CONTENT_TYPE, problem_body, status_of
 from shared.platform.observability import logger
@@ -142,6 +142,21 @@ def _request_shape_middleware(app: APIGatewayRestResolver, next_middleware: Call
     return next_middleware(app)
 
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _scope_middleware(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
+    """A `read` key (the authorizer's `scope`) may call every GET of /v1/ and nothing that writes.
+    Checked here rather than in the authorizer's policy: its one policy covers the whole stage."""
+    event = app.current_event
+    if event.http_method.upper() in WRITE_METHODS and event.resource.startswith("/v1/"):
+        authorizer = event.request_context.authorizer
+        if authorizer and authorizer.get("scope") == "read":
+            raise Forbidden("This API key has the read scope: it cannot create, change or delete anything. "
+                            "Use a key with the write scope.")
+    return next_middleware(app)
+
+
 def _chain(*checks: Middleware) -> Middleware:
     def run(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
         def step(index: int) -> Callable[..., Response[Any]]:
@@ -181,7 +196,7 @@ def api_resolver(*, body_limits: Mapping[str, int] | None = None,
     app.exception_handler(ValidationError)(_on_model_validation)
     app.exception_handler(NotFoundError)(_on_not_found)
     app.exception_handler(Exception)(_on_unexpected)
-    checks: list[Middleware] = []
+    checks: list[Middleware] = [_scope_middleware]
     if default_body_limit is not None:
         checks.append(_body_limit_middleware(body_limits or {}, default_body_limit))
     checks.append(_request_shape_middleware)
