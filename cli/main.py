@@ -1,5 +1,6 @@
-"""`colis`: the operator CLI. Creates merchants, API keys and carrier connections against any
-endpoint (real AWS, or the local stack with `--endpoint-url`) and prints what it created as JSON."""
+"""`colis`: the operator CLI. Creates and lists merchants, API keys and carrier connections against
+any endpoint (real AWS, or the local stack with `--local`) and prints what it did as JSON. A failure
+is one line on stderr (exit 1), never a traceback."""
 
 from __future__ import annotations
 
@@ -7,13 +8,28 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from shared.merchants.connections import CARRIERS
+
+LOCAL_STATE_FILE = "local-stack.json"
+# Any credentials do for the local stack's moto; these make boto3 stop looking for real ones.
+_LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+class CliError(Exception):
+    """A failure the operator fixes: printed as one line."""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="colis", description=__doc__)
+    parser.add_argument("--local", action="store_true",
+                        help="work against the local stack: endpoint, table, secret prefix and usage plan from "
+                             "its state file; no AWS credentials needed")
+    parser.add_argument("--state-file", default=LOCAL_STATE_FILE,
+                        help=f"the local stack's state file, for --local (default {LOCAL_STATE_FILE})")
     parser.add_argument("--table", default=os.environ.get("TABLE_NAME"), help="DynamoDB table (env TABLE_NAME)")
     parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
                         help="AWS endpoint, e.g. http://127.0.0.1:5000 for the local stack")
@@ -36,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     key = commands.add_parser("create-api-key", help="create an API key for a merchant")
     key.add_argument("merchant_id")
 
+    commands.add_parser("list-merchants", help="list every merchant (id, name, created_at, tracking slug)")
+
+    listing = commands.add_parser("list-api-keys", help="list a merchant's API keys (never the key values)")
+    listing.add_argument("merchant_id")
+
+    revoke = commands.add_parser("revoke-api-key", help="revoke a merchant's API key at once")
+    revoke.add_argument("merchant_id")
+    revoke.add_argument("key_id")
+
     connection = commands.add_parser("create-connection", help="create a carrier connection")
     connection.add_argument("merchant_id")
     connection.add_argument("carrier", choices=CARRIERS)
@@ -50,9 +75,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _apply_local_state(args: argparse.Namespace) -> None:
+    """`--local`: what the local stack wrote in its state file, unless given explicitly."""
+    path = Path(args.state_file)
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CliError(f"{path} not found: start the local stack (make run) or pass --state-file") from None
+    except (OSError, ValueError) as error:
+        raise CliError(f"{path} cannot be read as the local stack's state ({type(error).__name__})") from None
+    if not isinstance(state, dict) or not state.get("table_name") or not state.get("aws_endpoint_url"):
+        raise CliError(f"{path} names no table_name and aws_endpoint_url: is it the local stack's state file?")
+    args.table = args.table or state["table_name"]
+    args.endpoint_url = args.endpoint_url or state["aws_endpoint_url"]
+    args.secret_prefix = args.secret_prefix or state.get("connection_secret_prefix")
+    args.usage_plan_id = args.usage_plan_id or state.get("usage_plan_id")
+    for name, value in _LOCAL_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+
+
 def _configure(args: argparse.Namespace) -> None:
+    if args.local:
+        _apply_local_state(args)
     if not args.table:
-        raise SystemExit("colis: --table (or TABLE_NAME) is required")
+        raise CliError("--table (or TABLE_NAME) is required; or --local for the local stack")
     os.environ["TABLE_NAME"] = args.table
     os.environ["AWS_DEFAULT_REGION"] = args.region
     if args.endpoint_url:
@@ -61,30 +107,77 @@ def _configure(args: argparse.Namespace) -> None:
         os.environ["CONNECTION_SECRET_PREFIX"] = args.secret_prefix
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    _configure(args)
+def _run(args: argparse.Namespace) -> Any:
     from cli import operations
+
+    commands: dict[str, Callable[[], Any]] = {
+        "create-merchant": lambda: _create_merchant(args),
+        "enrol-merchant": lambda: operations.enrol(args.merchant_id, _usage_plan(args)),
+        "create-api-key": lambda: operations.create_api_key(args.merchant_id),
+        "list-merchants": operations.list_merchants,
+        "list-api-keys": lambda: operations.list_api_keys(args.merchant_id),
+        "revoke-api-key": lambda: operations.revoke_api_key(args.merchant_id, args.key_id),
+        "set-fees": lambda: operations.set_fees(args.merchant_id, rate_percent=args.rate_percent, fixed=args.fixed,
+                                                card_percent=args.card_percent),
+        "create-connection": lambda: operations.create_connection(args.merchant_id, args.carrier, args.api_url,
+                                                                  args.secret),
+    }
+    return commands[args.command]()
+
+
+def _create_merchant(args: argparse.Namespace) -> dict[str, Any]:
+    from cli import operations
+
+    result = operations.create_merchant(args.name, args.usage_plan_id, args.tracking_slug)
+    if not args.no_key:
+        result["api_key"] = operations.create_api_key(result["merchant_id"])
+    return result
+
+
+def _usage_plan(args: argparse.Namespace) -> str:
+    if not args.usage_plan_id:
+        raise CliError("--usage-plan-id (or USAGE_PLAN_ID) is required")
+    return str(args.usage_plan_id)
+
+
+def _one_line(error: BaseException) -> str:
+    """What went wrong, in one line the operator can act on (never a traceback, never a key)."""
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+    )
+
     from shared.errors import DomainError
 
+    if isinstance(error, CliError):
+        return str(error)
+    if isinstance(error, DomainError):
+        return error.detail
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return "no AWS credentials found; use --local or configure credentials"
+    if isinstance(error, NoRegionError):
+        return "no AWS region; pass --region"
+    if isinstance(error, EndpointConnectionError):
+        return f"cannot reach {error.kwargs.get('endpoint_url', 'the AWS endpoint')}: is the local stack running?"
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "error")
+        operation = getattr(error, "operation_name", "a call")
+        if code == "ResourceNotFoundException":
+            return f"{operation}: {code} (is --table the stack's table?)"
+        return f"{operation}: {code}"
+    return f"unexpected {type(error).__name__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
-        if args.command == "create-merchant":
-            result = operations.create_merchant(args.name, args.usage_plan_id, args.tracking_slug)
-            if not args.no_key:
-                result["api_key"] = operations.create_api_key(result["merchant_id"])
-        elif args.command == "enrol-merchant":
-            if not args.usage_plan_id:
-                raise SystemExit("colis: --usage-plan-id (or USAGE_PLAN_ID) is required")
-            result = operations.enrol(args.merchant_id, args.usage_plan_id)
-        elif args.command == "create-api-key":
-            result = operations.create_api_key(args.merchant_id)
-        elif args.command == "set-fees":
-            result = operations.set_fees(args.merchant_id, rate_percent=args.rate_percent, fixed=args.fixed,
-                                         card_percent=args.card_percent)
-        else:
-            result = operations.create_connection(args.merchant_id, args.carrier, args.api_url, args.secret)
-    except DomainError as error:
-        print(f"colis: {error.detail}", file=sys.stderr)
+        _configure(args)
+        result = _run(args)
+    except Exception as error:  # the CLI's edge: every failure becomes one line
+        print(f"colis: {' '.join(_one_line(error).split())}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2))
     return 0

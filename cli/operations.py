@@ -35,7 +35,24 @@ def enrol(merchant_id: str, usage_plan_id: str) -> dict[str, Any]:
 def create_api_key(merchant_id: str) -> dict[str, Any]:
     MerchantRepository().get(merchant_id)
     created = ApiKeyRepository().create(merchant_id)
-    return {"id": created.id, "key": created.key, "merchant_id": merchant_id}
+    return {"id": created.id, "key": created.key, "scope": created.scope, "merchant_id": merchant_id}
+
+
+def list_merchants() -> list[dict[str, Any]]:
+    return [{"merchant_id": merchant.id, "name": merchant.name, "created_at": merchant.created_at,
+             "tracking_slug": merchant.settings.tracking_slug} for merchant in MerchantRepository().list_all()]
+
+
+def list_api_keys(merchant_id: str) -> list[dict[str, Any]]:
+    MerchantRepository().get(merchant_id)
+    keys = sorted(ApiKeyRepository().list(merchant_id), key=lambda key: key.created_at)
+    return [key.model_dump(mode="json") for key in keys]
+
+
+def revoke_api_key(merchant_id: str, key_id: str) -> dict[str, Any]:
+    MerchantRepository().get(merchant_id)
+    ApiKeyRepository().revoke(merchant_id, key_id)
+    return {"merchant_id": merchant_id, "id": key_id, "revoked": True}
 
 
 def create_connection(merchant_id: str, carrier: str, api_url: str, secret: str | None = None) -> dict[str, Any]:

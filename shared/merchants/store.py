@@ -8,7 +8,10 @@ import secrets
 import unicodedata
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
+
 from shared.dynamo import keys, writes
+from shared.dynamo.paging import query_all
 from shared.dynamo.transactions import Transaction, TransactionRefused
 from shared.dynamo.writes import ITEM_EXISTS, ITEM_IS_NEW
 from shared.errors import NotFound, Refused
@@ -44,6 +47,13 @@ class MerchantRepository:
                 raise
             return merchant
         raise Refused("No free tracking slug was found for this name; give one.", rule=SLUG_TAKEN)
+
+    def list_all(self) -> list[Merchant]:
+        """Every merchant, oldest first: the operator's list (a Query of the merchant index, no scan)."""
+        index, partition = keys.merchants_list()
+        items = query_all(self._table, IndexName=index.name, KeyConditionExpression=Key(index.pk).eq(partition))
+        merchants = [Merchant.model_validate(keys.strip_keys(item)) for item in items]
+        return sorted(merchants, key=lambda merchant: (merchant.created_at, merchant.id))
 
     def get(self, merchant_id: str) -> Merchant:
         item = self._table.get_item(Key=keys.merchant(merchant_id)).get("Item")
