@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 from collections.abc import Callable
@@ -22,11 +23,38 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 Middleware = Callable[[Any], Any]
 
 
+class _InArrivalOrder:
+    """A lock granted in arrival order. `threading.Lock` lets the thread that just released it take
+    it again first, so one busy caller (an export paging through a Query) could starve the others
+    (another merchant's export, an API request) for seconds."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiting: collections.deque[threading.Event] = collections.deque()
+        self._held = False
+
+    def __enter__(self) -> None:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait()  # the releasing thread hands the lock over: it stays held
+
+    def __exit__(self, *_: object) -> None:
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().set()
+            else:
+                self._held = False
+
+
 def _one_request_at_a_time(app: Any) -> Any:
     """moto's backends are not thread-safe: concurrent transactions and conditional writes lose
     updates (seen: refunded totals short under concurrent refunds). AWS applies each request
-    atomically, so the local engine serves one request at a time."""
-    lock = threading.Lock()
+    atomically, so the local engine serves one request at a time, in arrival order."""
+    lock = _InArrivalOrder()
 
     def serialised(environ: Any, start_response: Any) -> list[bytes]:
         with lock:
