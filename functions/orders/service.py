@@ -19,7 +19,7 @@ from shared.customers.store import CustomerRepository
 from shared.dynamo import keys
 from shared.dynamo.paging import decode_cursor, list_scope
 from shared.dynamo.retry import retry_changed
-from shared.dynamo.transactions import TransactionRefused
+from shared.dynamo.transactions import Transaction, TransactionRefused
 from shared.errors import ChangedMeanwhile, NotFound, Refused, Unavailable
 from shared.merchants.store import MerchantRepository
 from shared.orders.model import (
@@ -36,6 +36,7 @@ from shared.orders.model import (
     order_total,
     shipping_status,
 )
+from shared.orders.shipping import check_claimable, check_takes_shipments, recipient_of, shipped_by
 from shared.orders.store import (
     IMPORT_KEY_TAKEN,
     NUMBER_TAKEN,
@@ -51,7 +52,7 @@ from shared.refunds.store import ledger_item
 from shared.shipments.creation import create_shipment
 from shared.shipments.model import Package, ParcelIn, Shipment, ShipmentIn, valid_tracking_number
 from shared.shipments.statuses import TrackingStatus
-from shared.shipments.store import ShipmentRepository, month_partitions
+from shared.shipments.store import TRACKING_NUMBER_TAKEN, ShipmentRepository, month_partitions
 from shared.values.models import Address, ShortText, WebUrl
 from shared.values.money import zero
 
@@ -293,50 +294,54 @@ class TrackingOutcome:
 def add_tracking_number(orders: OrderRepository, shipments: ShipmentRepository, merchants: MerchantRepository,
                         merchant_id: str, order_id: str, body: TrackingIn, *,
                         public_base_url: str | None = None) -> TrackingOutcome:
-    """Link the merchant's shipment with that tracking number, or create a minimal one from the
-    order; either way the order becomes `shipped`."""
-    order = orders.get(merchant_id, order_id)
-    if order.status is OrderStatus.cancelled:
-        raise Refused("This order is cancelled; a tracking number cannot be added to it.")
-    entry = shipments.find_by_tracking_number(merchant_id, body.tracking_number)
-    if entry is not None:
-        shipment = _claim_shipment(shipments, merchant_id, entry.shipment_id, order.id)
-    else:
-        shipment = create_shipment(shipments, merchant_id, _shipment_for(shipments, merchants, merchant_id, order, body),
-                                   public_base_url=public_base_url)
-    linked = link_shipment(orders, shipments, merchant_id, order.id, shipment.id)
-    if linked is None:
-        raise NotFound(f"Order {order_id} does not exist.")
-    if linked.status is OrderStatus.cancelled:
-        raise Refused("This order was cancelled meanwhile; the shipment was linked but the order stays cancelled.")
-    return TrackingOutcome(linked, shipment)
-
-
-def _claim_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_id: str, order_id: str) -> Shipment:
-    def claim() -> Shipment:
-        shipment = shipments.get(merchant_id, shipment_id, consistent=True)
-        if shipment.order_id not in (None, order_id):
-            raise Refused(f"This tracking number belongs to shipment {shipment.id} of order {shipment.order_id}; "
-                          "use another tracking number.", rule="tracking_number_taken")
-        if shipment.status is TrackingStatus.cancelled:
-            raise Refused(f"The label of shipment {shipment.id} with this tracking number was voided; add the "
-                          "tracking number of the new label instead.", rule="label_voided")
-        if shipment.order_id == order_id:
-            return shipment
-        claimed = shipment.model_copy(deep=True)
-        claimed.order_id, claimed.version, claimed.updated_at = order_id, shipment.version + 1, clock.now()
+    """Link the merchant's shipment with that tracking number when the order may take it
+    (`shared.orders.shipping`), or create one from the order; either way the shipment and the
+    order change in one write, and the order is `shipped`."""
+    order = orders.get(merchant_id, order_id, consistent=True)
+    check_takes_shipments(order)
+    for _ in range(2):
+        entry = shipments.find_by_tracking_number(merchant_id, body.tracking_number)
+        if entry is not None:
+            return _claim_shipment(orders, shipments, merchant_id, order_id, entry.shipment_id)
         try:
-            shipments.save(merchant_id, claimed, shipment.version)
-        except Refused as lost:  # its only rule is the version check: the shipment changed meanwhile
-            raise ChangedMeanwhile(rule=lost.rule) from lost
-        return claimed
+            shipment = create_shipment(shipments, merchant_id, _shipment_for(shipments, merchants, merchant_id, order,
+                                                                             body),
+                                       public_base_url=public_base_url, orders=orders)
+        except Refused as refused:
+            if not (refused.rule or "").startswith(TRACKING_NUMBER_TAKEN):
+                raise
+            continue  # the same number added at the same moment: the shipment that won is there now
+        return TrackingOutcome(orders.get(merchant_id, order_id, consistent=True), shipment)
+    raise Unavailable("The tracking number kept changing hands; retry.")
+
+
+def _claim_shipment(orders: OrderRepository, shipments: ShipmentRepository, merchant_id: str, order_id: str,
+                    shipment_id: str) -> TrackingOutcome:
+    """The shipment takes the order's id and the order the shipment, in one transaction conditioned
+    on the versions read (so neither a cancellation nor another order's claim can slip between)."""
+    def claim() -> TrackingOutcome:
+        order = orders.get(merchant_id, order_id, consistent=True)
+        shipment = shipments.get(merchant_id, shipment_id, consistent=True)
+        check_claimable(order, shipment)
+        linked = shipped_by(order, shipment.id)
+        tx = Transaction(shipments.table)
+        claimed = shipment
+        if shipment.order_id is None:
+            claimed = shipment.model_copy(deep=True)
+            claimed.order_id, claimed.version, claimed.updated_at = order_id, shipment.version + 1, clock.now()
+            shipments.stage_save(tx, merchant_id, claimed, shipment.version)
+        if linked is not None:
+            orders.stage_save(tx, merchant_id, *linked)
+        tx.commit()
+        return TrackingOutcome(linked[0] if linked is not None else order, claimed)
 
     return retry_changed(claim, tries=MAX_ATTEMPTS)
 
 
 def _shipment_for(shipments: ShipmentRepository, merchants: MerchantRepository, merchant_id: str, order: Order,
                   body: TrackingIn) -> ShipmentIn:
-    """A minimal shipment for a label bought elsewhere: the order's shipping address as recipient,
+    """A minimal shipment for a label bought elsewhere: the order's shipping address as recipient
+    (with the customer's email and the order's language, so that the customer's emails reach them),
     the merchant's latest return address (else a placeholder with the brand name: the customer's
     billing address would put their personal data where retention does not redact it), the
     order's dimensions and estimated weight (else the smallest measures), the subtotal as value."""
@@ -348,7 +353,7 @@ def _shipment_for(shipments: ShipmentRepository, merchants: MerchantRepository, 
                       length=dims.length if dims else one, width=dims.width if dims else one,
                       height=dims.height if dims else one, weight_unit="kg", weight=weight, contents="merchandise",
                       value=order.amounts.subtotal, currency=order.currency)
-    return ShipmentIn(order_id=order.id, store=order.store, recipient=order.shipping_address,
+    return ShipmentIn(order_id=order.id, store=order.store, recipient=recipient_of(order),
                       return_address=_return_address(shipments, merchants, merchant_id, order), package=package,
                       postage_type="manual", carrier=body.carrier,
                       parcels=[ParcelIn(tracking_number=body.tracking_number, tracking_url=body.tracking_url)])

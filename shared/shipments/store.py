@@ -92,12 +92,13 @@ def shipment_from_item(item: dict[str, Any]) -> Shipment:
 
 class ShipmentRepository(TableStore):
     def create(self, merchant_id: str, shipment: Shipment, outbox: dict[str, Any],
-               also: Sequence[dict[str, Any]] = ()) -> None:
+               also: Sequence[dict[str, Any]] = (), *, tx: Transaction | None = None) -> None:
         """Shipment and its tracking-number items in one transaction: a number taken → `Refused`
         (rule `tracking_number_taken:<number>`). `also`: more items written with them (the
-        retention timers), unconditionally."""
-        tx = Transaction(self._table).put(shipment_to_item(merchant_id, shipment, outbox), condition=writes.ITEM_IS_NEW,
-                                          rule=SHIPMENT_EXISTS)
+        retention timers), unconditionally; `tx`: a transaction that already holds another
+        domain's part of the same write (the order a shipment ships), committed with them."""
+        tx = tx if tx is not None else Transaction(self._table)
+        tx.put(shipment_to_item(merchant_id, shipment, outbox), condition=writes.ITEM_IS_NEW, rule=SHIPMENT_EXISTS)
         for parcel in shipment.parcels:
             entry = TrackingNumberEntry(merchant_id=merchant_id, shipment_id=shipment.id, parcel_id=parcel.id,
                                         tracking_number=parcel.tracking_number, created_at=shipment.created_at)
@@ -135,6 +136,12 @@ class ShipmentRepository(TableStore):
         writes.put(self._table, shipment_to_item(merchant_id, shipment, outbox), condition=_VERSION_IS,
                    rule=writes.VERSION_CHANGED, names=_VERSION, values={":expected": expected_version},
                    detail="The shipment changed meanwhile; retry.")
+
+    def stage_save(self, tx: Transaction, merchant_id: str, shipment: Shipment, expected_version: int,
+                   outbox: dict[str, Any] | None = None) -> None:
+        """`save` as part of a larger transaction (a shipment linked to an order with the order)."""
+        tx.put(shipment_to_item(merchant_id, shipment, outbox), condition=_VERSION_IS, rule=writes.VERSION_CHANGED,
+               names=_VERSION, values={":expected": expected_version})
 
     def save_with_event(self, merchant_id: str, shipment: Shipment, expected_version: int,
                         outbox: dict[str, Any] | None, event: TrackingEvent, dedup_key: str) -> bool:

@@ -16,6 +16,7 @@ from shared.exports.model import ExportStatus
 from shared.exports.store import ExportRepository
 from shared.platform import aws, clock
 from shared.shipments.store import ShipmentRepository
+from tests.component.orders_support import new_order
 from tests.export_support import (
     API_MD_HEADER,
     bulk_shipments,
@@ -103,8 +104,9 @@ def test_shipment_amounts_are_on_the_first_parcel_s_row_only(merchant: str) -> N
 
 
 def test_every_column_of_a_full_shipment(merchant: str) -> None:
+    order_id = new_order(merchant)["id"]
     shipment = create_shipment(
-        merchant, order_id="1001", store="Boutique Lyon", batch_id="B-7", ship_date="2026-03-11",
+        merchant, order_id=order_id, store="Boutique Lyon", batch_id="B-7", ship_date="2026-03-11",
         signature_confirmation=True, insurance_amount="50",
         recipient=address(company="Lune SARL", address_2="Bâtiment B", region="ARA"),
         return_address={"first_name": "Atelier", "last_name": "Lune", "address_1": "5 quai Voltaire",
@@ -122,7 +124,7 @@ def test_every_column_of_a_full_shipment(merchant: str) -> None:
         "recipient_country": "FR", "recipient_phone": "'+33698765432", "recipient_email": "camille@example.fr",
         "return_name": "Atelier Lune", "return_address_1": "5 quai Voltaire", "return_address_2": "Cour",
         "return_city": "Paris", "return_region": "IDF", "return_postal_code": '="75007"', "return_country": "FR",
-        "contents": "gift", "description": "Théière", "value": "120.00", "currency": "CAD", "order_id": '="1001"',
+        "contents": "gift", "description": "Théière", "value": "120.00", "currency": "CAD", "order_id": order_id,
         "store": "Boutique Lyon", "package_type": "box", "size_unit": "in", "length": "12.5", "width": "8",
         "height": "4", "weight_unit": "lb", "weight": "3.25", "insurance_amount": "50",
         "signature_confirmation": "true", "postage_type": "standard", "carrier": "colissimo",
@@ -244,9 +246,11 @@ def test_q_as_an_exact_tracking_number_exports_every_parcel_of_its_shipment(merc
 
 
 def test_q_as_an_exact_order_id(merchant: str) -> None:
-    wanted = create_shipment(merchant, order_id="ORD-1001")
-    create_shipment(merchant, order_id="ORD-10011")
-    assert ids(export_rows(merchant, {"q": "ORD-1001"})) == {wanted.id}
+    order_id = new_order(merchant)["id"]
+    wanted = create_shipment(merchant, order_id=order_id)
+    create_shipment(merchant, order_id=new_order(merchant)["id"])
+    assert ids(export_rows(merchant, {"q": order_id})) == {wanted.id}
+    assert ids(export_rows(merchant, {"q": order_id[:-1]})) == set()  # exact, not a prefix
 
 
 def test_q_as_a_case_insensitive_part_of_the_recipient_s_name(merchant: str) -> None:

@@ -78,8 +78,8 @@ def test_without_any_shipment_the_return_address_is_a_placeholder_with_no_person
 
 
 def test_a_tracking_number_of_an_unlinked_shipment_links_that_shipment(merchant: str) -> None:
-    existing = create_shipment(merchant)
     order = new_order(merchant)
+    existing = create_shipment(merchant, recipient=order["shipping_address"])
     response = add_tracking(merchant, order["id"], existing["parcels"][0]["tracking_number"])
     assert response.status == 201
     assert response.json()["shipment"]["id"] == existing["id"]
@@ -173,10 +173,12 @@ def test_events_for_unknown_orders_or_other_actions_change_nothing(merchant: str
     assert get_order(merchant, order["id"]).json() == order
 
 
-def test_a_cancelled_order_stays_cancelled_when_a_shipment_names_it(merchant: str, stream: TableStream) -> None:
+def test_a_cancelled_order_takes_no_new_shipment(merchant: str, stream: TableStream) -> None:
     order = new_order(merchant)
     cancel(merchant, order["id"])
-    shipment = create_shipment(merchant, order_id=order["id"])
+    response = call(shipments_module.lambda_handler, api_event(
+        "POST", "/v1/shipments", body=shipment_body(order_id=order["id"]), merchant_id=merchant))
+    assert response.status == 409
     forward(stream)
     after = get_order(merchant, order["id"]).json()
-    assert after["status"] == "cancelled" and after["shipment_ids"] == [shipment["id"]]
+    assert after["status"] == "cancelled" and after["shipment_ids"] == []

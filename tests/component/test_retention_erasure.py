@@ -201,3 +201,18 @@ def test_an_erasure_cut_short_is_finished_by_the_same_request_again(merchant: st
     assert erase(merchant, customer["id"]).status == 200
     assert holds_personal_data(get_order(merchant, customer["orders"][1]).json()) == []
 
+
+
+def test_an_erasure_right_after_a_shipment_was_created_for_the_customers_order_reaches_it(merchant: str) -> None:
+    from functions.shipments.handler import lambda_handler as shipments_api
+    from tests.factories import shipment_body
+
+    order = new_order(merchant)
+    body = shipment_body(order_id=order["id"], recipient=order["shipping_address"])
+    created = call(shipments_api, api_event("POST", "/v1/shipments", body=body, merchant_id=merchant))
+    assert created.status == 201, created.body
+    # No stream and no worker ran: the shipment reaches the erasure through the order it was created for.
+    assert erase(merchant, order["customer_id"]).status == 200
+    recipient = get_shipment(merchant, created.json()["id"]).json()["recipient"]
+    assert recipient["last_name"] == "redacted" and recipient["email"] == "redacted"
+    assert holds_personal_data(recipient) == []

@@ -11,6 +11,7 @@ from functions.shipments.handler import lambda_handler as shipments_api
 from shared.merchants.store import MerchantRepository
 from shared.platform import clock
 from tests.apigw import ApiResponse, api_event, call
+from tests.component.orders_support import new_order
 from tests.factories import address, shipment_body
 
 
@@ -111,7 +112,8 @@ def _ids(response: ApiResponse) -> list[str]:
 def test_list_filters_by_status_batch_and_q(merchant: str) -> None:
     plain = create(merchant, shipment_body()).json()
     batched = create(merchant, shipment_body(batch_id="B-7")).json()
-    ordered = create(merchant, shipment_body(order_id="ord_42", recipient=address(first_name="Zoé",
+    order_id = new_order(merchant)["id"]
+    ordered = create(merchant, shipment_body(order_id=order_id, recipient=address(first_name="Zoé",
                                                                                  last_name="Marchand"))).json()
     action(merchant, plain["id"], "archive")
     assert _ids(listing(merchant, status="archived")) == [plain["id"]]
@@ -119,7 +121,7 @@ def test_list_filters_by_status_batch_and_q(merchant: str) -> None:
     assert _ids(listing(merchant, status="archived,pre_transit")) == [ordered["id"], batched["id"], plain["id"]]
     assert _ids(listing(merchant, batch_id="B-7")) == [batched["id"]]
     assert _ids(listing(merchant, q=batched["parcels"][0]["tracking_number"])) == [batched["id"]]
-    assert _ids(listing(merchant, q="ord_42")) == [ordered["id"]]
+    assert _ids(listing(merchant, q=order_id)) == [ordered["id"]]
     assert _ids(listing(merchant, q="zoé MARCH")) == [ordered["id"]]
     assert _ids(listing(merchant, q="nobody")) == []
 

@@ -132,8 +132,8 @@ def test_a_tracking_number_ships_the_order_and_voiding_its_label_returns_it_to_p
     assert api.post(f"/v1/orders/{order['id']}/cancel", json={"reason": "x"}).status_code == 200
 
 
-def test_a_shipment_created_for_the_order_ships_it(api: ApiClient) -> None:
-    order = create_order(api, payment_mode="external")
+def test_a_shipment_created_for_the_order_ships_it_from_its_201_on(api: ApiClient) -> None:
+    order = create_order(api)
     shipment = {
         "order_id": order["id"], "recipient": order["shipping_address"],
         "return_address": {"name": "Atelier", "address_1": "5 quai Voltaire", "city": "Paris", "country": "FR"},
@@ -144,8 +144,15 @@ def test_a_shipment_created_for_the_order_ships_it(api: ApiClient) -> None:
         "parcels": [{"tracking_number": f"E2E{uuid.uuid4().hex[:12].upper()}"}]}
     created = api.post("/v1/shipments", json=shipment)
     assert created.status_code == 201
-    shipped = eventually(lambda: (o := api.get(f"/v1/orders/{order['id']}").json())["status"] == "shipped" and o)
-    assert shipped and shipped["shipment_ids"] == [created.json()["id"]]
+    # At once, not when the stream catches up: a cancel right after the 201 refunds nothing.
+    cancelled = api.post(f"/v1/orders/{order['id']}/cancel", json={"reason": "x"})
+    assert cancelled.status_code == 409 and "shipped" in cancelled.json()["detail"]
+    shipped = api.get(f"/v1/orders/{order['id']}").json()
+    assert shipped["status"] == "shipped" and shipped["shipment_ids"] == [created.json()["id"]]
+    assert api.get(f"/v1/orders/{order['id']}/refunds").json()["items"] == []
+    unknown = api.post("/v1/shipments", json={**shipment, "order_id": "ord_unknown",
+                                              "parcels": [{"tracking_number": f"E2E{uuid.uuid4().hex[:12].upper()}"}]})
+    assert unknown.status_code == 422
 
 
 def test_a_cancellation_asked_to_notify_emails_the_customer_in_their_language(api: ApiClient,
