@@ -436,7 +436,9 @@ def test_a_creation_racing_an_import_chunk_gives_way(merchant: str, monkeypatch:
 
     def claim_after_a_racing_creation(self: importer.ChunkImporter, changed: list[Any]) -> None:
         def api_side() -> None:
-            racing["response"] = create(merchant, username="ana", email="api@example.com")
+            # Tags and an address give the record index entries: taking it back deletes them in a batch.
+            racing["response"] = create(merchant, username="ana", email="api@example.com", tags=["vip"],
+                                        address=address())
 
         racing["thread"] = threading.Thread(target=api_side)
         racing["thread"].start()
