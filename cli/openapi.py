@@ -180,6 +180,12 @@ def generate() -> dict[str, Any]:
     for name in _POWERTOOLS_ERROR_SCHEMAS:
         schemas.pop(name, None)
     _merge_components(schemas, PROBLEM_SCHEMAS, "problem details")
+    # Powertools documents routes only: the events Colis sends merchants are added here.
+    from shared.webhooks.payloads import openapi_webhooks
+
+    webhooks, webhook_schemas = openapi_webhooks()
+    _merge_components(schemas, webhook_schemas, "webhook payloads")
+    document["webhooks"] = webhooks
     document["paths"] = dict(sorted(document["paths"].items()))
     document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
     return document

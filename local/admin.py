@@ -18,6 +18,9 @@ from local.schedules import Schedules
 log = logging.getLogger("local.admin")
 
 PREFIX = "/_local/"
+# Schedules that do what the product clock says is due: moving the clock runs them at once (the
+# webhook retries a move made due go out now, not at the schedule's next real minute).
+CLOCK_DRIVEN_SCHEDULES = ("outbound-retries",)
 _ADVANCE_UNITS = {"advance_days": "days", "advance_hours": "hours", "advance_seconds": "seconds"}
 
 
@@ -33,8 +36,9 @@ def iso(moment: datetime) -> str:
 
 class LocalRoutes:
     def __init__(self, clock: ProductClock, sweep_ttl: Callable[[], int], schedules: Schedules, outbox: Outbox,
-                 docs: ApiDocs | None = None) -> None:
+                 docs: ApiDocs | None = None, after_clock_move: tuple[str, ...] = ()) -> None:
         self._clock = clock
+        self._after_clock_move = after_clock_move
         self._sweep_ttl = sweep_ttl
         self._schedules = schedules
         self._outbox = outbox
@@ -58,6 +62,8 @@ class LocalRoutes:
             return self._run_schedule(name.removeprefix("schedules/"))
         if name == "outbox" and method == "GET":
             return json_answer(200, {"items": self._outbox.items()})
+        if name == "webhook-deliveries" and method == "GET":
+            return json_answer(200, {"items": pending_webhook_deliveries(self._clock.now())})
         if name == "outbox" and method == "DELETE":
             self._outbox.clear()
             return Answer(204)
@@ -78,6 +84,12 @@ class LocalRoutes:
             self._clock.advance(delta)
         expired = self._sweep_ttl()  # TTL reacts to the move at once, not at the next sweep
         log.info("product clock now %s (%d item(s) expired)", iso(self._clock.now()), expired)
+        for schedule in self._after_clock_move:
+            if schedule in self._schedules:
+                try:
+                    self._schedules.run(schedule)
+                except Exception:
+                    log.exception("schedule %s failed after the clock moved", schedule)
         return self._clock_now()
 
     def _run_schedule(self, name: str) -> Answer:
@@ -89,3 +101,13 @@ class LocalRoutes:
             log.exception("schedule %s failed", name)
             return problem(500, "Schedule Failed", f"{type(error).__name__}: {error}")
         return json_answer(200, {"schedule": name, "result": result})
+
+
+def pending_webhook_deliveries(now: datetime) -> list[dict[str, Any]]:
+    """Webhook deliveries waiting for their next attempt, soonest first (due or not)."""
+    from shared.dynamo.keys import due_epoch_of
+    from shared.webhooks.store import WebhookEndpointStore
+
+    return [{"merchant_id": merchant_id, "endpoint_id": endpoint_id, "event_id": event_id,
+             "due_at": iso(datetime.fromtimestamp(due_epoch_of(position), UTC))}
+            for merchant_id, endpoint_id, event_id, position in WebhookEndpointStore().pending(now)]

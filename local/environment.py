@@ -32,12 +32,13 @@ def base_environment(endpoint_url: str) -> dict[str, str]:
 
 
 def with_local_values(per_function: Mapping[str, Mapping[str, str]], api_url: str) -> dict[str, dict[str, str]]:
-    """Values only the local stack can know: its own URL for links, and one cursor secret when the
-    template gives none."""
+    """Values only the local stack can know: its own URL for links, one cursor secret when the
+    template gives none, and that merchants' webhook endpoints may be plain http on loopback (a
+    receiver on this machine; never so on AWS)."""
     cursor_secret = secrets.token_hex(32)
     out = {}
     for name, variables in per_function.items():
-        environment = {**variables, "TRACKING_BASE_URL": api_url}
+        environment = {**variables, "TRACKING_BASE_URL": api_url, "OUTBOUND_ALLOW_LOOPBACK": "true"}
         if not environment.get("CURSOR_SECRET"):
             environment["CURSOR_SECRET"] = cursor_secret
         out[name] = environment

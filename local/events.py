@@ -93,3 +93,4 @@ def start_rule_feeds(targets: list[RuleTarget], invoker: Invoker, aws: Aws,
                               _delivered_event(target, aws.account_id), stop)
         feeds.append(feed)
     return feeds
+

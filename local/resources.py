@@ -153,6 +153,24 @@ def _create_parameter(aws: Aws, logical_id: str, props: dict[str, Any]) -> tuple
 
 
 Creator = Callable[[Aws, str, dict[str, Any]], tuple[str, Attributes]]
+
+
+def _create_rule(aws: Aws, logical_id: str, props: dict[str, Any]) -> tuple[str, Attributes]:
+    """A rule's targets that are SQS queues are put in moto as they are: moto then puts each
+    matching event on the queue, and the queue's consumer (local/queues.py) takes it from there.
+    Function targets are fed by local/events.py; schedules by local/schedules.py."""
+    name = str(props.get("Name") or physical_name(logical_id))[:64]
+    bus = str(props.get("EventBusName") or "default").split("event-bus/", 1)[-1]
+    arn = f"arn:aws:events:{aws.region}:{aws.account_id}:rule/{bus}/{name}"
+    queues = [t for t in props.get("Targets") or [] if str(t.get("Arn", "")).startswith("arn:aws:sqs:")]
+    pattern = props.get("EventPattern")
+    if pattern and queues:
+        events = aws.client("events")
+        events.put_rule(Name=name, EventBusName=bus, State=str(props.get("State", "ENABLED")),
+                        EventPattern=pattern if isinstance(pattern, str) else json.dumps(pattern))
+        events.put_targets(Rule=name, EventBusName=bus,
+                           Targets=[{"Id": str(t.get("Id", "queue")), "Arn": str(t["Arn"])} for t in queues])
+    return name, {"Arn": arn}
 def _create_usage_plan(aws: Aws, logical_id: str, props: dict[str, Any]) -> tuple[str, Attributes]:
     """In moto, so that merchant enrolment (`create_usage_plan_key`) runs against it as in AWS."""
     throttle = props.get("Throttle") or {}
@@ -182,6 +200,7 @@ CREATORS: dict[str, Creator] = {
     "AWS::SecretsManager::Secret": _create_secret,
     "AWS::SSM::Parameter": _create_parameter,
     "AWS::ApiGateway::UsagePlan": _create_usage_plan,
+    "AWS::Events::Rule": _create_rule,
 }
 
 

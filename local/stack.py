@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.admin import LocalRoutes
+from local.admin import CLOCK_DRIVEN_SCHEDULES, LocalRoutes
 from local.docs import ApiDocs
 from local.environment import ProcessEnvironment, base_environment, split_environments, with_local_values
 from local.events import RULE_EVENT_TYPES, rule_targets, start_rule_feeds
@@ -148,7 +148,8 @@ def _wire(stack: Stack, template: Template, aws: Aws, project_root: Path, backgr
     for poller in stack._pollers:
         poller.start()
     docs = ApiDocs(project_root / "openapi.json", stack.api_url)
-    local_routes = LocalRoutes(stack.clock, stack.ttl.sweep, stack.schedules, stack.outbox, docs)
+    local_routes = LocalRoutes(stack.clock, stack.ttl.sweep, stack.schedules, stack.outbox, docs,
+                               after_clock_move=CLOCK_DRIVEN_SCHEDULES)
     return Gateway(build_routes(template, resolver, functions), invoker, local_routes, UsagePlanGate(aws))
 
 

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from functions.outbound import service
+from functions.outbound.service import Delivery
 from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shared.http.api import api_resolver, json_response, merchant_id
 from shared.platform.observability import entrypoint
@@ -72,6 +73,38 @@ def delete_endpoint(endpoint_id: str) -> Response[None]:
 def rotate_secret(endpoint_id: str) -> CreatedEndpoint:
     """A new secret, shown once; the former one keeps signing beside it for 24 hours."""
     return service.rotate_secret(WebhookEndpointStore(), merchant_id(app), endpoint_id)
+
+
+@app.post("/v1/webhook-endpoints/<endpoint_id>/test", tags=["Webhook endpoints"], summary="Send a test ping",
+          description=("Sends a `ping` event to the endpoint, whatever it subscribes to; the attempt "
+                       "appears in its delivery log."),
+          responses={202: {"description": "Accepted: a ping is sent"}})
+def send_test(endpoint_id: str) -> Response[None]:
+    service.send_test(WebhookEndpointStore(), merchant_id(app), endpoint_id)
+    return Response(status_code=202)
+
+
+class DeliveryList(BaseModel):
+    items: list[Delivery]
+    next_cursor: str | None = None
+
+
+@app.get("/v1/webhook-endpoints/<endpoint_id>/deliveries", tags=["Webhook endpoints"],
+         summary="List an endpoint's delivery attempts",
+         description=("Every attempt of the last 30 days, newest first: event, status code, latency, "
+                      "error, attempt number and when the next attempt is due."))
+def list_deliveries(endpoint_id: str, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> DeliveryList:
+    items, next_cursor = service.list_deliveries(WebhookEndpointStore(), merchant_id(app), endpoint_id,
+                                                 limit=limit, cursor=cursor)
+    return DeliveryList(items=items, next_cursor=next_cursor)
+
+
+@app.post("/v1/webhook-deliveries/<delivery_id>/retry", tags=["Webhook endpoints"], summary="Resend a delivery",
+          description="Sends the event of this logged attempt to its endpoint again, now, once.",
+          responses={202: {"description": "Accepted: sent again now"}})
+def retry_delivery(delivery_id: str) -> Response[None]:
+    service.retry_delivery(WebhookEndpointStore(), merchant_id(app), delivery_id)
+    return Response(status_code=202)
 
 
 @entrypoint(correlation_id_path="requestContext.requestId")

@@ -3,8 +3,13 @@ a merchant's endpoints (API.md "Webhook endpoints")."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from functions.outbound.delivery import queue_message
 from shared.errors import Invalid
-from shared.platform import clock
+from shared.platform import aws, clock
 from shared.platform.settings import settings
 from shared.webhooks.model import (
     CreatedEndpoint,
@@ -68,3 +73,42 @@ def rotate_secret(store: WebhookEndpointStore, merchant_id: str, endpoint_id: st
 
 def delete_endpoint(store: WebhookEndpointStore, merchant_id: str, endpoint_id: str) -> None:
     store.delete(merchant_id, endpoint_id)
+
+
+# --- deliveries ------------------------------------------------------------------------------------
+class Delivery(BaseModel):
+    """One attempt as the delivery log shows it (API.md)."""
+
+    id: str
+    event_id: str
+    event_type: str
+    status_code: int | None
+    latency_ms: int | None
+    error: str | None
+    attempt: int
+    next_attempt_at: datetime | None
+    attempted_at: datetime
+
+
+def _enqueue(kind: str, merchant_id: str, **ids: str) -> None:
+    """The delivery function sends it (the API answers 202 without waiting for the merchant's server)."""
+    aws.client("sqs").send_message(QueueUrl=settings().outbound_queue_url,
+                                   MessageBody=queue_message(kind, merchant_id, **ids))
+
+
+def send_test(store: WebhookEndpointStore, merchant_id: str, endpoint_id: str) -> None:
+    store.get(merchant_id, endpoint_id)  # 404 now, not a silent failure later
+    _enqueue("ping", merchant_id, endpoint_id=endpoint_id)
+
+
+def list_deliveries(store: WebhookEndpointStore, merchant_id: str, endpoint_id: str, *, limit: int,
+                    cursor: str | None) -> tuple[list[Delivery], str | None]:
+    store.get(merchant_id, endpoint_id)
+    attempts, next_cursor = store.deliveries(merchant_id, endpoint_id, limit=limit, cursor=cursor)
+    return [Delivery.model_validate(a.model_dump(exclude={"body", "endpoint_id"})) for a in attempts], next_cursor
+
+
+def retry_delivery(store: WebhookEndpointStore, merchant_id: str, delivery_id: str) -> None:
+    logged = store.delivery(merchant_id, delivery_id)
+    store.get(merchant_id, logged.endpoint_id)
+    _enqueue("replay", merchant_id, delivery_id=delivery_id)

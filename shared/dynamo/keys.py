@@ -432,3 +432,27 @@ def webhook_delivery(merchant_id: str, delivery_id: str) -> dict[str, str]:
 def webhook_deliveries_of_endpoint(merchant_id: str, endpoint_id: str) -> str:
     """GSI1 partition of an endpoint's delivery attempts (sort: the delivery id)."""
     return f"M#{merchant_id}#WHE#{endpoint_id}#WHD"
+
+
+# A delivery waiting for its next attempt: one item per (endpoint, event) in the merchant's
+# partition, in the sparse `due` index under a partition per UTC day of its due time (not the
+# retention timers' `DUE#` months), sorted by due time: the retry schedule reads the last few days'
+# partitions up to now, never a scan.
+WEBHOOK_RETRY_DUE_PREFIX = "WHDUE#"
+
+
+def webhook_retry(merchant_id: str, endpoint_id: str, event_id: str) -> dict[str, str]:
+    return key(f"M#{merchant_id}", f"WHR#{endpoint_id}#{event_id}")
+
+
+def webhook_retry_due_partition(day: date) -> str:
+    return f"{WEBHOOK_RETRY_DUE_PREFIX}{day:%Y-%m-%d}"
+
+
+def webhook_retry_of(pk: str, sk: str) -> tuple[str, str, str]:
+    """(merchant_id, endpoint_id, event_id) of a `webhook_retry` key (the due index is KEYS_ONLY)."""
+    marker, merchant_id = pk.split("#", 1)
+    kind, endpoint_id, event_id = sk.split("#")
+    if marker != "M" or kind != "WHR":
+        raise ValueError("not a webhook retry key")
+    return merchant_id, endpoint_id, event_id

@@ -22,6 +22,25 @@ from shared.platform import aws, clock
 from shared.webhooks.model import MAX_ENDPOINTS, StoredEndpoint
 
 DELIVERY_LOG_LIFETIME = timedelta(days=30)
+# A claimed retry is hidden this long: if its run dies, the schedule finds it again afterwards.
+CLAIM_LEASE = timedelta(minutes=5)
+# The retry schedule looks this far back for due items (retries last about 3 days).
+DUE_LOOKBACK_DAYS = 5
+# A retry item outlives its due time by this much at most (a safety net; it is deleted when done).
+RETRY_ITEM_SLACK = timedelta(days=7)
+
+
+class PendingDelivery(BaseModel):
+    """An event waiting for its next attempt at one endpoint."""
+
+    model_config = ConfigDict(extra="ignore")
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    body: str
+    attempt: int  # the number the next attempt will have
+    first_attempt_at: datetime
+    due_at: datetime
 
 
 class DeliveryAttempt(BaseModel):
@@ -103,6 +122,53 @@ class WebhookEndpointStore:
                           condition=writes.ITEM_EXISTS, rule="endpoint_missing")
         except Refused as refused:
             raise NotFound(f"Webhook endpoint {endpoint_id} does not exist.") from refused
+
+    # --- deliveries waiting for their next attempt ---------------------------------------------
+    def _due_entry(self, moment: datetime, sk: str) -> dict[str, str]:
+        return keys.index_entry(keys.DUE, keys.webhook_retry_due_partition(moment.date()),
+                                keys.due_position(clock.epoch_seconds(moment), sk))
+
+    def schedule(self, merchant_id: str, pending: PendingDelivery) -> None:
+        key = keys.webhook_retry(merchant_id, pending.endpoint_id, pending.event_id)
+        data = pending.model_dump(mode="json")
+        data["first_attempt_at"] = _iso(pending.first_attempt_at)
+        data["due_at"] = _iso(pending.due_at)
+        writes.put(self._table, {**key, **data, **self._due_entry(pending.due_at, key[keys.SK]),
+                                 keys.TTL: clock.epoch_seconds(pending.due_at + RETRY_ITEM_SLACK)})
+
+    def drop(self, merchant_id: str, endpoint_id: str, event_id: str) -> None:
+        writes.delete(self._table, keys.webhook_retry(merchant_id, endpoint_id, event_id))
+
+    def due(self, now: datetime, *, limit: int) -> list[tuple[str, str, str, str]]:
+        """(merchant_id, endpoint_id, event_id, due position) of retries due at `now`, oldest first."""
+        return self._due_until(now, days=DUE_LOOKBACK_DAYS, limit=limit)
+
+    def pending(self, now: datetime, *, limit: int = 200) -> list[tuple[str, str, str, str]]:
+        """Every waiting retry, due or not (the local stack's `/_local/` view), soonest first."""
+        return self._due_until(now + timedelta(days=DUE_LOOKBACK_DAYS), days=2 * DUE_LOOKBACK_DAYS, limit=limit)
+
+    def _due_until(self, until: datetime, *, days: int, limit: int) -> list[tuple[str, str, str, str]]:
+        found: list[tuple[str, str, str, str]] = []
+        for back in range(days, -1, -1):
+            day = (until - timedelta(days=back)).date()
+            condition = (Key(keys.DUE.pk).eq(keys.webhook_retry_due_partition(day))
+                         & Key(keys.DUE.sk).lte(keys.due_before(clock.epoch_seconds(until))))
+            for item in query_all(self._table, IndexName=keys.DUE.name, KeyConditionExpression=condition):
+                found.append((*keys.webhook_retry_of(item[keys.PK], item[keys.SK]), item[keys.DUE.sk]))
+                if len(found) >= limit:
+                    return found
+        return found
+
+    def claim(self, merchant_id: str, endpoint_id: str, event_id: str, position: str) -> PendingDelivery | None:
+        """The retry, hidden for `CLAIM_LEASE` while this run attempts it; None when another run
+        took it or it is gone (the due position it was found at no longer holds)."""
+        key = keys.webhook_retry(merchant_id, endpoint_id, event_id)
+        lease = self._due_entry(clock.now() + CLAIM_LEASE, key[keys.SK])
+        claimed, item = writes.update_or_current(
+            self._table, key, "SET #due_pk = :due_pk, #due_sk = :due_sk",
+            condition="#due_sk = :seen", names={"#due_pk": keys.DUE.pk, "#due_sk": keys.DUE.sk},
+            values={":due_pk": lease[keys.DUE.pk], ":due_sk": lease[keys.DUE.sk], ":seen": position})
+        return PendingDelivery.model_validate(keys.strip_keys(item)) if claimed and item else None
 
     # --- the delivery log ----------------------------------------------------------------------
     def log(self, merchant_id: str, attempt: DeliveryAttempt) -> None:

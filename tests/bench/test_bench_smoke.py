@@ -76,3 +76,11 @@ def test_every_benchmark_has_a_smoke_run_here() -> None:
     source = Path(__file__).read_text(encoding="utf-8")
     scripts = sorted(path.name for path in (ROOT / "bench").glob("*.py") if path.name != "cost.py")
     assert [script for script in scripts if f'"{script}"' not in source] == []
+
+
+def test_outbound_bench_loses_no_event_with_30_percent_failures() -> None:
+    figures = run_bench("outbound.py", BENCH_OUTBOUND_EVENTS="30")
+    assert figures["events"] == 30 and figures["failure_rate_injected"] == 0.3
+    assert figures["max_lost_events"] == 0 and figures["misdelivered"] == 0 and figures["unverified"] == 0
+    assert figures["http_requests"] > figures["expected_deliveries"]  # failures were injected, and retried
+    assert figures["deliveries_per_second"] > 0

@@ -1,0 +1,214 @@
+"""The events merchants receive, made from the domain events on the bus (`shared.events.catalogue`).
+
+A payload is thin: `{"id", "type", "created_at", "data"}` where `data` holds ids, statuses, amounts
+and times, never personal data (the receiver reads the details from the API). One domain event may
+give several webhook events (a carrier update that delivers the shipment is both
+`shipment.status_changed` and `shipment.delivered`). Ids are derived from the bus event's id, so
+the same bus event always yields the same `webhook-id` and a receiver can drop a duplicate.
+
+Sourced today: shipment.created, shipment.status_changed, shipment.delivered, shipment.exception,
+order.shipped (a shipment created for an order ships it), order.cancelled, refund.succeeded,
+customer.merged. Not yet published on the bus, so never sent: order.created, export.ready,
+export.failed, customer_import.done, customer.erased.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events.catalogue import (
+    CustomerMerged,
+    DecimalText,
+    Event,
+    Instant,
+    OrderCancelled,
+    RefundIssued,
+    ShipmentCreated,
+    ShipmentStatusChanged,
+    ShipmentTrackingUpdated,
+)
+from shared.platform import clock
+from shared.platform.ids import derived_id
+from shared.shipments.statuses import TrackingStatus
+from shared.webhooks.model import PING
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    id: str
+    type: str
+    created_at: datetime
+    data: dict[str, Any]
+
+    def body(self) -> str:
+        """The exact text that is signed and sent (kept as is for every retry)."""
+        return json.dumps({"id": self.id, "type": self.type, "created_at": clock.isoformat(self.created_at),
+                           "data": self.data}, separators=(",", ":"), sort_keys=False)
+
+
+class WebhookData(BaseModel):
+    """The `data` of a webhook event: ids, statuses, amounts and times only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ShipmentCreatedData(WebhookData):
+    shipment_id: str
+    order_id: str | None = None
+    parcel_count: int | None = None
+
+
+class OrderShippedData(WebhookData):
+    order_id: str
+    shipment_id: str
+
+
+class ShipmentStatusData(WebhookData):
+    """A status change: a carrier's (the parcel's and the shipment's) or the merchant's (`action`)."""
+
+    shipment_id: str
+    order_id: str | None = None
+    parcel_id: str | None = None
+    previous_parcel_status: TrackingStatus | None = None
+    parcel_status: TrackingStatus | None = None
+    previous_status: TrackingStatus | None = None
+    status: TrackingStatus
+    action: str | None = Field(default=None, description="void_label, archive or delete: set by the merchant")
+    occurred_at: Instant | None = None
+
+
+class OrderCancelledData(WebhookData):
+    order_id: str
+    source: str | None = None
+    currency: str | None = None
+    refund_id: str | None = None
+    refund_total: DecimalText | None = None
+    cancelled_at: Instant | None = None
+
+
+class RefundSucceededData(WebhookData):
+    refund_id: str
+    order_id: str
+    total: DecimalText
+    currency: str
+    fee_returned: DecimalText
+    kind: str
+    created_at: Instant
+
+
+class CustomerMergedData(WebhookData):
+    customer_id: str = Field(description="the master record that absorbed the other")
+    absorbed_id: str
+
+
+class PingData(WebhookData):
+    endpoint_id: str
+
+
+# Each event type merchants receive today, with its `data` (the OpenAPI document's `webhooks`).
+DATA_OF: dict[str, type[WebhookData]] = {
+    "shipment.created": ShipmentCreatedData, "shipment.status_changed": ShipmentStatusData,
+    "shipment.delivered": ShipmentStatusData, "shipment.exception": ShipmentStatusData,
+    "order.shipped": OrderShippedData, "order.cancelled": OrderCancelledData,
+    "refund.succeeded": RefundSucceededData, "customer.merged": CustomerMergedData, PING: PingData,
+}
+
+
+def _shipment_created(event: ShipmentCreated) -> list[tuple[str, WebhookData]]:
+    found: list[tuple[str, WebhookData]] = [("shipment.created", ShipmentCreatedData(
+        shipment_id=event.shipment_id, order_id=event.order_id, parcel_count=event.parcel_count))]
+    if event.order_id:
+        # The order is shipped from the write that created the shipment (API.md, Shipments).
+        found.append(("order.shipped", OrderShippedData(order_id=event.order_id, shipment_id=event.shipment_id)))
+    return found
+
+
+def _tracking_updated(event: ShipmentTrackingUpdated) -> list[tuple[str, WebhookData]]:
+    data = ShipmentStatusData(shipment_id=event.shipment_id, parcel_id=event.parcel_id,
+                              previous_parcel_status=event.previous_parcel_status,
+                              parcel_status=event.parcel_status, previous_status=event.previous_shipment_status,
+                              status=event.shipment_status, occurred_at=event.occurred_at)
+    found: list[tuple[str, WebhookData]] = [("shipment.status_changed", data)]
+    moved = event.shipment_status != event.previous_shipment_status
+    milestone = {TrackingStatus.delivered: "shipment.delivered", TrackingStatus.exception: "shipment.exception"}
+    if moved and event.shipment_status in milestone:
+        found.append((milestone[event.shipment_status], data))
+    return found
+
+
+def _status_changed(event: ShipmentStatusChanged) -> list[tuple[str, WebhookData]]:
+    return [("shipment.status_changed", ShipmentStatusData(
+        shipment_id=event.shipment_id, order_id=event.order_id, previous_status=event.previous_status,
+        status=event.status, action=event.action))]
+
+
+def _order_cancelled(event: OrderCancelled) -> list[tuple[str, WebhookData]]:
+    return [("order.cancelled", OrderCancelledData(
+        order_id=event.order_id, source=event.source, currency=event.currency, refund_id=event.refund_id,
+        refund_total=event.refund_total, cancelled_at=event.cancelled_at))]
+
+
+def _refund_issued(event: RefundIssued) -> list[tuple[str, WebhookData]]:
+    return [("refund.succeeded", RefundSucceededData(
+        refund_id=event.refund_id, order_id=event.order_id, total=event.total, currency=event.currency,
+        fee_returned=event.fee_returned, kind=event.kind, created_at=event.created_at))]
+
+
+def _customer_merged(event: CustomerMerged) -> list[tuple[str, WebhookData]]:
+    return [("customer.merged", CustomerMergedData(customer_id=event.master_id, absorbed_id=event.absorbed_id))]
+
+
+_MAKERS: Mapping[type[Event], Callable[[Any], list[tuple[str, WebhookData]]]] = {
+    ShipmentCreated: _shipment_created, ShipmentTrackingUpdated: _tracking_updated,
+    ShipmentStatusChanged: _status_changed, OrderCancelled: _order_cancelled, RefundIssued: _refund_issued,
+    CustomerMerged: _customer_merged,
+}
+SOURCED_DOMAIN_EVENTS: tuple[str, ...] = tuple(kind.__name__ for kind in _MAKERS)
+
+
+def webhook_events(event: Event, bus_event_id: str, published_at: datetime) -> list[WebhookEvent]:
+    """The webhook events a domain event gives (none for an event merchants do not receive)."""
+    maker = _MAKERS.get(type(event))
+    if maker is None:
+        return []
+    return [WebhookEvent(id=derived_id("evt", bus_event_id, kind), type=kind, created_at=published_at,
+                         data=data.model_dump(mode="json")) for kind, data in maker(event)]
+
+
+def ping(endpoint_id: str) -> WebhookEvent:
+    now = clock.now()
+    return WebhookEvent(id=derived_id("evt", endpoint_id, clock.isoformat(now), "ping"), type=PING, created_at=now,
+                        data=PingData(endpoint_id=endpoint_id).model_dump(mode="json"))
+
+
+def openapi_webhooks() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the OpenAPI 3.1 `webhooks` object, the component schemas it refers to): one POST per
+    event type merchants receive, with the Standard Webhooks headers and the thin payload."""
+    schemas: dict[str, Any] = {}
+    webhooks: dict[str, Any] = {}
+    headers = [{"name": name, "in": "header", "required": True, "schema": {"type": "string"}, "description": text}
+               for name, text in (("webhook-id", "the event id (evt_...), the same on every retry: drop duplicates"),
+                                  ("webhook-timestamp", "seconds since the epoch when this attempt was signed"),
+                                  ("webhook-signature", "space-separated `v1,<base64 HMAC-SHA256 of "
+                                   "\"id.timestamp.body\">`, one per secret (two for 24 h after a rotation)"))]
+    for event_type, model in DATA_OF.items():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+        envelope = {"type": "object", "required": ["id", "type", "created_at", "data"], "additionalProperties": False,
+                    "properties": {"id": {"type": "string", "pattern": "^evt_"}, "type": {"const": event_type},
+                                   "created_at": {"type": "string", "format": "date-time"},
+                                   "data": {"$ref": f"#/components/schemas/{model.__name__}"}}}
+        webhooks[event_type] = {"post": {
+            "summary": f"{event_type} (signed per Standard Webhooks; at least once, in no guaranteed order)",
+            "parameters": headers,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": envelope}}},
+            "responses": {"2XX": {"description": "Received (anything else, or no answer within 10 s, is retried "
+                                                 "with backoff for about 3 days)"}}}}
+    return webhooks, schemas
