@@ -162,7 +162,7 @@ def run_import(size: int, data: bytes) -> dict[str, Any]:
     imports.create(merchant, job)
     key = object_key(merchant, job.id)
     aws.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
-    requests = Requests(bulk_customers().client)
+    requests = Requests(bulk_customers().table.meta.client)
     with RssSampler() as memory:
         started = time.perf_counter()
         service.run_import(bulk_customers(), imports, aws.client("s3"), BUCKET, key, merchant, job.id,

@@ -47,6 +47,7 @@ def test_customer_import_bench_runs() -> None:
     figures = run_bench("customer_import.py", BENCH_CUSTOMER_SIZES="30,60")
     assert figures["bench"] == "customer_import"
     assert [size["created"] for size in figures["sizes"].values()] == [30, 60]
+    assert all(size["dynamodb_requests"].get("BatchWriteItem") for size in figures["sizes"].values())
     assert figures["min_floor_ratio"] and figures["max_memory_growth_mb"] and figures["within_lambda_15_minutes"]
 
 
