@@ -67,14 +67,11 @@ def test_load_bench_runs_against_the_local_stack() -> None:
     assert figures["max_errors_5xx"] == 0
 
 
-def test_coldstart_bench_runs_on_one_built_function() -> None:
-    figures = run_bench("coldstart.py", BENCH_COLDSTART_RUNS="1", BENCH_COLDSTART_FUNCTIONS="OutboxFunction")
-    assert figures["bench"] == "coldstart" and figures["max_worst_ratio"] and figures["worst_ratio"] > 0
-
-
 def test_every_benchmark_has_a_smoke_run_here() -> None:
-    """A new bench script must join this module, so that none can break unseen."""
-    source = Path(__file__).read_text(encoding="utf-8")
+    """A new bench script must join this module, so that none can break unseen. The cold-start bench
+    runs beside the artifact tests (tests/build), on the one `sam build` of the session."""
+    source = Path(__file__).read_text(encoding="utf-8") + (ROOT / "tests" / "build" / "test_artifacts.py").read_text(
+        encoding="utf-8")
     scripts = sorted(path.name for path in (ROOT / "bench").glob("*.py") if path.name != "cost.py")
     assert [script for script in scripts if f'"{script}"' not in source] == []
 
