@@ -7,11 +7,13 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from functions.export import service
 from functions.export.files import ExportFiles
 from functions.export.service import Export
 from shared.customers.store import CustomerRepository
+from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shared.exports.model import LINK_DEFAULT_SECONDS, LINK_MAX_SECONDS, ExportRequest
 from shared.exports.store import ExportRepository
 from shared.http.api import api_resolver, json_response, merchant_id
@@ -32,6 +34,22 @@ LinkSeconds = Annotated[int, Query(ge=1, le=LINK_MAX_SECONDS,
 def create_export(body: Annotated[ExportRequest, Body()]) -> Response[Export]:
     export = service.request_export(ExportRepository(), CustomerRepository(), merchant_id(app), body)
     return json_response(202, export, headers={"Location": f"/v1/exports/{export.id}"})
+
+
+class ExportList(BaseModel):
+    items: list[Export]
+    next_cursor: str | None
+
+
+@app.get("/v1/exports", tags=["Exports"], summary="List exports",
+         description=("The merchant's exports, newest first, each as `GET /v1/exports/{id}` answers "
+                      "it (a ready one with a fresh `download_url`); paged with `limit` and `cursor`."))
+def list_exports(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+                 cursor: Annotated[str | None, Query(max_length=2048)] = None,
+                 expires_in: LinkSeconds = LINK_DEFAULT_SECONDS) -> ExportList:
+    items, next_cursor = service.list_exports(ExportRepository(), ExportFiles(), merchant_id(app), limit=limit,
+                                              cursor=cursor, link_seconds=expires_in)
+    return ExportList(items=items, next_cursor=next_cursor)
 
 
 @app.get("/v1/exports/<export_id>", tags=["Exports"], summary="Get an export",

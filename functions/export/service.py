@@ -58,6 +58,22 @@ def _current(exports: ExportRepository, merchant_id: str, export_id: str) -> Exp
     return exports.get(merchant_id, export_id).as_seen_at(clock.now())
 
 
+def list_exports(exports: ExportRepository, files: ExportFiles, merchant_id: str, *, limit: int,
+                 cursor: str | None, link_seconds: int) -> tuple[list[Export], str | None]:
+    """The merchant's exports, newest first, each as `show_export` answers it."""
+    jobs, next_cursor = exports.list(merchant_id, limit=limit, cursor=cursor)
+    now = clock.now()
+    views = []
+    for stored in jobs:
+        job = stored.as_seen_at(now)
+        link = None
+        if job.file_available(now):
+            assert job.object_key is not None and job.object_expires_at is not None
+            link = files.link(job.object_key, link_seconds, job.object_expires_at)
+        views.append(_view(job, link))
+    return views, next_cursor
+
+
 def show_export(exports: ExportRepository, files: ExportFiles, merchant_id: str, export_id: str,
                 link_seconds: int) -> Export:
     """The job; while its file is kept, with a link signed now (links are cheap: no request)."""

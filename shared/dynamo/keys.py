@@ -151,6 +151,11 @@ def export_job(merchant_id: str, export_id: str) -> dict[str, str]:
 WAITING_EXPORTS = "EXPORTS#WAITING"
 
 
+def export_jobs_prefix(merchant_id: str) -> tuple[str, str]:
+    """The merchant's export jobs (ids sort by creation: newest first reads the key backwards)."""
+    return f"M#{merchant_id}", "EXPORT#"
+
+
 def export_gate(merchant_id: str) -> dict[str, str]:
     return key(f"M#{merchant_id}", "EXPORTGATE")
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
+
 from shared.dynamo import keys, writes
+from shared.dynamo.paging import query_page
 from shared.errors import NotFound, Refused
 from shared.events.catalogue import ExportRequested
 from shared.events.outbox import outbox_entry
@@ -62,6 +65,15 @@ class ExportRepository:
         if not item or int(item.get(keys.TTL, 0)) <= clock.epoch_seconds():
             raise NotFound(f"Export {export_id} does not exist.")
         return _job_from_item(item)
+
+    def list(self, merchant_id: str, *, limit: int, cursor: str | None) -> tuple[list[ExportJob], str | None]:
+        """One page of the merchant's exports, newest first; expired records (TTL not yet run) left out."""
+        pk, prefix = keys.export_jobs_prefix(merchant_id)
+        now = clock.epoch_seconds()
+        page = query_page(self._table, merchant_id, key_condition=Key(keys.PK).eq(pk) & Key(keys.SK).begins_with(prefix),
+                          limit=limit, cursor=cursor, newest_first=True,
+                          keep=lambda item: int(item.get(keys.TTL, 0)) > now)
+        return [_job_from_item(item) for item in page.items], page.next_cursor
 
     def claim(self, merchant_id: str, export_id: str, attempt: str) -> ExportJob | None:
         """Make `attempt` the job's run, from scratch; None when the job is finished or unknown.
