@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from functions.customers import service
 from functions.customers.csv_rows import template_csv
 from functions.customers.requests import CustomerIn, CustomerPatch, Tags
-from functions.customers.service import DuplicateGroup, ImportOut
+from functions.customers.service import DuplicateGroup, ImportOut, ImportSummary
 from shared.customers.imports import CustomerImportRepository
 from shared.customers.model import Customer
 from shared.customers.store import CustomerRepository
@@ -166,6 +166,20 @@ def start_import(blank_cells: Annotated[Literal["keep", "clear"], Query()] = "ke
     else:
         raise WrongContentType("Send the file as text/csv, or {\"upload\": true} as application/json.")
     return json_response(202, report)
+
+
+class ImportList(BaseModel):
+    items: list[ImportSummary]
+    next_cursor: str | None
+
+
+@app.get(IMPORTS_PATH, tags=["Customer imports"], summary="List customer imports",
+         description=("The merchant's imports, newest first, with their status and counts (each "
+                      "import's rejected rows are in its report); paged with `limit` and `cursor`."))
+def list_imports(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+                 cursor: Annotated[str | None, Query(max_length=2048)] = None) -> ImportList:
+    items, next_cursor = service.list_imports(CustomerImportRepository(), merchant_id(app), limit=limit, cursor=cursor)
+    return ImportList(items=items, next_cursor=next_cursor)
 
 
 @app.get(IMPORTS_PATH + "/<import_id>", tags=["Customer imports"], summary="Get an import's report",

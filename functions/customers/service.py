@@ -276,7 +276,9 @@ def _close_group(customers: CustomerRepository, merchant_id: str, entries: list[
 
 
 # --- CSV imports -----------------------------------------------------------------------------------
-class ImportOut(BaseModel):
+class ImportSummary(BaseModel):
+    """An import as `GET /v1/customer-imports` lists it: the report without its rejected rows."""
+
     id: str
     status: ImportStatus
     blank_cells: Literal["keep", "clear"]
@@ -285,13 +287,16 @@ class ImportOut(BaseModel):
     created: int
     updated: int
     skipped: int
-    errors: list[ImportRowError]
     error_count: int
-    errors_truncated: bool = False
     failure: str | None = None
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+class ImportOut(ImportSummary):
+    errors: list[ImportRowError]
+    errors_truncated: bool = False
     upload_url: str | None = None  # `{"upload": true}`: PUT the file here (15 minutes)
 
 
@@ -332,13 +337,24 @@ def _new_job(blank_cells: BlankCells, source: Literal["inline", "upload"]) -> Cu
                           created_at=clock.now())
 
 
-def import_report(imports: CustomerImportRepository, merchant_id: str, import_id: str) -> ImportOut:
-    job = imports.get(merchant_id, import_id)
+def _as_reported(job: CustomerImport) -> CustomerImport:
     if job.status is ImportStatus.running and job.lease_until and clock.now() - job.lease_until > INTERRUPTED_AFTER:
         # Every retry of the worker failed: say so instead of "running" forever.
-        job = job.model_copy(update={"status": ImportStatus.failed,
-                                     "failure": "The import was interrupted; rows_processed shows how far it got. "
-                                                "Import the remaining rows again."})
+        return job.model_copy(update={"status": ImportStatus.failed,
+                                      "failure": "The import was interrupted; rows_processed shows how far it got. "
+                                                 "Import the remaining rows again."})
+    return job
+
+
+def list_imports(imports: CustomerImportRepository, merchant_id: str, *, limit: int,
+                 cursor: str | None) -> tuple[list[ImportSummary], str | None]:
+    """Newest first; each import's rejected rows are in its own report (GET .../{id})."""
+    jobs, next_cursor = imports.list(merchant_id, limit=limit, cursor=cursor)
+    return [ImportSummary(**_as_reported(job).model_dump(exclude={"lease_until"})) for job in jobs], next_cursor
+
+
+def import_report(imports: CustomerImportRepository, merchant_id: str, import_id: str) -> ImportOut:
+    job = _as_reported(imports.get(merchant_id, import_id))
     errors = imports.errors(merchant_id, import_id) if job.error_count else []
     return ImportOut(**job.model_dump(exclude={"lease_until"}), errors=errors,
                      errors_truncated=job.error_count > MAX_ERRORS_SHOWN)

@@ -18,7 +18,7 @@ from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.dynamo import keys, writes
-from shared.dynamo.paging import query_all
+from shared.dynamo.paging import query_all, query_page
 from shared.errors import NotFound
 from shared.platform import aws, clock
 
@@ -133,6 +133,13 @@ class CustomerImportRepository:
             values[":failure"] = failure
         writes.update(self._table, keys.customer_import(merchant_id, import_id), "SET " + ", ".join(sets),
                       names=names, values=values)
+
+    def list(self, merchant_id: str, *, limit: int, cursor: str | None) -> tuple[list[CustomerImport], str | None]:
+        """One page of the merchant's imports, newest first."""
+        pk, prefix = keys.customer_imports_prefix(merchant_id)
+        page = query_page(self._table, merchant_id, key_condition=Key(keys.PK).eq(pk) & Key(keys.SK).begins_with(prefix),
+                          limit=limit, cursor=cursor, newest_first=True)
+        return [CustomerImport.model_validate(keys.strip_keys(item)) for item in page.items], page.next_cursor
 
     def put_errors(self, merchant_id: str, import_id: str, first_row: int, errors: list[ImportRowError]) -> None:
         """The rejected rows of one chunk (at most a few hundred short reasons: far below 400 KB)."""

@@ -315,6 +315,11 @@ def customer_import(merchant_id: str, import_id: str) -> dict[str, str]:
     return key(f"M#{merchant_id}", f"CIMPORT#{import_id}")
 
 
+def customer_imports_prefix(merchant_id: str) -> tuple[str, str]:
+    """The merchant's import jobs (ids sort by creation: newest first reads the key backwards)."""
+    return f"M#{merchant_id}", "CIMPORT#"
+
+
 def customer_import_errors_partition(merchant_id: str, import_id: str) -> str:
     return f"M#{merchant_id}#CIMPORT#{import_id}"
 
