@@ -14,6 +14,7 @@ from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shared.errors import Invalid
 from shared.http.api import api_resolver, json_response, merchant_id, public_base_url
 from shared.merchants.store import MerchantRepository
+from shared.notifications.store import NotificationRepository
 from shared.platform.observability import entrypoint
 from shared.shipments.model import Shipment, ShipmentIn, TrackingEvent
 from shared.shipments.queries import ShipmentFilter
@@ -82,6 +83,20 @@ def tracking_history(
 ) -> EventList:
     items, next_cursor = service.tracking_history(ShipmentRepository(), merchant_id(app), shipment_id, limit, cursor)
     return EventList(items=items, next_cursor=next_cursor)
+
+
+class SentEmailList(BaseModel):
+    items: list[service.SentEmail]
+    next_cursor: str | None = None
+
+
+@app.get("/v1/shipments/<shipment_id>/notifications", tags=["Shipments"], summary="List a shipment's emails",
+         description=("The emails about the shipment to its recipient, oldest first: each milestone's "
+                      "`language`, `state` (sent, or why not) and `sent_at`."))
+def shipment_notifications(shipment_id: str) -> SentEmailList:
+    items = service.shipment_notifications(ShipmentRepository(), NotificationRepository(), merchant_id(app),
+                                           shipment_id)
+    return SentEmailList(items=items)
 
 
 @app.post("/v1/shipments/<shipment_id>/void-label", tags=["Shipments"], summary="Void a shipment's label",

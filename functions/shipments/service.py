@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel, Field
+
 from shared.dynamo.retry import retry_changed
 from shared.errors import Refused
 from shared.events.catalogue import MerchantAction
 from shared.events.outbox import outbox_entry
 from shared.merchants.store import MerchantRepository
+from shared.notifications.model import NotificationState
+from shared.notifications.store import NotificationRepository
 from shared.platform import clock
 from shared.shipments.creation import attach_orphan_updates, create_shipment
 from shared.shipments.model import Shipment, TrackingEvent, with_merchant_status
@@ -22,6 +26,26 @@ __all__ = ["attach_orphan_updates", "create_shipment"]
 
 def get_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_id: str) -> Shipment:
     return shipments.get(merchant_id, shipment_id)
+
+
+class SentEmail(BaseModel):
+    """An email about the shipment, as the merchant sees it (no address: the recipient's is on the shipment)."""
+
+    milestone: str
+    language: str | None
+    state: NotificationState
+    sent_at: datetime | None
+    feedback: str | None = Field(default=None, description="what SES reported after the send: bounced, complained")
+    created_at: datetime
+
+
+def shipment_notifications(shipments: ShipmentRepository, notifications: NotificationRepository, merchant_id: str,
+                           shipment_id: str) -> list[SentEmail]:
+    """The emails sent (or decided against) about the shipment, oldest first; 404 as for the shipment."""
+    shipments.get(merchant_id, shipment_id)
+    records = sorted(notifications.for_shipment(merchant_id, shipment_id), key=lambda n: (n.created_at, n.milestone))
+    return [SentEmail(milestone=n.milestone, language=n.language, state=n.state, sent_at=n.sent_at,
+                      feedback=n.feedback, created_at=n.created_at) for n in records]
 
 
 def list_shipments(shipments: ShipmentRepository, merchants: MerchantRepository, merchant_id: str,

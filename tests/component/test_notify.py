@@ -487,3 +487,31 @@ def test_a_real_order_cancelled_with_notify_customer_is_emailed_once(
     assert email.to == "lea.martin@example.fr" and email.language == "es"
     assert email.subject == catalogue("es")["cancellation.subject_with_number"].format(
         brand="Maison Lune", order_number=order["order_number"])
+
+
+# --- GET /v1/shipments/{id}/notifications -------------------------------------------------------
+def shipment_emails(merchant_id: str, shipment_id: str) -> Any:
+    return call(shipments_api, api_event("GET", "/v1/shipments/{shipment_id}/notifications",
+                                         path_params={"shipment_id": shipment_id}, merchant_id=merchant_id))
+
+
+def test_the_emails_sent_about_a_shipment_are_listed_without_the_address(
+        merchant: str, stream: TableStream, outbox: Outbox) -> None:
+    shipment = new_shipment(merchant, language="nl")
+    assert shipment_emails(merchant, shipment["id"]).json() == {"items": [], "next_cursor": None}
+    notify_all(stream)
+    response = shipment_emails(merchant, shipment["id"])
+    assert response.status == 200
+    [email] = response.json()["items"]
+    assert (email["milestone"], email["language"], email["state"]) == ("ready_to_ship", "nl", "sent")
+    assert email["sent_at"] == email["created_at"] and email["sent_at"].startswith("2026-05-04T12:00:00")
+    assert "camille@example.fr" not in response.body and "recipient_email" not in email
+
+
+def test_the_emails_of_an_unknown_or_foreign_shipment_are_404(merchant: str, stream: TableStream,
+                                                               outbox: Outbox) -> None:
+    shipment = new_shipment(merchant)
+    notify_all(stream)
+    other = MerchantRepository().create("Fromagerie Vasseur").id
+    assert shipment_emails(other, shipment["id"]).status == 404
+    assert shipment_emails(merchant, "shp_nobody").status == 404
