@@ -85,11 +85,33 @@ _ERRORS_BY_PREFIX = {
     "/webhooks/": (400, 401, 404, 413, 422, 429, 503),
     "/track/": (404, 422, 429),
 }
+# How each carrier signs its deliveries (carriers/README.md), for the webhook's documentation.
+_CARRIER_SIGNATURES = {
+    "aftership": "header `aftership-hmac-sha256`: base64 HMAC-SHA256 of the body",
+    "colis": "header `Colis-Signature: t=<unix>,v1=<hex>`: HMAC-SHA256 of `<t>.<body>`, `t` within 300 s; "
+             "a batch is `{\"events\": [...]}`",
+    "easypost": "header `X-Hmac-Signature: hmac-sha256-hex=<hex>` (secret NFKD-normalised)",
+    "sendcloud": "header `Sendcloud-Signature`: hex HMAC-SHA256 of the body",
+    "shippo": "`?token=<secret>` in the URL, or header `Shippo-Auth-Signature: t=<unix>,v1=<hex>`",
+}
+_WEBHOOK_EXAMPLES = Path(__file__).resolve().parent / "webhook_examples"
+
+
+def _webhook_body() -> dict[str, Any]:
+    """The carrier webhook's body, one documented example per carrier (its own published sample;
+    `colis` is ours), each saying how that carrier signs."""
+    examples = {carrier: {"summary": carrier, "description": f"Signed with {signature}.",
+                          "value": json.loads((_WEBHOOK_EXAMPLES / f"{carrier}.json").read_text(encoding="utf-8"))}
+                for carrier, signature in sorted(_CARRIER_SIGNATURES.items())}
+    return {"description": "The carrier's delivery as it sends and signs it (JSON), verified over the raw bytes: "
+                           "the `{carrier}` segment names the format. Event types other than tracking updates are "
+                           "answered 200 and ignored.",
+            "required": True, "content": {"application/json": {"schema": {"type": "object"}, "examples": examples}}}
+
+
 # Routes that read their raw body (not a pydantic model), so powertools cannot describe it.
 _RAW_BODIES: dict[tuple[str, str], dict[str, Any]] = {
-    ("post", "/webhooks/{carrier}/{connection_id}"): {
-        "description": "The carrier's delivery as it signs it (JSON); verified over the raw bytes.",
-        "required": True, "content": {"application/json": {"schema": {}}}},
+    ("post", "/webhooks/{carrier}/{connection_id}"): _webhook_body(),
     ("post", "/v1/customer-imports"): {
         "description": 'The CSV file (at most 4,000,000 bytes), or `{"upload": true}` for a presigned upload URL.',
         "required": True,

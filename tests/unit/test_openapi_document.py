@@ -93,3 +93,17 @@ def test_the_refund_idempotency_key_is_marked_required() -> None:
     assert key["required"] is True and key["schema"]["type"] == "string"
     order_import = committed["paths"]["/v1/orders"]["post"]["parameters"]
     assert not next(p for p in order_import if p["name"].lower() == "idempotency-key").get("required")
+
+
+def test_the_carrier_webhook_body_is_documented_per_registered_carrier_with_examples_it_reads() -> None:
+    from functions.webhook.carriers import parse_delivery
+    from shared.shipments.carriers import CARRIERS
+
+    committed = json.loads(openapi.DOCUMENT.read_text())
+    body = committed["paths"]["/webhooks/{carrier}/{connection_id}"]["post"]["requestBody"]
+    examples = body["content"]["application/json"]["examples"]
+    assert set(examples) == set(CARRIERS)
+    for carrier, example in examples.items():
+        assert "Signed with" in example["description"], carrier
+        parsed = parse_delivery(carrier, example["value"])
+        assert parsed.updates and not parsed.failures, carrier
