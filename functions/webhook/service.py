@@ -14,12 +14,15 @@ from functions.webhook.carriers import (
     parse_delivery,
     verify_signature,
 )
-from shared.errors import MAX_BODY_BYTES, NotAuthenticated, NotFound, TooLarge
-from shared.merchants.connections import CachedConnections
+from shared.dynamo.transactions import refused_by
+from shared.errors import MAX_BODY_BYTES, NotAuthenticated, NotFound, Refused, TooLarge
+from shared.merchants.connections import CONNECTION_GONE, CachedConnections
 from shared.platform import clock
 from shared.platform.observability import count, logger
 from shared.shipments.store import ShipmentRepository
 from shared.shipments.tracking import Outcome, WarmState, apply_canonical_update
+
+WRITTEN = frozenset({"applied", "unchanged", "orphaned"})  # outcomes whose write held the connection
 
 
 @dataclass
@@ -62,9 +65,19 @@ def ingest_delivery(connections: CachedConnections, shipments: ShipmentRepositor
     payload = decode_body(raw_body)
     parsed = parse_delivery(carrier, payload)
     result = DeliveryResult(failures=list(parsed.failures), ignored=parsed.ignored, batch=parsed.batch)
-    for update in parsed.updates:
-        result.outcomes.append(apply_canonical_update(shipments, connection.merchant_id, update, warm,
-                                                      connection_id=connection.id))
+    requirement = connections.requirement(connection.id)
+    try:
+        for update in parsed.updates:
+            result.outcomes.append(apply_canonical_update(shipments, connection.merchant_id, update, warm,
+                                                          connection_id=connection.id, requirement=requirement))
+    except Refused as refused:
+        if not refused_by(refused, CONNECTION_GONE):
+            raise
+        connections.forget(connection.id)
+        raise NotFound("No such webhook connection for this carrier.") from None
+    if not any(outcome in WRITTEN for outcome in result.outcomes) and not connections.confirm(connection.id):
+        # Nothing written, so no write checked the connection: a repeat from a deleted one is 404 too.
+        raise NotFound("No such webhook connection for this carrier.")
     if result.batch and not result.outcomes:
         raise InvalidPayload("No event of the batch could be applied.",
                              errors=[{"index": f.index, "detail": f.detail} for f in result.failures])

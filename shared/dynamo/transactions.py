@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -19,6 +19,20 @@ from shared.dynamo.writes import VERSION_CHANGED, conditioned, refusal
 from shared.errors import ChangedMeanwhile, Refused
 
 MAX_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
+
+
+class Requirement(NamedTuple):
+    """A condition on another item that a write holds only while it is met: a ConditionCheck in the
+    write's transaction (e.g. the carrier connection a delivery came through still exists)."""
+
+    key: Mapping[str, Any]
+    condition: str
+    rule: str
+
+
+def refused_by(error: Refused, rule: str) -> bool:
+    """Whether `rule` is among the conditions that refused (every one, for a transaction)."""
+    return rule in getattr(error, "rules", frozenset({error.rule}))
 
 
 class TransactionRefused(Refused):
@@ -58,6 +72,12 @@ class Transaction:
     def check(self, key: Mapping[str, Any], condition: str, *, rule: str,
               values: Mapping[str, Any] | None = None, names: Mapping[str, str] | None = None) -> Transaction:
         return self._add("ConditionCheck", {"Key": dict(key)}, condition, rule, values, names)
+
+    def require(self, requirement: Requirement | None) -> Transaction:
+        """Holds the transaction to `requirement` (nothing when None)."""
+        if requirement is None:
+            return self
+        return self.check(requirement.key, requirement.condition, rule=requirement.rule)
 
     def __len__(self) -> int:
         return len(self.operations)

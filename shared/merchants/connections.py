@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel, Field
 
-from shared.dynamo import keys
+from shared.dynamo import keys, writes
 from shared.dynamo.paging import query_all
-from shared.dynamo.transactions import Transaction
+from shared.dynamo.transactions import Requirement, Transaction
 from shared.dynamo.writes import ITEM_IS_NEW
 from shared.errors import Invalid, NotFound
 from shared.platform import aws, clock
@@ -27,6 +27,7 @@ from shared.shipments.carriers import CARRIERS, Carrier
 __all__ = ["CARRIERS", "CachedConnections", "Carrier", "Connection", "ConnectionRepository", "webhook_url"]
 
 CACHE_SECONDS = 30.0
+CONNECTION_GONE = "connection_gone"  # the rule a delivery's writes fail on once it is deleted
 # The carrier's own secret, as it issued it: EasyPost lets merchants choose theirs (its published
 # example has 6 characters), so any non-empty text up to 256 characters. Ours stay long and random.
 MAX_SECRET_LENGTH = 256
@@ -95,10 +96,13 @@ class ConnectionRepository:
 
 
 class CachedConnections:
-    """Connection + secret lookups for the webhook hot path, kept for CACHE_SECONDS.
+    """Connection + secret lookups for the webhook hot path, kept for CACHE_SECONDS so that a warm
+    function reads neither (nor SSM) per delivery.
 
-    A deleted connection may therefore still verify deliveries for up to CACHE_SECONDS in a warm
-    function; in exchange a delivery costs no table read for its connection.
+    Revocation is immediate all the same: every write a delivery makes holds only while the
+    connection item exists (`requirement`, a ConditionCheck in the write's transaction: no extra
+    request), and a delivery that writes nothing (a repeat) reads the item (`confirm`). A deleted
+    connection is forgotten the moment either finds it gone.
     """
 
     def __init__(self, repository: ConnectionRepository) -> None:
@@ -119,3 +123,18 @@ class CachedConnections:
         with self._lock:
             self._entries[connection_id] = (now, connection, secret)
         return connection, secret
+
+    @staticmethod
+    def requirement(connection_id: str) -> Requirement:
+        return Requirement(keys.connection(connection_id), writes.ITEM_EXISTS, CONNECTION_GONE)
+
+    def confirm(self, connection_id: str) -> bool:
+        """Whether the connection still exists (a consistent read: a deletion just made is seen)."""
+        if self._repository.get(connection_id, consistent=True) is not None:
+            return True
+        self.forget(connection_id)
+        return False
+
+    def forget(self, connection_id: str) -> None:
+        with self._lock:
+            self._entries.pop(connection_id, None)

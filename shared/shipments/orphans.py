@@ -27,7 +27,7 @@ from boto3.dynamodb.conditions import Key
 
 from shared.dynamo import keys, writes
 from shared.dynamo.table import TableStore
-from shared.dynamo.transactions import Transaction, TransactionRefused
+from shared.dynamo.transactions import Requirement, Transaction, TransactionRefused, refused_by
 from shared.errors import TooManyRequests
 from shared.platform import clock
 from shared.platform.settings import settings
@@ -60,7 +60,8 @@ class OrphanStore(TableStore):
         super().__init__(table)
         self._cap = cap if cap is not None else settings().orphans_per_connection
 
-    def record(self, merchant_id: str, update: CanonicalUpdate, connection_id: str | None) -> bool:
+    def record(self, merchant_id: str, update: CanonicalUpdate, connection_id: str | None,
+               requirement: Requirement | None = None) -> bool:
         """Keeps the update until its shipment exists: False when it was already kept; over the
         connection's cap, `TooManyRequests` (nothing written). Without a connection (an update
         applied by Colis itself) there is no cap to count against."""
@@ -72,13 +73,15 @@ class OrphanStore(TableStore):
                               keys.TTL: int((now + timedelta(days=ORPHAN_DAYS)).timestamp())})
         if connection_id is None:
             return writes.put_new(self._table, item, rule=ORPHAN_RECORDED)
-        tx = Transaction(self._table).put(item, condition=writes.ITEM_IS_NEW, rule=ORPHAN_RECORDED)
+        tx = Transaction(self._table).put(item, condition=writes.ITEM_IS_NEW, rule=ORPHAN_RECORDED).require(requirement)
         tx.update(keys.orphan_counter(connection_id), "ADD #live :one",
                   condition="attribute_not_exists(#live) OR #live < :cap", rule=ORPHAN_CAP_REACHED,
                   names=_LIVE, values={":one": 1, ":cap": self._cap})
         try:
             tx.commit()
         except TransactionRefused as refused:
+            if requirement is not None and refused_by(refused, requirement.rule):
+                raise
             if ORPHAN_RECORDED in refused.rules:
                 return False
             raise TooManyRequests(

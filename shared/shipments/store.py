@@ -14,7 +14,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from shared.dynamo import keys, writes
 from shared.dynamo.paging import decode_cursor, query_all, query_limited, query_page
 from shared.dynamo.table import TableStore
-from shared.dynamo.transactions import Transaction, TransactionRefused
+from shared.dynamo.transactions import Requirement, Transaction, TransactionRefused, refused_by
 from shared.errors import Malformed, NotFound, Refused
 from shared.platform import clock
 from shared.shipments.model import Parcel, Shipment, TrackingEvent, TrackingNumberEntry
@@ -144,19 +144,23 @@ class ShipmentRepository(TableStore):
                names=_VERSION, values={":expected": expected_version})
 
     def save_with_event(self, merchant_id: str, shipment: Shipment, expected_version: int,
-                        outbox: dict[str, Any] | None, event: TrackingEvent, dedup_key: str) -> bool:
+                        outbox: dict[str, Any] | None, event: TrackingEvent, dedup_key: str,
+                        requirement: Requirement | None = None) -> bool:
         """The changed shipment and the history event that changed it, in one transaction: both
         land or neither. `ChangedMeanwhile` when the shipment changed since `expected_version`;
-        False, with nothing written, when the event is already recorded."""
-        tx = Transaction(self._table)
+        False, with nothing written, when the event is already recorded; `TransactionRefused`
+        naming its rule when `requirement` does not hold."""
+        tx = Transaction(self._table).require(requirement)
         tx.put(shipment_to_item(merchant_id, shipment, outbox), condition=_VERSION_IS, rule=writes.VERSION_CHANGED,
                names=_VERSION, values={":expected": expected_version})
         tx.put(event_item(merchant_id, shipment.id, event, dedup_key), condition=writes.ITEM_IS_NEW,
                rule=EVENT_RECORDED)
         try:
             tx.commit()
-        except TransactionRefused:  # the version held (else ChangedMeanwhile): the event is the one refused
-            return False
+        except TransactionRefused as refused:  # the version held (else ChangedMeanwhile)
+            if requirement is not None and refused_by(refused, requirement.rule):
+                raise
+            return False  # the event is the one refused
         return True
 
     def events(self, merchant_id: str, shipment_id: str) -> list[TrackingEvent]:
@@ -187,10 +191,21 @@ class ShipmentRepository(TableStore):
                           key_condition=Key(keys.PK).eq(partition) & Key(keys.SK).begins_with(keys.EVENT_PREFIX))
         return [event_from_item(item) for item in page.items], page.next_cursor
 
-    def record_event(self, merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str) -> bool:
-        """The event, once per dedup key (a conditional put): False when it was already there."""
-        return writes.put_new(self._table, event_item(merchant_id, shipment_id, event, dedup_key),
-                              rule=EVENT_RECORDED)
+    def record_event(self, merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str,
+                     requirement: Requirement | None = None) -> bool:
+        """The event, once per dedup key (a conditional put; with `requirement`, a transaction):
+        False when it was already there."""
+        item = event_item(merchant_id, shipment_id, event, dedup_key)
+        if requirement is None:
+            return writes.put_new(self._table, item, rule=EVENT_RECORDED)
+        try:
+            Transaction(self._table).put(item, condition=writes.ITEM_IS_NEW, rule=EVENT_RECORDED) \
+                .require(requirement).commit()
+        except TransactionRefused as refused:
+            if refused_by(refused, requirement.rule):
+                raise
+            return False
+        return True
 
     # --- lists ---------------------------------------------------------------------------------
     def page_by_index(self, merchant_id: str, index: keys.Index, partition: str, *, limit: int,

@@ -10,6 +10,7 @@ from typing import Generic, Literal, TypeVar
 
 from shared.dynamo.keys import digest
 from shared.dynamo.retry import retry_changed
+from shared.dynamo.transactions import Requirement
 from shared.errors import ChangedMeanwhile, NotFound, Unavailable
 from shared.events.catalogue import ShipmentTrackingUpdated
 from shared.events.outbox import outbox_entry
@@ -179,27 +180,30 @@ class _NoMemory(WarmState):
 
 
 def apply_canonical_update(shipments: ShipmentRepository, merchant_id: str, update: CanonicalUpdate,
-                           warm: WarmState | None = None, *, connection_id: str | None = None) -> Outcome:
+                           warm: WarmState | None = None, *, connection_id: str | None = None,
+                           requirement: Requirement | None = None) -> Outcome:
     """Record one update: on its parcel's shipment, or as an orphan until that shipment exists
-    (counted against `connection_id`'s cap: over it, `TooManyRequests`)."""
+    (counted against `connection_id`'s cap: over it, `TooManyRequests`). Every write holds only
+    while `requirement` does (the delivery's connection still exists)."""
     memory = warm or _NoMemory()
     shipment_id = memory.shipment_id_for(shipments, merchant_id, update.tracking_number)
     if shipment_id is not None:
         try:
-            return apply_to_shipment(shipments, merchant_id, shipment_id, update, memory)
+            return apply_to_shipment(shipments, merchant_id, shipment_id, update, memory, requirement)
         except NotFound:
             # The shipment was deleted (retention) since this function remembered its number.
             memory.forget(merchant_id, shipment_id, update.tracking_number)
             entry = shipments.find_by_tracking_number(merchant_id, update.tracking_number)
             if entry is not None:
-                return apply_to_shipment(shipments, merchant_id, entry.shipment_id, update, memory)
-    recorded = OrphanStore(shipments.table).record(merchant_id, update, connection_id)
+                return apply_to_shipment(shipments, merchant_id, entry.shipment_id, update, memory, requirement)
+    recorded = OrphanStore(shipments.table).record(merchant_id, update, connection_id, requirement)
     count("TrackingUpdateOrphaned" if recorded else "TrackingUpdateDuplicate")
     return "orphaned" if recorded else "duplicate"
 
 
 def apply_to_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_id: str,
-                      update: CanonicalUpdate, warm: WarmState | None = None) -> Outcome:
+                      update: CanonicalUpdate, warm: WarmState | None = None,
+                      requirement: Requirement | None = None) -> Outcome:
     """At most two reads (tracking number, shipment; none when warm) and one write: the changed
     shipment (under an optimistic lock) with its history event in one transaction, or the event
     alone (a conditional put) when the shipment does not change.
@@ -218,7 +222,8 @@ def apply_to_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_
             return "duplicate"
         applied = apply_update(merchant_id, shipment, update, clock.now())
         if applied.shipment is None:
-            recorded = shipments.record_event(merchant_id, shipment_id, applied.event, update.dedup_key())
+            recorded = shipments.record_event(merchant_id, shipment_id, applied.event, update.dedup_key(),
+                                              requirement)
             count("TrackingUpdateApplied" if recorded else "TrackingUpdateDuplicate")
             return "unchanged" if recorded else "duplicate"
         changed_parcel = applied.shipment.parcel_by_number(update.tracking_number)
@@ -227,7 +232,7 @@ def apply_to_shipment(shipments: ShipmentRepository, merchant_id: str, shipment_
         outbox = outbox_entry(applied.status_change) if applied.status_change else None
         try:
             recorded = shipments.save_with_event(merchant_id, applied.shipment, shipment.version, outbox,
-                                                 applied.event, update.dedup_key())
+                                                 applied.event, update.dedup_key(), requirement)
         except ChangedMeanwhile:
             memory.forget(merchant_id, shipment_id)
             if not shipments.exists(merchant_id, shipment_id):

@@ -153,6 +153,42 @@ def test_a_deleted_connection_is_404(merchant: str, connections: dict[str, tuple
     assert deliver("colis", connection_id, raw, signed_headers("colis", secret, raw, NOW)).status == 404
 
 
+def test_a_deleted_connection_refuses_a_repeat_at_once_in_a_warm_function(
+        merchant: str, connections: dict[str, tuple[str, str]]) -> None:
+    made = new_shipment(merchant)
+    first = colis_event(made["parcels"][0]["tracking_number"], "in_transit", NOW - timedelta(hours=2))
+    assert signed(connections, "colis", first).status == 200  # this function now holds the connection
+    ConnectionRepository().delete(merchant, connections["colis"][0])
+    repeat = signed(connections, "colis", first)  # writes nothing: the connection is read
+    assert repeat.status == 404 and repeat.headers["content-type"] == "application/problem+json"
+
+
+def test_a_deleted_connection_refuses_a_new_update_at_once_without_an_extra_request(
+        merchant: str, connections: dict[str, tuple[str, str]]) -> None:
+    made = new_shipment(merchant)
+    number = made["parcels"][0]["tracking_number"]
+    assert signed(connections, "colis", colis_event(number, "in_transit", NOW - timedelta(hours=2))).status == 200
+    ConnectionRepository().delete(merchant, connections["colis"][0])
+    counter = RequestCounter()
+    later = signed(connections, "colis", colis_event(number, "delivered", NOW - timedelta(hours=1)))
+    assert later.status == 404
+    assert counter.calls == Counter({"TransactWriteItems": 1})  # its write checked the connection
+    assert shipment(merchant, made["id"])["parcels"][0]["status"] == "in_transit"
+    orphan = signed(connections, "colis", colis_event("3SYZXG000000933", "in_transit", NOW))
+    assert orphan.status == 404
+
+
+def test_a_warm_function_asks_ssm_for_a_secret_once(merchant: str, connections: dict[str, tuple[str, str]],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    original = ConnectionRepository.secret
+    monkeypatch.setattr(ConnectionRepository, "secret", lambda self, cid: asked.append(cid) or original(self, cid))
+    for hour in range(3):
+        event = colis_event("3SYZXG000000901", "in_transit", NOW - timedelta(hours=hour))
+        assert signed(connections, "colis", event).status == 200
+    assert asked == [connections["colis"][0]]
+
+
 @pytest.mark.parametrize("secret", ["whsec", "abc123", "é" * 3, "x" * 256])
 def test_a_carriers_own_secret_is_accepted_as_issued(merchant: str, secret: str) -> None:
     connection, stored = ConnectionRepository().create(merchant, "easypost", secret)
@@ -395,11 +431,12 @@ def test_a_new_update_costs_two_reads_and_one_transaction_and_a_duplicate_no_wri
     assert counter.calls["TransactWriteItems"] == 1
     counter.calls.clear()
     repeat = signed(connections, "colis", event)  # same warm function: it remembers the shipment it wrote
-    assert repeat.json()["duplicates"] == 1 and (counter.reads(), counter.writes()) == (0, 0)
+    # a repeat writes nothing, so it reads the connection: a deleted one must not answer 200
+    assert repeat.json()["duplicates"] == 1 and (counter.reads(), counter.writes()) == (1, 0)
     webhook_module._warm_state.cache_clear()  # another (or a new) function instance
     counter.calls.clear()
     repeat = signed(connections, "colis", event)
-    assert repeat.json()["duplicates"] == 1 and (counter.reads(), counter.writes()) == (2, 0)
+    assert repeat.json()["duplicates"] == 1 and (counter.reads(), counter.writes()) == (2 + 1, 0)
     assert len(history(merchant, made["id"])) == 1
 
 
@@ -411,7 +448,8 @@ def test_an_older_update_changes_no_shipment_and_costs_one_conditional_put(
     counter = RequestCounter()
     older = colis_event(number, "in_transit", NOW - timedelta(days=1))
     assert signed(connections, "colis", older).json()["duplicates"] == 0
-    assert counter.calls == Counter({"PutItem": 1})
+    # one conditional write: the history event, with the connection's check (a 2-item transaction)
+    assert counter.calls == Counter({"TransactWriteItems": 1})
     assert signed(connections, "colis", older).json()["duplicates"] == 1  # refused by the event's condition
     assert shipment(merchant, made["id"])["parcels"][0]["status"] == "out_for_delivery"
     assert [e["status"] for e in history(merchant, made["id"])] == ["out_for_delivery", "in_transit"]

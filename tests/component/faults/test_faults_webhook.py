@@ -123,7 +123,7 @@ def test_a_shipment_write_whose_answer_was_lost_is_resent_by_botocore_and_stored
     connection = colis_connection(merchant)
     stream.published()
     fault = faults.fail("dynamodb", "TransactWriteItems", LostAnswer(), at="send",
-                        when=lambda wire: any("version" in i["Put"]["Item"] and keys.SK in i["Put"]["Item"]
+                        when=lambda wire: any("version" in i.get("Put", {}).get("Item", {}) and keys.SK in i["Put"]["Item"]
                                               for i in wire.get("TransactItems", [])))
     answer = colis_delivery(connection, colis_event(made["parcels"][0]["tracking_number"], "in_transit", NOW))
     assert fault.hits == 1
