@@ -35,9 +35,10 @@ from shared.customers.rules import (
 from shared.dynamo import batch, keys, writes
 from shared.dynamo.paging import Page, query_all, query_page
 from shared.dynamo.retry import attempts, poll
+from shared.dynamo.table import TableStore
 from shared.dynamo.transactions import Transaction, TransactionRefused
 from shared.errors import ChangedMeanwhile, NotFound, Unavailable
-from shared.platform import aws, clock
+from shared.platform import clock
 from shared.platform.ids import new_id
 
 # What a record's write checks: nobody changed it since it was read, and it was not absorbed.
@@ -45,14 +46,7 @@ UNCHANGED = "version = :v AND attribute_not_exists(merged_into)"
 BUSY_IMPORTING = "Customer identifiers are being imported right now; retry in a minute."
 
 
-class CustomerRepository:
-    def __init__(self, table: Any | None = None) -> None:
-        self._table = table if table is not None else aws.table()
-
-    @property
-    def table(self) -> Any:
-        return self._table
-
+class CustomerRepository(TableStore):
     # --- reads ------------------------------------------------------------------------------------
     def find(self, merchant_id: str, customer_id: str, *, consistent: bool = False) -> Customer | None:
         """The record itself, absorbed or not."""

@@ -17,11 +17,12 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from shared.dynamo import batch, keys, writes
 from shared.dynamo.paging import decode_cursor, query_all, query_page
 from shared.dynamo.retry import retry_changed
+from shared.dynamo.table import TableStore
 from shared.dynamo.transactions import Transaction
 from shared.dynamo.writes import ITEM_IS_NEW, VERSION_CHANGED
 from shared.errors import Malformed, NotFound
 from shared.orders.model import Order, OrderActivity, now_ms
-from shared.platform import aws, clock
+from shared.platform import clock
 from shared.values.models import without_nulls
 
 ORDER_EXISTS = "order_exists"
@@ -77,14 +78,7 @@ def has_tag(tag: str) -> ConditionBase:
     return Attr("tags").contains(tag)
 
 
-class OrderRepository:
-    def __init__(self, table: Any | None = None) -> None:
-        self._table = table if table is not None else aws.table()
-
-    @property
-    def table(self) -> Any:
-        return self._table
-
+class OrderRepository(TableStore):
     # --- reads ------------------------------------------------------------------------------------
     def find(self, merchant_id: str, order_id: str, *, consistent: bool = False) -> Order | None:
         item = self._table.get_item(Key=keys.order(merchant_id, order_id), ConsistentRead=consistent).get("Item")
