@@ -349,7 +349,7 @@ def _as_reported(job: CustomerImport) -> CustomerImport:
 def list_imports(imports: CustomerImportRepository, merchant_id: str, *, limit: int,
                  cursor: str | None) -> tuple[list[ImportSummary], str | None]:
     """Newest first; each import's rejected rows are in its own report (GET .../{id})."""
-    jobs, next_cursor = imports.list(merchant_id, limit=limit, cursor=cursor)
+    jobs, next_cursor = imports.page(merchant_id, limit=limit, cursor=cursor)
     return [ImportSummary(**_as_reported(job).model_dump(exclude={"lease_until"})) for job in jobs], next_cursor
 
 

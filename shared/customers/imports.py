@@ -134,7 +134,7 @@ class CustomerImportRepository:
         writes.update(self._table, keys.customer_import(merchant_id, import_id), "SET " + ", ".join(sets),
                       names=names, values=values)
 
-    def list(self, merchant_id: str, *, limit: int, cursor: str | None) -> tuple[list[CustomerImport], str | None]:
+    def page(self, merchant_id: str, *, limit: int, cursor: str | None) -> tuple[list[CustomerImport], str | None]:
         """One page of the merchant's imports, newest first."""
         pk, prefix = keys.customer_imports_prefix(merchant_id)
         page = query_page(self._table, merchant_id, key_condition=Key(keys.PK).eq(pk) & Key(keys.SK).begins_with(prefix),

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
-from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.dynamo import keys
-from shared.dynamo.paging import query_all
+from shared.dynamo.table import TableStore
 from shared.dynamo.transactions import Transaction
 from shared.dynamo.writes import ITEM_EXISTS, ITEM_IS_NEW, applied, update
-from shared.errors import NotFound
-from shared.platform import aws, clock
+from shared.platform import clock
 from shared.platform.ids import new_id
 
 KEY_PREFIX = "colis_sk_"
@@ -57,9 +55,7 @@ def hash_key(plaintext: str) -> str:
     return keys.digest(plaintext)
 
 
-class ApiKeyRepository:
-    def __init__(self, table: Any | None = None) -> None:
-        self._table = table if table is not None else aws.table()
+class ApiKeyRepository(TableStore):
 
     def create(self, merchant_id: str, request: ApiKeyRequest | None = None) -> CreatedApiKey:
         wanted = request or ApiKeyRequest()
@@ -97,14 +93,10 @@ class ApiKeyRepository:
             values={":now": stamp, ":recent": recent}, rule="api_key_used_recently"))
 
     def list(self, merchant_id: str) -> list[ApiKey]:
-        pk, prefix = keys.api_keys_prefix(merchant_id)
-        return [ApiKey.model_validate(keys.strip_keys(item)) for item in
-                query_all(self._table, KeyConditionExpression=Key(keys.PK).eq(pk) & Key(keys.SK).begins_with(prefix))]
+        return [ApiKey.model_validate(keys.strip_keys(item)) for item in self.items_under(*keys.api_keys_prefix(merchant_id))]
 
     def revoke(self, merchant_id: str, key_id: str) -> None:
-        item = self._table.get_item(Key=keys.api_key_of_merchant(merchant_id, key_id)).get("Item")
-        if not item:
-            raise NotFound(f"API key {key_id} does not exist.")
+        item = self.required_item(keys.api_key_of_merchant(merchant_id, key_id), f"API key {key_id} does not exist.")
         (Transaction(self._table)
          .delete(keys.api_key_by_hash(str(item["key_hash"])))
          .delete(keys.api_key_of_merchant(merchant_id, key_id))

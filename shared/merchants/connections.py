@@ -11,14 +11,13 @@ import threading
 import time
 from typing import Annotated, Any
 
-from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel, Field
 
 from shared.dynamo import keys, writes
-from shared.dynamo.paging import query_all
+from shared.dynamo.table import TableStore
 from shared.dynamo.transactions import Requirement, Transaction
 from shared.dynamo.writes import ITEM_IS_NEW
-from shared.errors import Invalid, NotFound
+from shared.errors import Invalid
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
 from shared.platform.settings import settings
@@ -51,9 +50,9 @@ def webhook_url(base_url: str, connection: Connection) -> str:
     return f"{base_url.rstrip('/')}/webhooks/{connection.carrier}/{connection.id}"
 
 
-class ConnectionRepository:
+class ConnectionRepository(TableStore):
     def __init__(self, table: Any | None = None, ssm: Any | None = None) -> None:
-        self._table = table if table is not None else aws.table()
+        super().__init__(table)
         self._ssm = ssm if ssm is not None else aws.client("ssm")
 
     def create(self, merchant_id: str, carrier: str, secret: str | None = None) -> tuple[Connection, str]:
@@ -80,14 +79,12 @@ class ConnectionRepository:
         return str(response["Parameter"]["Value"])
 
     def list(self, merchant_id: str) -> list[Connection]:
-        pk, prefix = keys.connections_prefix(merchant_id)
-        return [Connection.model_validate(keys.strip_keys(item)) for item in
-                query_all(self._table, KeyConditionExpression=Key(keys.PK).eq(pk) & Key(keys.SK).begins_with(prefix))]
+        return [Connection.model_validate(keys.strip_keys(item))
+                for item in self.items_under(*keys.connections_prefix(merchant_id))]
 
     def delete(self, merchant_id: str, connection_id: str) -> None:
-        item = self._table.get_item(Key=keys.connection_of_merchant(merchant_id, connection_id)).get("Item")
-        if not item:
-            raise NotFound(f"Connection {connection_id} does not exist.")
+        self.required_item(keys.connection_of_merchant(merchant_id, connection_id),
+                           f"Connection {connection_id} does not exist.")
         (Transaction(self._table)
          .delete(keys.connection(connection_id))
          .delete(keys.connection_of_merchant(merchant_id, connection_id))
