@@ -41,6 +41,8 @@ class SettingsPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     brand: BrandPatch | None = None
     tracking_slug: str | None = None
+    support_email: str | None = None
+    support_url: str | None = None
     default_language: str | None = None
     display_currency: str | None = None
     notifications: NotificationsPatch | None = None

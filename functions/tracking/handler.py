@@ -107,7 +107,7 @@ def lookup(tracking_slug: str, lang: LANG = None,
         return _moved(f"/track/{quote(owner.merchant.settings.tracking_slug or '', safe='')}", lang)
     merchant = owner.merchant
     language = choose_page_language(lang, accept_language, merchant.settings.default_language)
-    brand = TrackingPageMerchant.of_merchant(merchant.name, merchant.settings.brand)
+    brand = TrackingPageMerchant.of_settings(merchant.name, merchant.settings)
     page = render_lookup_page(merchant.settings.tracking_slug or tracking_slug, brand, language)
     return Response(200, HTML, page, {"Cache-Control": FOUND_CACHE, "Vary": VARY, "Content-Language": language,
                                       **FORM_SECURITY})

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 from functions.notify.brand import Brand
 from functions.notify.texts import FALLBACK_LANGUAGE, Messages, delivery_day, supported_language
 from functions.tracking import page_templates
+from shared.merchants.model import Settings
 from shared.shipments.statuses import TrackingStatus, as_utc
 from shared.values.models import empty_list
 
@@ -33,7 +34,20 @@ class TrackingPageEvent(BaseModel):
 
 
 class TrackingPageMerchant(Brand):
-    """The merchant's brand as the page shows it (its own name in the OpenAPI document)."""
+    """The merchant's brand and support contact as the page shows them (its own name in the
+    OpenAPI document)."""
+
+    support_email: str | None = None
+    support_url: str | None = None
+
+    @property
+    def has_support(self) -> bool:
+        return bool(self.support_email or self.support_url)
+
+    @classmethod
+    def of_settings(cls, merchant_name: str, settings: Settings) -> "TrackingPageMerchant":
+        brand = cls.of_merchant(merchant_name, settings.brand)
+        return brand.model_copy(update={"support_email": settings.support_email, "support_url": settings.support_url})
 
 
 class TrackingPageView(BaseModel):

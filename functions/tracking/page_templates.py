@@ -47,7 +47,25 @@ def lookup_html(context: Mapping[str, Any]) -> str:
     write(escape(v_m.text('page.lookup.label')))
     write('</label>\n      <input id="tracking-number" name="tracking_number" required maxlength="64" autocomplete="off" pattern="[A-Za-z0-9][A-Za-z0-9._\\-]*">\n      <button type="submit">')
     write(escape(v_m.text('page.lookup.submit')))
-    write('</button>\n    </form>\n  </section>\n</main>\n</body>\n</html>\n')
+    write('</button>\n    </form>\n  </section>\n')
+    if v_brand.has_support:
+        write('  <section class="support" id="support">\n    <h2>')
+        write(escape(v_m.text('page.support.title')))
+        write('</h2>\n    <ul class="support-links">\n')
+        if v_brand.support_email:
+            write('<li><a id="support-email" href="mailto:')
+            write(escape(v_brand.support_email))
+            write('">')
+            write(escape(v_m.text('page.support.email')))
+            write('</a></li>')
+        if v_brand.support_url:
+            write('<li><a id="support-url" href="')
+            write(escape(v_brand.support_url))
+            write('" rel="noopener noreferrer">')
+            write(escape(v_m.text('page.support.url')))
+            write('</a></li>')
+        write('    </ul>\n  </section>\n')
+    write('</main>\n</body>\n</html>\n')
     return "".join(parts)
 
 
@@ -165,5 +183,23 @@ def track_html(context: Mapping[str, Any]) -> str:
         write('    <p class="no-events">')
         write(escape(v_m.text('page.no_events')))
         write('</p>\n')
-    write('  </section>\n</main>\n</body>\n</html>\n')
+    write('  </section>\n')
+    if v_brand.has_support:
+        write('  <section class="support" id="support">\n    <h2>')
+        write(escape(v_m.text('page.support.title')))
+        write('</h2>\n    <ul class="support-links">\n')
+        if v_brand.support_email:
+            write('<li><a id="support-email" href="mailto:')
+            write(escape(v_brand.support_email))
+            write('">')
+            write(escape(v_m.text('page.support.email')))
+            write('</a></li>')
+        if v_brand.support_url:
+            write('<li><a id="support-url" href="')
+            write(escape(v_brand.support_url))
+            write('" rel="noopener noreferrer">')
+            write(escape(v_m.text('page.support.url')))
+            write('</a></li>')
+        write('    </ul>\n  </section>\n')
+    write('</main>\n</body>\n</html>\n')
     return "".join(parts)

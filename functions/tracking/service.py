@@ -66,7 +66,7 @@ def tracking_view(shipments: ShipmentRepository, merchant: Merchant, tracking_nu
         tracking_number=parcel.tracking_number, carrier=shipment.carrier, carrier_name=shipment.carrier,
         carrier_url=parcel.tracking_url, status=parcel.status, shipment_status=_shown_status(shipment),
         parcel_count=len(shipment.parcels), estimated_delivery=shipment.estimated_delivery, events=events,
-        merchant=TrackingPageMerchant.of_merchant(merchant.name, settings.brand), language=language)
+        merchant=TrackingPageMerchant.of_settings(merchant.name, settings), language=language)
 
 
 def _shown_status(shipment: Shipment) -> TrackingStatus:

@@ -20,6 +20,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # DESIGN.md §1.2: 3-40 of a-z, 0-9 and `-`.
 TRACKING_SLUG = re.compile(r"^[a-z0-9-]{3,40}$")
 SLUG_TAKEN = "tracking_slug_taken"
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
 _LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$")
 
 # Settings fields the merchant never writes: `PATCH /v1/settings` refuses them and
@@ -80,6 +81,9 @@ class Settings(BaseModel):
     # The merchant's public tracking pages live under /track/{tracking_slug}/ (None: a merchant
     # created before slugs existed, who has no public page until one is set).
     tracking_slug: str | None = None
+    # Where shoppers reach the shop: shown on the tracking page (and its JSON) and in emails.
+    support_email: str | None = Field(default=None, max_length=254)
+    support_url: WebUrl | None = None
     default_language: str = "en"
     display_currency: str | None = None
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
@@ -92,6 +96,20 @@ class Settings(BaseModel):
     def _language(cls, value: str) -> str:
         if not _LANGUAGE.match(value):
             raise ValueError("default_language must be a BCP 47 language tag such as 'fr'")
+        return value
+
+    @field_validator("support_email")
+    @classmethod
+    def _support_email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.fullmatch(value):
+            raise ValueError("support_email must be an email address such as help@shop.example")
+        return value
+
+    @field_validator("support_url")
+    @classmethod
+    def _support_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("support_url must be an https:// address")
         return value
 
     @field_validator("tracking_slug")

@@ -112,7 +112,8 @@ def test_json_has_exactly_the_contract_fields(merchant: str, connection: tuple[s
     assert page["tracking_number"] == number and page["carrier"] == "Colissimo"
     assert page["status"] == "out_for_delivery" and page["shipment_status"] == "pre_transit"
     assert page["parcel_count"] == 3 and page["estimated_delivery"] == "2026-05-06"
-    assert page["merchant"] == {"name": "Maison Lune", "logo_url": None, "color": "#0a7d5a"}
+    assert page["merchant"] == {"name": "Maison Lune", "logo_url": None, "color": "#0a7d5a", "support_email": None,
+                                "support_url": None}
     assert page["language"] == "fr"  # the recipient's language
     texts = catalogue("fr")
     assert page["events"] == [
@@ -193,7 +194,8 @@ def test_settings_change_the_page_at_once(merchant: str) -> None:
     settings(merchant, {"brand": {"name": "Lune & Fils", "color": "#ff8800", "logo_url": "https://cdn.example.com/l.png"}})
 
     page = track_json(number)
-    assert page["merchant"] == {"name": "Lune & Fils", "logo_url": "https://cdn.example.com/l.png", "color": "#ff8800"}
+    assert page["merchant"] == {"name": "Lune & Fils", "logo_url": "https://cdn.example.com/l.png", "color": "#ff8800",
+                                "support_email": None, "support_url": None}
     assert 'src="https://cdn.example.com/l.png"' in track(number).body
 
 
@@ -414,3 +416,28 @@ def test_carrier_text_arriving_after_the_redaction_is_stored_redacted(merchant: 
     parcel = call(shipments_api, api_event("GET", "/v1/shipments/{shipment_id}", path_params={
         "shipment_id": shipment["id"]}, merchant_id=merchant)).json()["parcels"][0]
     assert (parcel["status"], parcel["carrier_message"], parcel["location"]) == ("delivered", "redacted", "redacted")
+
+
+def test_the_merchants_support_contact_is_on_the_page_its_json_and_the_lookup_form(merchant: str) -> None:
+    number = new_shipment(merchant)["parcels"][0]["tracking_number"]
+    assert 'id="support"' not in track(number).body  # nothing to show until the merchant gives a contact
+
+    settings(merchant, {"support_email": "help@maison-lune.example", "support_url": "https://maison-lune.example/aide"})
+
+    assert track_json(number)["merchant"] | {} == {"name": "Maison Lune", "logo_url": None, "color": "#0a7d5a",
+                                                 "support_email": "help@maison-lune.example",
+                                                 "support_url": "https://maison-lune.example/aide"}
+    for html in (track(number).body, lookup("maison-lune").body):
+        assert 'href="mailto:help@maison-lune.example"' in html
+        assert 'href="https://maison-lune.example/aide"' in html
+        assert any(catalogue(language)["page.support.title"] in html for language in ("en", "fr", "de", "nl", "es"))
+
+
+@pytest.mark.parametrize("patch", [
+    {"support_email": "not an address"}, {"support_email": "help@shop.example\r\nBcc: x@y.example"},
+    {"support_url": "http://shop.example/help"}, {"support_url": "javascript:alert(1)"},
+])
+def test_a_support_contact_that_is_not_an_address_or_an_https_link_is_422(merchant: str, patch: dict[str, Any]) -> None:
+    response = call(account_api, api_event("PATCH", "/v1/settings", body=patch, merchant_id=merchant))
+    assert response.status == 422, response.body
+    assert call(account_api, api_event("GET", "/v1/settings", merchant_id=merchant)).json()["support_email"] is None

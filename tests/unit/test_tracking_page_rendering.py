@@ -104,7 +104,7 @@ def test_view_mirrors_the_public_tracking_json():
         "language",
     }
     dumped = view().model_dump(mode="json")
-    assert set(dumped["merchant"]) == {"name", "logo_url", "color"}
+    assert set(dumped["merchant"]) == {"name", "logo_url", "color", "support_email", "support_url"}
     assert set(dumped["events"][0]) == {"status", "occurred_at", "location", "description"}
     assert dumped["estimated_delivery"] == "2025-03-14"
 
