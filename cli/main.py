@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("merchant_id")
 
     commands.add_parser("list-merchants", help="list every merchant (id, name, created_at, tracking slug)")
+    commands.add_parser("assign-tracking-slugs", help="give every merchant without a tracking slug a default one "
+                                                      "(merchants created before slugs existed; idempotent)")
 
     listing = commands.add_parser("list-api-keys", help="list a merchant's API keys (never the key values)")
     listing.add_argument("merchant_id")
@@ -115,6 +117,7 @@ def _run(args: argparse.Namespace) -> Any:
         "enrol-merchant": lambda: operations.enrol(args.merchant_id, _usage_plan(args)),
         "create-api-key": lambda: operations.create_api_key(args.merchant_id),
         "list-merchants": operations.list_merchants,
+        "assign-tracking-slugs": operations.assign_tracking_slugs,
         "list-api-keys": lambda: operations.list_api_keys(args.merchant_id),
         "revoke-api-key": lambda: operations.revoke_api_key(args.merchant_id, args.key_id),
         "set-fees": lambda: operations.set_fees(args.merchant_id, rate_percent=args.rate_percent, fixed=args.fixed,

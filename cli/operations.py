@@ -43,6 +43,14 @@ def list_merchants() -> list[dict[str, Any]]:
              "tracking_slug": merchant.settings.tracking_slug} for merchant in MerchantRepository().list_all()]
 
 
+def assign_tracking_slugs() -> list[dict[str, Any]]:
+    """Every merchant without a tracking slug (created before slugs existed, so without a public
+    page) gets a default one; merchants that have one are left as they are. Safe to run again."""
+    merchants = MerchantRepository()
+    assigned = ((merchant, merchants.assign_default_slug(merchant)) for merchant in merchants.list_all())
+    return [{"merchant_id": merchant.id, "tracking_slug": slug} for merchant, slug in assigned if slug]
+
+
 def list_api_keys(merchant_id: str) -> list[dict[str, Any]]:
     MerchantRepository().get(merchant_id)
     keys = sorted(ApiKeyRepository().list(merchant_id), key=lambda key: key.created_at)

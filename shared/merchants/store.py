@@ -48,6 +48,30 @@ class MerchantRepository:
             return merchant
         raise Refused("No free tracking slug was found for this name; give one.", rule=SLUG_TAKEN)
 
+    def assign_default_slug(self, merchant: Merchant) -> str | None:
+        """Gives a merchant that has no tracking slug (created before slugs existed) one made from its
+        name, claimed as at creation; None when it has one already (also one set meanwhile)."""
+        if merchant.settings.tracking_slug:
+            return None
+        names = {"#settings": "settings", "#slug": "tracking_slug"}
+        for _ in range(5):
+            slug = default_slug(merchant.name)
+            transaction = Transaction(self._table).update(
+                keys.merchant(merchant.id), "SET #settings.#slug = :slug", names=names,
+                condition=f"{ITEM_EXISTS} AND (attribute_not_exists(#settings.#slug) OR #settings.#slug = :none)",
+                values={":slug": slug, ":none": None}, rule="slug_already_set")
+            transaction.put(_slug_item(slug, merchant.id), condition=ITEM_IS_NEW, rule=SLUG_TAKEN)
+            try:
+                transaction.commit()
+            except TransactionRefused as refused:
+                if SLUG_TAKEN in refused.rules and "slug_already_set" not in refused.rules:
+                    continue  # another suffix
+                if "slug_already_set" in refused.rules:
+                    return None
+                raise
+            return slug
+        raise Refused(f"No free tracking slug was found for merchant {merchant.id}; set one.", rule=SLUG_TAKEN)
+
     def list_all(self) -> list[Merchant]:
         """Every merchant, oldest first: the operator's list (a Query of the merchant index, no scan)."""
         index, partition = keys.merchants_list()

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 
 from cli.main import main as cli
 from functions.authorizer.handler import lambda_handler as authorize
+from shared.dynamo import keys
+from shared.merchants.store import MerchantRepository
 from tests.apigw import LambdaContext
 
 
@@ -57,3 +60,24 @@ def test_unknown_merchant_or_key_is_one_line(aws_env: dict[str, Any], capsys: py
         code, _, err = _colis(capsys, table, *arguments)
         assert code == 1 and err.startswith("colis: ") and len(err.strip().splitlines()) == 1, err
         assert "Traceback" not in err
+
+
+def test_merchants_created_before_slugs_get_a_default_one_once(aws_env: dict[str, Any],
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    table = aws_env["TABLE_NAME"]
+    _, with_slug, _ = _colis(capsys, table, "create-merchant", "Atelier Lune", "--no-key")
+    _, older, _ = _colis(capsys, table, "create-merchant", "Fromagerie Vasseur", "--no-key")
+    # The item as merchants were stored before slugs: no tracking_slug in its settings.
+    boto3.resource("dynamodb", region_name="eu-west-1").Table(table).update_item(
+        Key=keys.merchant(older["merchant_id"]), UpdateExpression="REMOVE settings.tracking_slug")
+
+    code, assigned, _ = _colis(capsys, table, "assign-tracking-slugs")
+
+    assert code == 0 and [a["merchant_id"] for a in assigned] == [older["merchant_id"]]
+    slug = assigned[0]["tracking_slug"]
+    assert slug.startswith("fromagerie-vasseur-")
+    repository = MerchantRepository()
+    assert repository.get(older["merchant_id"]).settings.tracking_slug == slug
+    assert repository.merchant_for_slug(slug) == older["merchant_id"]
+    assert repository.get(with_slug["merchant_id"]).settings.tracking_slug == with_slug["tracking_slug"]
+    assert _colis(capsys, table, "assign-tracking-slugs")[1] == []  # nothing left to do
