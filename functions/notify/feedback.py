@@ -47,7 +47,7 @@ def handle(suppressions: SuppressionList, event: dict[str, Any]) -> int:
                 for address in addresses)
     suppressions.record_feedback(target, reason)
     # Ids only: never an address in the logs.
-    logger.info("email feedback", extra={"merchant_id": target.merchant_id, "milestone": target.milestone,
+    logger.info("ses feedback", extra={"merchant_id": target.merchant_id, "milestone": target.milestone,
                                          "feedback": reason.value, "suppressed": added})
     count("EmailAddressesSuppressed", added)
     return added
