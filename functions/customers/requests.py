@@ -52,8 +52,11 @@ OptionalName = _optional(200)
 Username = _optional(200)
 Email = _optional(254, _EMAIL_PATTERN + "|^redacted$")
 Phone = _optional(40)
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TAG_LENGTH)]
-Tags = Annotated[list[Tag], BeforeValidator(_clean_tags), AfterValidator(_check_tags), Field(max_length=MAX_TAGS)]
+# No minimum length: a blank tag is not refused but dropped (`_clean_tags` runs first), as a blank cell
+# of the CSV import is; the document must not promise a refusal the API does not make.
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TAG_LENGTH)]
+Tags = Annotated[list[Tag], BeforeValidator(_clean_tags), AfterValidator(_check_tags),
+                 Field(max_length=MAX_TAGS, description="Trimmed; blank tags and repeats are dropped.")]
 StoreName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$")]
 
 

@@ -132,6 +132,11 @@ def world(local_stack: dict[str, Any]) -> World:
     ids["api_key"] = _ok(a.post("/v1/api-keys", json={}), 201)
     ids["connection"] = _ok(a.post("/v1/connections", json={"carrier": "sendcloud"}), 201)
     _wait("A's import", lambda: a.get(f"/v1/customer-imports/{ids['import']}").json()["status"] == "done")
+    ids["endpoint"] = _ok(a.post("/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/colis-isolation",
+                                                               "events": ["*"], "description": f"iso {tag}"}), 201)
+    _ok(a.post(f"/v1/webhook-endpoints/{ids['endpoint']['id']}/test"), 202)
+    ids["delivery"] = _wait("A's ping attempt", lambda: (lambda items: items[0]["id"] if items else None)(
+        _ok(a.get(f"/v1/webhook-endpoints/{ids['endpoint']['id']}/deliveries"))["items"]))
     # Cursors of A's lists (limit=1 on lists with at least two items).
     ids["cursors"] = {
         "/v1/shipments": a.get("/v1/shipments", params={"limit": 1}).json()["next_cursor"],
@@ -147,7 +152,7 @@ def world(local_stack: dict[str, Any]) -> World:
     b_order = _ok(b.post("/v1/orders", json=_order_body(f"b{tag}", f"ISO-B-{tag}", f"bo.{tag}@example.be")), 201)
     private = [shipment["id"], ids["shipment_2"], order["id"], customer["id"], order["customer_id"], ids["refund"],
                ids["import"], ids["export"], ids["api_key"]["id"], ids["api_key"]["key"], ids["connection"]["id"],
-               ids["connection"]["secret"], *numbers, order["order_number"], email, ids["customer_email"],
+               ids["connection"]["secret"], ids["endpoint"]["id"], ids["endpoint"]["secret"], ids["delivery"], *numbers, order["order_number"], email, ids["customer_email"],
                f"Tenant{tag}", f"Isolatiestraat {tag}"]
     a.close()
     b.close()
@@ -171,6 +176,9 @@ def snapshot(api: ApiClient, world: World) -> dict[str, Any]:
         "api_keys": sorted(k["id"] for k in _ok(api.get("/v1/api-keys"))["items"]),
         "connections": sorted(c["id"] for c in _ok(api.get("/v1/connections"))["items"]),
         "settings": _ok(api.get("/v1/settings")),
+        "endpoint": _ok(api.get(f"/v1/webhook-endpoints/{world['endpoint']['id']}")),
+        "deliveries": sorted(d["id"] for d in _ok(api.get(
+            f"/v1/webhook-endpoints/{world['endpoint']['id']}/deliveries"))["items"]),
     }
 
 
@@ -189,12 +197,14 @@ class Probe:
 
 def probes(w: World) -> list[Probe]:
     shp, ord_, cus, a = w["shipment"], w["order"], w["customer"], w.a
+    endpoint = w["endpoint"]["id"]
     address = {"shipping_address": _address("mallory")}
     refund = w["refund_body"]
     return [
         Probe("GET", "/v1/shipments/{shipment_id}", f"/v1/shipments/{shp}"),
         Probe("DELETE", "/v1/shipments/{shipment_id}", f"/v1/shipments/{w['shipment_2']}"),
         Probe("GET", "/v1/shipments/{shipment_id}/events", f"/v1/shipments/{shp}/events"),
+        Probe("GET", "/v1/shipments/{shipment_id}/notifications", f"/v1/shipments/{shp}/notifications"),
         Probe("POST", "/v1/shipments/{shipment_id}/void-label", f"/v1/shipments/{shp}/void-label"),
         Probe("POST", "/v1/shipments/{shipment_id}/archive", f"/v1/shipments/{shp}/archive"),
         Probe("GET", "/v1/orders/{order_id}", f"/v1/orders/{ord_}"),
@@ -223,6 +233,15 @@ def probes(w: World) -> list[Probe]:
         Probe("GET", "/v1/exports/{export_id}/download", f"/v1/exports/{w['export']}/download"),
         Probe("DELETE", "/v1/api-keys/{key_id}", f"/v1/api-keys/{w['api_key']['id']}"),
         Probe("DELETE", "/v1/connections/{connection_id}", f"/v1/connections/{w['connection']['id']}"),
+        Probe("GET", "/v1/webhook-endpoints/{endpoint_id}", f"/v1/webhook-endpoints/{endpoint}"),
+        Probe("PATCH", "/v1/webhook-endpoints/{endpoint_id}", f"/v1/webhook-endpoints/{endpoint}",
+              body={"url": "https://mallory.example/hook"}),
+        Probe("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries", f"/v1/webhook-endpoints/{endpoint}/deliveries"),
+        Probe("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+              f"/v1/webhook-endpoints/{endpoint}/rotate-secret"),
+        Probe("POST", "/v1/webhook-endpoints/{endpoint_id}/test", f"/v1/webhook-endpoints/{endpoint}/test"),
+        Probe("POST", "/v1/webhook-deliveries/{delivery_id}/retry", f"/v1/webhook-deliveries/{w['delivery']}/retry"),
+        Probe("DELETE", "/v1/webhook-endpoints/{endpoint_id}", f"/v1/webhook-endpoints/{endpoint}"),
         # Collection routes that take one of A's ids in the body.
         Probe("POST", "/v1/exports", "/v1/exports", body={"type": "customer_data", "customer_id": cus}),
     ]
@@ -238,7 +257,7 @@ def _swap_ids(value: Any, world: World) -> tuple[Any, dict[str, str]]:
     text = json.dumps(value)
     swaps = {}
     for real in sorted({v for v in world.private if "_" in v and v.split("_")[0] in
-                        ("shp", "ord", "cus", "ref", "imp", "exp", "key", "con")}, key=len, reverse=True):
+                        ("shp", "ord", "cus", "ref", "imp", "exp", "key", "con", "whe", "whd")}, key=len, reverse=True):
         if real in text:
             swaps[real] = _stranger(real)
             text = text.replace(real, swaps[real])
@@ -298,6 +317,7 @@ def _lists_hold_nothing_of_a(w: World, b: ApiClient) -> None:
                         ("/v1/customers", {}), ("/v1/customers", {"email": w["customer_email"]}),
                         ("/v1/customers", {"username": f"iso-c-{w.tag}"}), ("/v1/customers/duplicates", {}),
                         ("/v1/api-keys", {}), ("/v1/connections", {}), ("/v1/settings", {}),
+                        ("/v1/exports", {}), ("/v1/customer-imports", {}), ("/v1/webhook-endpoints", {}),
                         ("/v1/customers/import-template", {})]:
         response = b.get(path, params=query)
         assert response.status_code in (200, 404), (path, query, response.status_code, response.text[:300])
@@ -337,6 +357,8 @@ def _creations_stay_with_b(w: World, b: ApiClient) -> None:
     assert w["numbers"][1] not in download.text and w["shipment"] not in download.text
     _ok(b.post("/v1/api-keys", json={}), 201)
     _ok(b.post("/v1/connections", json={"carrier": "sendcloud"}), 201)
+    endpoint = _ok(b.post("/v1/webhook-endpoints", json={"url": "https://mallory.example/hook", "events": ["*"]}), 201)
+    assert endpoint["id"] != w["endpoint"]["id"] and endpoint["secret"] != w["endpoint"]["secret"]
     _ok(b.patch("/v1/settings", json={"brand": {"name": f"Mallory {w.tag}"}}))
 
 
@@ -346,6 +368,8 @@ COLLECTION_CASES: list[tuple[str, str, Callable[[World, ApiClient], None]]] = [
     ("GET", "/v1/customers/import-template", _lists_hold_nothing_of_a),
     ("GET", "/v1/api-keys", _lists_hold_nothing_of_a), ("GET", "/v1/connections", _lists_hold_nothing_of_a),
     ("GET", "/v1/settings", _lists_hold_nothing_of_a),
+    ("GET", "/v1/exports", _lists_hold_nothing_of_a), ("GET", "/v1/customer-imports", _lists_hold_nothing_of_a),
+    ("GET", "/v1/webhook-endpoints", _lists_hold_nothing_of_a), ("POST", "/v1/webhook-endpoints", _creations_stay_with_b),
     ("POST", "/v1/shipments", _creations_stay_with_b), ("POST", "/v1/orders", _creations_stay_with_b),
     ("POST", "/v1/customers", _creations_stay_with_b), ("POST", "/v1/customer-imports", _creations_stay_with_b),
     ("POST", "/v1/api-keys", _creations_stay_with_b), ("POST", "/v1/connections", _creations_stay_with_b),
