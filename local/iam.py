@@ -71,16 +71,20 @@ def translated_template(template: Path = ROOT / "template.yaml", sam_python: str
     return json.loads(out.stdout)
 
 
-def _sam_python() -> str:
-    """The SAM CLI venv's Python (it carries aws-sam-translator); a git worktree shares the main
-    checkout's."""
+def sam_venv_binary(name: str) -> str:
+    """A program of the SAM CLI venv (`python` carries aws-sam-translator, `sam` is the CLI); a git
+    worktree shares the main checkout's."""
     common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
     for root in (ROOT, Path(common).parent if common else ROOT):
-        python = root / ".venv-sam" / "bin" / "python"
-        if python.exists():
-            return str(python)
-    raise RuntimeError("the SAM CLI venv (.venv-sam) is missing: make .venv-sam/.installed")
+        binary = root / ".venv-sam" / "bin" / name
+        if binary.exists():
+            return str(binary)
+    raise RuntimeError(f"{name} is missing from the SAM CLI venv (.venv-sam): make .venv-sam/.installed")
+
+
+def _sam_python() -> str:
+    return sam_venv_binary("python")
 
 
 _NAME_PROPERTY = {"AWS::S3::Bucket": "BucketName", "AWS::DynamoDB::Table": "TableName", "AWS::SQS::Queue": "QueueName",

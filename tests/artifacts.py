@@ -17,6 +17,8 @@ from typing import Any
 
 from cfnlint.decode import decode
 
+from local import iam
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = ROOT / "tests" / "artifact_probe.py"
 LAYER = "DependenciesLayer"
@@ -77,15 +79,8 @@ def runtime_python() -> str:
 
 
 def sam_executable() -> str:
-    """SAM CLI from the project's own venv (`make` installs it); a git worktree shares the main
-    checkout's."""
-    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()
-    for root in (ROOT, Path(common).parent if common else ROOT):
-        sam = root / ".venv-sam" / "bin" / "sam"
-        if sam.exists():
-            return str(sam)
-    raise RuntimeError("SAM CLI not found in .venv-sam (make .venv-sam/.installed)")
+    """SAM CLI from the project's own venv (`make` installs it)."""
+    return iam.sam_venv_binary("sam")
 
 
 def build(build_dir: Path) -> Path:
