@@ -11,6 +11,7 @@ from functions.tracking.page import TrackingPageEvent, TrackingPageMerchant, Tra
 from shared.errors import NotFound
 from shared.merchants.model import Merchant
 from shared.merchants.store import MerchantRepository
+from shared.shipments.carrier_display import carrier_display, parcel_tracking_url
 from shared.shipments.model import Shipment, TrackingEvent, valid_tracking_number
 from shared.shipments.statuses import TrackingStatus, derive_shipment_status
 from shared.shipments.store import ShipmentRepository
@@ -63,8 +64,9 @@ def tracking_view(shipments: ShipmentRepository, merchant: Merchant, tracking_nu
     events = [public_event(event, messages) for event in shipments.events(merchant.id, shipment.id)
               if event.parcel_id == parcel.id][:MAX_EVENTS]
     return TrackingPageView(
-        tracking_number=parcel.tracking_number, carrier=shipment.carrier, carrier_name=shipment.carrier,
-        carrier_url=parcel.tracking_url, status=parcel.status, shipment_status=_shown_status(shipment),
+        tracking_number=parcel.tracking_number, carrier=shipment.carrier,
+        carrier_name=carrier_display(shipment.carrier).name,
+        carrier_url=parcel_tracking_url(shipment.carrier, parcel.tracking_number, parcel.tracking_url), status=parcel.status, shipment_status=_shown_status(shipment),
         parcel_count=len(shipment.parcels), estimated_delivery=shipment.estimated_delivery, events=events,
         merchant=TrackingPageMerchant.of_settings(merchant.name, settings), language=language)
 

@@ -110,6 +110,8 @@ def test_json_has_exactly_the_contract_fields(merchant: str, connection: tuple[s
     assert set(page) == {"tracking_number", "carrier", "carrier_name", "carrier_url", "status", "shipment_status",
                          "parcel_count", "estimated_delivery", "events", "merchant", "language"}
     assert page["tracking_number"] == number and page["carrier"] == "Colissimo"
+    assert page["carrier_name"] == "Colissimo"
+    assert page["carrier_url"] == f"https://www.laposte.fr/outils/suivre-vos-envois?code={number}"
     assert page["status"] == "out_for_delivery" and page["shipment_status"] == "pre_transit"
     assert page["parcel_count"] == 3 and page["estimated_delivery"] == "2026-05-06"
     assert page["merchant"] == {"name": "Maison Lune", "logo_url": None, "color": "#0a7d5a", "support_email": None,
@@ -122,6 +124,34 @@ def test_json_has_exactly_the_contract_fields(merchant: str, connection: tuple[s
         {"status": "in_transit", "occurred_at": "2026-05-04T12:10:00Z", "location": "Lyon, FR",
          "description": texts["status.in_transit"]},
     ]
+
+
+@pytest.mark.parametrize(("carrier", "given_url", "name", "url"), [
+    ("dhl_express", "https://track.example.com/p?n=1&x=2", "DHL Express", "https://track.example.com/p?n=1&x=2"),
+    ("DHLExpress", "http://track.example.com/p", "DHL Express",
+     "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id={number}"),
+    ("acme_freight", None, "Acme Freight", None),
+])
+def test_the_carrier_shows_its_name_and_a_link_to_its_page(merchant: str, carrier: str, given_url: str | None,
+                                                           name: str, url: str | None) -> None:
+    body = shipment_body(recipient=address(), carrier=carrier)
+    if given_url:
+        body["parcels"][0]["tracking_url"] = given_url
+    response = call(shipments_api, api_event("POST", "/v1/shipments", body=body, merchant_id=merchant))
+    assert response.status == 201, response.body
+    number = body["parcels"][0]["tracking_number"]
+    expected_url = url.format(number=number) if url else None
+
+    page = track_json(number)
+    html = track(number).body
+
+    assert (page["carrier"], page["carrier_name"], page["carrier_url"]) == (carrier, name, expected_url)
+    carrier_cell = re.search(r'<dd id="carrier"[^>]*>(.*?)</dd>', html, re.S)
+    assert carrier_cell is not None and visible_text(carrier_cell.group(1)) == name
+    if expected_url:
+        assert f'href="{expected_url.replace("&", "&amp;")}"' in carrier_cell.group(1)
+    else:
+        assert "href" not in carrier_cell.group(1)
 
 
 def test_each_parcel_carries_its_public_tracking_url(merchant: str) -> None:
