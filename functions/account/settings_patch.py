@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.merchants.model import OPERATOR_OWNED, Settings
+from shared.values.money import RECORDED
 
 
 class BrandPatch(BaseModel):
@@ -67,9 +68,13 @@ class SettingsPatch(BaseModel):
 def apply_settings_patch(current: Settings, patch: SettingsPatch) -> Settings:
     """Merge the patch into the current settings and validate the whole result."""
     merged = current.model_dump(mode="json")
-    for field, value in patch.model_dump(mode="json", exclude_unset=True, exclude=OPERATOR_OWNED).items():
+    changes = patch.model_dump(mode="json", exclude_unset=True, exclude=OPERATOR_OWNED)
+    for field, value in changes.items():
         if isinstance(value, dict) and isinstance(merged.get(field), dict):
             merged[field] = {**merged[field], **value}
         else:
             merged[field] = value
-    return Settings.model_validate(merged)
+    # A display currency ISO withdrew after it was set stays until the merchant changes it: a
+    # patch of anything else is not refused for it, a new one must be current.
+    kept_currency = "display_currency" not in changes
+    return Settings.model_validate(merged, context=RECORDED if kept_currency else None)

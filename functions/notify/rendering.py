@@ -7,13 +7,13 @@ markup.
 """
 
 
+from copy import copy
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 from babel import Locale
-from babel.numbers import format_currency
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from functions.notify import email_templates
@@ -21,7 +21,7 @@ from functions.notify.brand import Brand
 from functions.notify.milestones import Milestone
 from functions.notify.texts import Messages, delivery_day
 from shared.shipments.statuses import as_utc
-from shared.values.money import is_currency
+from shared.values.money import is_known_currency, minor_units, round_half_up
 
 
 class MilestoneEmailContext(BaseModel):
@@ -65,7 +65,8 @@ class CancellationEmailContext(BaseModel):
     @field_validator("currency")
     @classmethod
     def _iso_currency(cls, value: str | None) -> str | None:
-        if value is not None and not is_currency(value):
+        # The currency of a recorded order: one ISO has withdrawn since still has its minor units.
+        if value is not None and not is_known_currency(value):
             raise ValueError("currency must be an ISO 4217 code")
         return None if value is None else value.upper()
 
@@ -165,9 +166,15 @@ def render_cancellation_email(language: str, context: CancellationEmailContext) 
 
 
 def money(amount: Decimal, currency: str, language: str) -> str:
-    """An amount written the language's way in its currency's notation and minor units (Babel's
-    currency data, which only emails need)."""
-    return format_currency(amount, currency, locale=Locale.parse(language))
+    """An amount written the language's way (Babel's currency pattern and symbol, which only emails
+    need) with its currency's ISO 4217 minor units, those of `shared.values.money`: CLDR's own
+    digits differ for some (it writes IQD and RSD without decimals), and an amount is shown exactly
+    as it is kept."""
+    locale = Locale.parse(language)
+    units = minor_units(currency)
+    pattern = copy(locale.currency_formats["standard"])
+    pattern.frac_prec = (units, units)
+    return pattern.apply(round_half_up(amount, currency), locale, currency=currency.upper(), currency_digits=False)
 
 
 def _about_order(messages: Messages, key: str, brand: str, order_number: str | None) -> str:

@@ -7,10 +7,10 @@ import re
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from shared.values.models import WebUrl
-from shared.values.money import is_currency, strict_decimal
+from shared.values.money import currency_code, strict_decimal
 
 SUPPORTED_LANGUAGES = ("en", "fr", "de", "nl", "es")
 _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
@@ -121,10 +121,8 @@ class Settings(BaseModel):
 
     @field_validator("display_currency")
     @classmethod
-    def _currency(cls, value: str | None) -> str | None:
-        if value is not None and not is_currency(value):
-            raise ValueError("display_currency must be an ISO 4217 code")
-        return value.upper() if value else value
+    def _currency(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return currency_code(value, info) if value else value
 
 
 class Merchant(BaseModel):

@@ -18,6 +18,7 @@ from shared.errors import NotFound, Refused
 from shared.merchants.model import OPERATOR_OWNED, SLUG_TAKEN, TRACKING_SLUG, FeeSettings, Merchant, Settings
 from shared.platform import aws, clock
 from shared.platform.ids import new_id
+from shared.values.money import RECORDED
 
 _SLUG_SUFFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -76,14 +77,14 @@ class MerchantRepository:
         """Every merchant, oldest first: the operator's list (a Query of the merchant index, no scan)."""
         index, partition = keys.merchants_list()
         items = query_all(self._table, IndexName=index.name, KeyConditionExpression=Key(index.pk).eq(partition))
-        merchants = [Merchant.model_validate(keys.strip_keys(item)) for item in items]
+        merchants = [Merchant.model_validate(keys.strip_keys(item), context=RECORDED) for item in items]
         return sorted(merchants, key=lambda merchant: (merchant.created_at, merchant.id))
 
     def get(self, merchant_id: str) -> Merchant:
         item = self._table.get_item(Key=keys.merchant(merchant_id)).get("Item")
         if not item:
             raise NotFound(f"Merchant {merchant_id} does not exist.")
-        return Merchant.model_validate(keys.strip_keys(item))
+        return Merchant.model_validate(keys.strip_keys(item), context=RECORDED)
 
     def save_settings(self, merchant_id: str, settings: Settings, *, claim_slug: bool = False) -> Settings:
         """Stores the merchant's own settings. Field by field, leaving the operator's (`fees`) as

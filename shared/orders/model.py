@@ -12,13 +12,22 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared.merchants.model import FeeSettings
 from shared.platform import clock
 from shared.platform.ids import new_id
 from shared.values.models import Address, Amount, Measure, OptionalText, ShortText, empty_list
-from shared.values.money import has_valid_precision, is_currency, quantum, round_half_up, strict_decimal, zero
+from shared.values.money import currency_code, has_valid_precision, quantum, round_half_up, strict_decimal, zero
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HS_CODE = re.compile(r"^\d{4}(?:\.?\d{2}){1,3}$")
@@ -145,10 +154,8 @@ class OrderIn(BaseModel):
 
     @field_validator("currency", "display_currency")
     @classmethod
-    def _currency(cls, value: str | None) -> str | None:
-        if value is not None and not is_currency(value):
-            raise ValueError("must be an ISO 4217 currency code")
-        return value.upper() if value else value
+    def _currency(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else currency_code(value, info)
 
     @model_validator(mode="after")
     def _consistent(self) -> "OrderIn":

@@ -24,6 +24,7 @@ from shared.errors import Malformed, NotFound
 from shared.orders.model import Order, OrderActivity, now_ms
 from shared.platform import clock
 from shared.values.models import without_nulls
+from shared.values.money import RECORDED
 
 ORDER_EXISTS = "order_exists"
 NUMBER_TAKEN = "order_number_taken"
@@ -63,7 +64,7 @@ def order_from_item(item: Mapping[str, Any]) -> Order:
     data = keys.strip_keys(dict(item))
     data.pop("outbox", None)
     data["version"] = int(data.get("version", 1))
-    return Order.model_validate(data)
+    return Order.model_validate(data, context=RECORDED)
 
 
 def _activity_from_item(item: Mapping[str, Any]) -> OrderActivity:

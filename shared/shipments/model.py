@@ -6,12 +6,12 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from shared.events.catalogue import MerchantAction, ShipmentStatusChanged
 from shared.shipments.statuses import TrackingStatus, derive_shipment_status
 from shared.values.models import Address, Amount, Measure, OptionalText, ShortText, WebUrl, empty_list
-from shared.values.money import has_valid_precision, is_currency
+from shared.values.money import currency_code, has_valid_precision
 
 _TRACKING_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
 MAX_PARCELS = 50
@@ -33,10 +33,8 @@ class Package(BaseModel):
 
     @field_validator("currency")
     @classmethod
-    def _currency(cls, value: str) -> str:
-        if not is_currency(value):
-            raise ValueError("currency must be an ISO 4217 code")
-        return value.upper()
+    def _currency(cls, value: str, info: ValidationInfo) -> str:
+        return currency_code(value, info)
 
 
 class Fees(BaseModel):

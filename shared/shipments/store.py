@@ -19,6 +19,7 @@ from shared.errors import Malformed, NotFound, Refused
 from shared.platform import clock
 from shared.shipments.model import Parcel, Shipment, TrackingEvent, TrackingNumberEntry
 from shared.values.models import without_nulls
+from shared.values.money import RECORDED
 
 # Rules of the conditional writes (named in `Refused.rule`).
 TRACKING_NUMBER_TAKEN = "tracking_number_taken:"
@@ -87,7 +88,7 @@ def shipment_from_item(item: dict[str, Any]) -> Shipment:
     data = _with_document(item)
     parcels = [Parcel.model_validate({**p, "recent_updates": (p.get("recent_updates") or "").split()})
                for p in data.pop("parcels", [])]
-    return Shipment.model_validate({**data, "parcels": parcels})
+    return Shipment.model_validate({**data, "parcels": parcels}, context=RECORDED)
 
 
 class ShipmentRepository(TableStore):

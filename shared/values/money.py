@@ -5,17 +5,34 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-# ISO 4217 minor units for currencies whose exponent is not 2.
-_MINOR_UNITS_OTHER_THAN_TWO: dict[str, int] = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-    "CLF": 4, "UYW": 4,
+from pydantic import ValidationInfo
+
+# ISO 4217 list one (current currencies and funds) as published 2026-01-01, by minor units: every
+# code that has a numeric minor unit. Codes whose minor unit is "N.A." (gold, silver, SDR, the
+# test and no-currency codes) price nothing. tests/unit/test_money.py checks this table against
+# the `iso4217` package, so a new publication is one package upgrade and one edit here.
+_CURRENT_BY_MINOR_UNITS: dict[int, str] = {
+    0: "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF",
+    2: "AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BMD BND BOB BOV BRL BSD BTN BWP BYN BZD CAD CDF "
+       "CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD "
+       "GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL "
+       "MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR "
+       "PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP "
+       "TRY TTD TWD TZS UAH USD USN UYU UZS VED VES WST XAD XCD XCG YER ZAR ZMW ZWG",
+    3: "BHD IQD JOD KWD LYD OMR TND",
+    4: "CLF UYW",
 }
-# ISO 4217 active codes with two minor units (the common case).
-_TWO_MINOR_UNITS: frozenset[str] = frozenset(
-    ["AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR", "KPW", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD", "YER", "ZAR", "ZMW", "ZWG"]
-)
+CURRENT: dict[str, int] = {code: units for units, codes in _CURRENT_BY_MINOR_UNITS.items() for code in codes.split()}
+
+# Codes this service accepted before ISO withdrew them (moved to list three): the Netherlands
+# Antillean guilder (replaced by XCG) and the Bulgarian lev (Bulgaria joined the euro on 2026-01-01),
+# both gone from the 2026-01-01 list one. No new amount is accepted in them, but an order, a
+# shipment or a setting recorded in one keeps its precision and stays readable: see `recorded`.
+WITHDRAWN: dict[str, int] = {"ANG": 2, "BGN": 2}
+
+# The validation context under which stores read their items back: a currency withdrawn since the
+# item was written is still its currency.
+RECORDED: dict[str, bool] = {"recorded": True}
 
 
 # What a decimal string may look like on the wire: ASCII digits, one optional point and sign.
@@ -40,20 +57,39 @@ class UnknownCurrency(ValueError):
 
 
 def minor_units(currency: str) -> int:
+    """The currency's ISO 4217 exponent (a withdrawn currency keeps its own: recorded amounts)."""
     code = currency.upper()
-    if code in _MINOR_UNITS_OTHER_THAN_TWO:
-        return _MINOR_UNITS_OTHER_THAN_TWO[code]
-    if code in _TWO_MINOR_UNITS:
-        return 2
-    raise UnknownCurrency(f"{currency!r} is not an ISO 4217 currency code")
+    units = CURRENT.get(code, WITHDRAWN.get(code))
+    if units is None:
+        raise UnknownCurrency(f"{currency!r} is not an ISO 4217 currency code")
+    return units
 
 
 def is_currency(code: str) -> bool:
-    try:
-        minor_units(code)
-    except UnknownCurrency:
-        return False
-    return True
+    """A current ISO 4217 currency: one a new amount may be in."""
+    return code.upper() in CURRENT
+
+
+def is_known_currency(code: str) -> bool:
+    """A current currency, or one withdrawn since an amount was recorded in it."""
+    upper = code.upper()
+    return upper in CURRENT or upper in WITHDRAWN
+
+
+def recorded(info: ValidationInfo) -> bool:
+    """Pydantic validators: the value is read back from a store (context `RECORDED`), not sent."""
+    return bool(info.context and info.context.get("recorded"))
+
+
+def currency_code(value: str, info: ValidationInfo) -> str:
+    """Pydantic validator body of every currency field: a current code (upper-cased), or a
+    withdrawn one on a record written before its withdrawal."""
+    code = value.upper()
+    if code in CURRENT or (code in WITHDRAWN and recorded(info)):
+        return code
+    if code in WITHDRAWN:
+        raise ValueError(f"{code} is no longer an ISO 4217 currency")
+    raise ValueError("must be an ISO 4217 currency code")
 
 
 def quantum(currency: str) -> Decimal:

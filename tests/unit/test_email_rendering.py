@@ -11,12 +11,14 @@ from functions.notify.milestones import Milestone
 from functions.notify.rendering import (
     CancellationEmailContext,
     MilestoneEmailContext,
+    money,
     render_cancellation_email,
     render_milestone_email,
 )
 from functions.notify.texts import COUNTRY_LANGUAGES, SUPPORTED_LANGUAGES, catalogue, choose_language
 from shared.merchants import model as merchants
 from shared.shipments.statuses import TrackingStatus
+from shared.values.money import CURRENT
 
 LANGUAGES = ["en", "fr", "de", "nl", "es"]
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
@@ -398,3 +400,38 @@ def test_choose_language(recipient, country, default, expected):
 def test_every_country_maps_to_a_supported_language():
     assert set(COUNTRY_LANGUAGES.values()) <= set(SUPPORTED_LANGUAGES)
     assert all(len(code) == 2 and code.isupper() for code in COUNTRY_LANGUAGES)
+
+
+# --- amounts in their currency's ISO 4217 minor units ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "iqd", "rsd"),
+    [
+        ("en", "IQD12.345", "RSD1,500.50"),
+        ("fr", "12,345\xa0IQD", "1\u202f500,50\xa0RSD"),
+        ("de", "12,345\xa0IQD", "1.500,50\xa0RSD"),
+        ("nl", "IQD\xa012,345", "RSD\xa01.500,50"),
+        ("es", "12,345\xa0IQD", "1.500,50\xa0RSD"),
+    ],
+)
+def test_amounts_are_written_with_their_currencys_minor_units_the_languages_way(language, iqd, rsd):
+    assert money(Decimal("12.345"), "IQD", language) == iqd
+    assert money(Decimal("1500.50"), "RSD", language) == rsd
+    email = render_cancellation_email(language, cancellation_context(refund_total=Decimal("12.345"), currency="IQD"))
+    assert iqd in email.text and iqd in email.html
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_current_currency_shows_exactly_its_minor_units(language):
+    decimal_sign = {"en": "."}.get(language, ",")
+    for currency, units in CURRENT.items():
+        written = money(Decimal("1.5"), currency, language)
+        digits = re.search(r"\d[\d.,\u202f\xa0]*\d|\d", written).group()
+        fraction = digits.rpartition(decimal_sign)[2] if units else ""
+        assert len(fraction) == units and (units == 0) == (decimal_sign not in digits), (currency, written)
+
+
+def test_a_refund_in_a_withdrawn_currency_of_a_recorded_order_is_still_written():
+    email = render_cancellation_email("en", cancellation_context(refund_total=Decimal("10"), currency="BGN"))
+    assert "BGN10.00" in email.text
