@@ -70,7 +70,9 @@ class LocalRoutes:
         return problem(404, "Not Found", f"No local route {method} {request.path}.")
 
     def _clock_now(self) -> Answer:
-        return json_answer(200, {"now": iso(self._clock.now())})
+        # `unix` as well: a carrier signature's `t=` locally is the product clock's time, not `date +%s`.
+        now = self._clock.now()
+        return json_answer(200, {"now": iso(now), "unix": int(now.timestamp())})
 
     def _move_clock(self, request: IncomingRequest) -> Answer:
         try:

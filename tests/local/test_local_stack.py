@@ -230,8 +230,10 @@ def test_ttl_expiry_follows_the_product_clock_and_is_marked_as_the_service(stack
 
 def test_clock_moves_forward_by_days(stack: Stack, http: requests.Session) -> None:
     before = _product_now(stack, http)
-    after = datetime.fromisoformat(http.post(url(stack, "/_local/clock"), json={"advance_days": 3}).json()["now"])
+    moved = http.post(url(stack, "/_local/clock"), json={"advance_days": 3}).json()
+    after = datetime.fromisoformat(moved["now"])
     assert timedelta(days=3) <= after - before < timedelta(days=3, minutes=1)
+    assert moved["unix"] == int(after.timestamp())  # what a carrier signature's `t=` is dated with locally
     assert http.post(url(stack, "/_local/clock"), json={"advance_days": "soon"}).status_code == 400
 
 
