@@ -18,6 +18,9 @@ from shared.shipments.store import ShipmentRepository
 
 # Enough history for any real parcel, and a bound on the page's size.
 MAX_EVENTS = 100
+# Formats that never say where a scan happened: the place stored with their older events was the
+# recipient's city (Sendcloud's parcel address), so it is not shown either (issue 17).
+NO_SCAN_PLACE = frozenset({"sendcloud"})
 
 
 @dataclass(frozen=True)
@@ -81,5 +84,12 @@ def public_event(event: TrackingEvent, messages: Messages) -> TrackingPageEvent:
     """The event as shoppers see it: the vocabulary's text for its code, and its place no finer
     than a city. The carrier's message and free-text location are never read here."""
     return TrackingPageEvent(status=event.status, occurred_at=event.occurred_at,
-                             location=event.place.text() if event.place else None,
+                             location=scan_place(event),
                              description=describe_event(event.source, event.carrier_code, event.status, messages))
+
+
+def scan_place(event: TrackingEvent) -> str | None:
+    """Where the carrier says the scan happened, no finer than a city; None when it did not say."""
+    if event.place is None or event.source in NO_SCAN_PLACE:
+        return None
+    return event.place.text()

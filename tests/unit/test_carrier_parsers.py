@@ -51,7 +51,7 @@ EXPECTED_EXAMPLES = [
             carrier_code="1",
             carrier_message="Ready to send",
             occurred_at=datetime(1970, 1, 1, 0, 0, 0, 123_000, tzinfo=UTC),
-            location="Eindhoven, NL", city="Eindhoven", country="NL", source="sendcloud",
+            location=None, source="sendcloud",  # the parcel's city is the recipient's, no scan place
             carrier_event_id=None,
             carrier=None,
             estimated_delivery=None,

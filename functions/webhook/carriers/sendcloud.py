@@ -1,5 +1,9 @@
 """Sendcloud `parcel_status_changed` (carriers/README.md). The parcel carries the recipient's
-name, address, phone and email: only the tracking number, status, city and country are read."""
+name, address, phone and email: only the tracking number, status and carrier are read.
+
+Sendcloud says nothing of where a scan happened: the parcel's `city` and `country` are the
+recipient's address, so an update has no location (reading them put every scan at the
+destination city, issue 17)."""
 
 from __future__ import annotations
 
@@ -56,7 +60,6 @@ def parse(body: dict[str, Any]) -> ParsedDelivery:
     current = payload.obj(parcel.get("status"), "parcel.status")
     status_id = payload.optional_text(current.get("id"), "parcel.status.id")
     message = payload.optional_text(current.get("message"), "parcel.status.message")
-    country = payload.optional_obj(parcel.get("country"), "parcel.country")
     carrier = payload.optional_obj(parcel.get("carrier"), "parcel.carrier")
     return ParsedDelivery(
         updates=[
@@ -66,7 +69,6 @@ def parse(body: dict[str, Any]) -> ParsedDelivery:
                 carrier_code=status_id,
                 carrier_message=message,
                 occurred_at=_occurred_at(body),
-                **payload.place_fields(parcel.get("city"), None, country.get("iso_2")),
                 carrier=payload.optional_text(carrier.get("code"), "parcel.carrier.code"),
             )
         ]
