@@ -76,13 +76,25 @@ class Messages:
 
     def moment(self, moment: datetime) -> str:
         """Long date and short time in UTC, with the zone named: recipients' zones are unknown."""
-        moment = as_utc(moment)
+        return self._long_moment(as_utc(moment), self._locale["utc"])
+
+    def local_moment(self, moment: datetime) -> str:
+        """Long date and short time on the clock `moment` carries, with its UTC offset (`UTC+2`,
+        `UTC-3:30`, `UTC` at zero): the tracking page writes times in the destination's zone."""
+        offset = moment.utcoffset()
+        minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+        sign = "+" if minutes > 0 else self._locale["minus"] if minutes < 0 else ""
+        hours, rest = divmod(abs(minutes), 60)
+        zone = f"UTC{sign}{hours}:{rest:02d}" if rest else f"UTC{sign}{hours}" if hours else "UTC"
+        return self._long_moment(moment, zone)
+
+    def _long_moment(self, moment: datetime, zone: str) -> str:
         hour = moment.hour
         fields = {"h": str(hour % 12 or 12), "H": str(hour), "HH": f"{hour:02d}", "mm": f"{moment.minute:02d}",
                   "a": self._locale["pm" if hour >= 12 else "am"]}
         time = self._locale["time_short"] % fields
         pattern = self._locale["datetime_long"].replace("'", "")
-        return pattern.replace("{1}", self.date(moment.date())).replace("{0}", f"{time} {self._locale['utc']}")
+        return pattern.replace("{1}", self.date(moment.date())).replace("{0}", f"{time} {zone}")
 
 
 @cache

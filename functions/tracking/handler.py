@@ -75,13 +75,13 @@ def track(tracking_slug: str, tracking_number: str, lang: LANG = None) -> Respon
         return _not_found(tracking_number, wants_json, lang, accept_language)
     if not owner.current:
         return _moved(_page_path(owner.merchant, tracking_number), lang)
-    view = service.tracking_view(ShipmentRepository(), owner.merchant, tracking_number, lang, accept_language)
-    if view is None:
+    page = service.tracking_page(ShipmentRepository(), owner.merchant, tracking_number, lang, accept_language)
+    if page is None:
         return _not_found(tracking_number, wants_json, lang, accept_language)
-    headers = {"Cache-Control": FOUND_CACHE, "Vary": VARY, "Content-Language": view.language}
+    headers = {"Cache-Control": FOUND_CACHE, "Vary": VARY, "Content-Language": page.view.language}
     if wants_json:
-        return Response(200, "application/json", view.model_dump_json(), headers)
-    return Response(200, HTML, render_tracking_page(view, view.language), {**headers, **PAGE_SECURITY})
+        return Response(200, "application/json", page.view.model_dump_json(), headers)
+    return Response(200, HTML, render_tracking_page(page), {**headers, **PAGE_SECURITY})
 
 
 @app.get("/track/<tracking_slug>", tags=["Tracking"], summary="Tracking lookup form",

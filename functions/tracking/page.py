@@ -9,7 +9,9 @@ same in an email and on the page. Layout lives in `templates/`, compiled to `pag
 """
 
 
-from datetime import date, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -19,6 +21,7 @@ from functions.tracking import page_templates
 from shared.merchants.model import Settings
 from shared.shipments.statuses import TrackingStatus, as_utc
 from shared.values.models import empty_list
+from shared.values.time_zones import in_zone
 
 
 class TrackingPageEvent(BaseModel):
@@ -71,10 +74,118 @@ class TrackingPageView(BaseModel):
         return delivery_day(value)
 
 
-def render_tracking_page(view: TrackingPageView, language: str) -> str:
+S = TrackingStatus
+# The milestones of the progress bar, in order: label created, in transit, out for delivery (or
+# ready for pickup), delivered. Each status stands on one of them; the statuses that are news of
+# their own (a delay, a problem, a failed attempt, ...) are written on the step they stand on.
+MILESTONES: tuple[TrackingStatus, ...] = (S.pre_transit, S.in_transit, S.out_for_delivery, S.delivered)
+MILESTONE_OF: dict[TrackingStatus, int] = {
+    S.unknown: 0, S.pre_transit: 0, S.cancelled: 0,
+    S.in_transit: 1, S.delayed: 1, S.exception: 1, S.returned_to_sender: 1,
+    S.out_for_delivery: 2, S.failed_attempt: 2, S.available_for_pickup: 2,
+    S.delivered: 3,
+    # Merchant statuses never reach a parcel; were one to, it reads as the label stage.
+    S.archived: 0, S.deleted: 0,
+}
+NOTED: frozenset[TrackingStatus] = frozenset(
+    {S.delayed, S.exception, S.returned_to_sender, S.failed_attempt, S.cancelled, S.unknown})
+# Shapes beside the words, so that no state is told by colour alone.
+MARKERS = {"done": "✓", "current": "●", "alert": "!", "upcoming": "○"}
+
+
+@dataclass(frozen=True)
+class ProgressStep:
+    label: str
+    state: str  # done | current | upcoming
+    state_text: str  # the state in words, for screen readers
+    note: str = ""  # the status that is news of its own on the current step (delayed, ...)
+
+    @property
+    def current(self) -> bool:
+        return self.state == "current"
+
+    @property
+    def marker(self) -> str:
+        return MARKERS["alert" if self.note else self.state]
+
+    @property
+    def css(self) -> str:
+        return f"step step-{self.state}" + (" step-alert" if self.note else "")
+
+
+def progress_steps(status: TrackingStatus, messages: Messages) -> list[ProgressStep]:
+    """The progress bar of a parcel in `status`: steps before its milestone done, its milestone
+    current (with the status written on it when it is news of its own), the rest to come. A
+    parcel ready for pickup has that milestone instead of out for delivery; a delivered parcel's
+    last step is done, not current."""
+    reached = MILESTONE_OF[status]
+    steps: list[ProgressStep] = []
+    for index, milestone in enumerate(MILESTONES):
+        shown = S.available_for_pickup if index == 2 and status is S.available_for_pickup else milestone
+        if index < reached or status is S.delivered:
+            state = "done"
+        elif index == reached:
+            state = "current"
+        else:
+            state = "upcoming"
+        note = messages.status(status) if state == "current" and status in NOTED else ""
+        steps.append(ProgressStep(label=messages.status(shown), state=state,
+                                  state_text=messages.text(f"progress.{state}"), note=note))
+    return steps
+
+
+@dataclass(frozen=True)
+class ParcelLine:
+    """A parcel of the shipment as a multi-parcel page lists it (the page's own parcel included)."""
+
+    tracking_number: str
+    status: TrackingStatus
+    carrier_url: str | None = None
+    page_url: str | None = None
+    current: bool = False
+
+
+@dataclass(frozen=True)
+class LocalClock:
+    """Times as the destination reads them: on its clock, with the offset (ISO for `datetime`)."""
+
+    zone: tzinfo
+    messages: Messages
+
+    def iso(self, moment: datetime) -> str:
+        return in_zone(moment, self.zone).isoformat()
+
+    def text(self, moment: datetime) -> str:
+        return self.messages.local_moment(in_zone(moment, self.zone))
+
+
+@dataclass(frozen=True)
+class TrackingPage:
+    """What the HTML page shows: the JSON view (API.md) and what only the page needs, the
+    destination's zone and the shipment's other parcels."""
+
+    view: TrackingPageView
+    zone: tzinfo = UTC
+    parcels: Sequence[ParcelLine] = field(default_factory=tuple)
+
+    @property
+    def multi_parcel(self) -> bool:
+        return len(self.parcels) > 1
+
+    @property
+    def delivered_count(self) -> int:
+        return sum(1 for parcel in self.parcels if parcel.status == S.delivered)
+
+
+def render_tracking_page(page: TrackingPage) -> str:
+    view, messages = page.view, Messages(page.view.language)
     newest_first = sorted(view.events, key=lambda event: event.occurred_at, reverse=True)
-    return page_templates.track_html({"view": view, "events": newest_first, "brand": view.merchant,
-                                      "m": Messages(language)})
+    return page_templates.track_html({
+        "view": view, "page": page, "events": newest_first, "brand": view.merchant, "m": messages,
+        "clock": LocalClock(page.zone, messages), "progress": progress_steps(view.status, messages),
+        "summary": messages.text("parcels.delivered_of", delivered=messages.number(page.delivered_count),
+                                 count=messages.number(len(page.parcels))),
+    })
 
 
 def render_lookup_page(tracking_slug: str, brand: TrackingPageMerchant, language: str) -> str:

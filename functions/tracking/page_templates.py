@@ -88,10 +88,14 @@ def not_found_html(context: Mapping[str, Any]) -> str:
 
 
 def track_html(context: Mapping[str, Any]) -> str:
-    """`track.html` with `context` (its names: brand, events, m, view)."""
+    """`track.html` with `context` (its names: brand, clock, events, m, page, progress, summary, view)."""
     v_brand = context['brand']
+    v_clock = context['clock']
     v_events = context['events']
     v_m = context['m']
+    v_page = context['page']
+    v_progress = context['progress']
+    v_summary = context['summary']
     v_view = context['view']
     parts: list[str] = []
     write = parts.append
@@ -105,7 +109,7 @@ def track_html(context: Mapping[str, Any]) -> str:
     write(escape(v_brand.accent))
     write('; --on-accent: ')
     write(escape(v_brand.on_accent))
-    write('; }\n  * { box-sizing: border-box; }\n  body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1f2937; background: #f3f4f6; line-height: 1.5; }\n  header { background: var(--accent); color: var(--on-accent); padding: 16px 24px; }\n  header img { display: block; max-height: 48px; max-width: 240px; }\n  header .brand-name { font-size: 1.4rem; font-weight: bold; }\n  main { max-width: 720px; margin: 0 auto; padding: 24px 16px; }\n  section { background: #fff; border-radius: 8px; padding: 20px 24px; margin-bottom: 16px; }\n  h1 { font-size: 1.1rem; font-weight: normal; color: #6b7280; margin: 0 0 4px; }\n  .tracking-number { font-family: ui-monospace, Menlo, Consolas, monospace; color: #111827; }\n  #status { font-size: 1.8rem; font-weight: bold; color: #111827; margin: 0 0 16px; border-left: 6px solid var(--accent); padding-left: 12px; }\n  dl { display: grid; grid-template-columns: max-content 1fr; gap: 6px 16px; margin: 0; }\n  dt { color: #6b7280; }\n  dd { margin: 0; }\n  h2 { font-size: 1.1rem; margin: 0 0 12px; }\n  ol.timeline { list-style: none; margin: 0; padding: 0; }\n  .event { border-left: 3px solid #e5e7eb; padding: 0 0 16px 16px; position: relative; }\n  .event:first-child { border-left-color: var(--accent); }\n  .event-status { font-weight: bold; display: block; }\n  .event-time, .event-location { color: #6b7280; font-size: 0.9rem; }\n</style>\n</head>\n<body>\n<header class="brand">\n')
+    write('; }\n  * { box-sizing: border-box; }\n  body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1f2937; background: #f3f4f6; line-height: 1.5; }\n  header { background: var(--accent); color: var(--on-accent); padding: 16px 24px; }\n  header img { display: block; max-height: 48px; max-width: 240px; }\n  header .brand-name { font-size: 1.4rem; font-weight: bold; }\n  main { max-width: 720px; margin: 0 auto; padding: 24px 16px; }\n  section { background: #fff; border-radius: 8px; padding: 20px 24px; margin-bottom: 16px; }\n  h1 { font-size: 1.1rem; font-weight: normal; color: #6b7280; margin: 0 0 4px; }\n  .tracking-number { font-family: ui-monospace, Menlo, Consolas, monospace; color: #111827; }\n  #status { font-size: 1.8rem; font-weight: bold; color: #111827; margin: 0 0 16px; border-left: 6px solid var(--accent); padding-left: 12px; }\n  dl { display: grid; grid-template-columns: max-content 1fr; gap: 6px 16px; margin: 0; }\n  dt { color: #6b7280; }\n  dd { margin: 0; }\n  h2 { font-size: 1.1rem; margin: 0 0 12px; }\n  ol.timeline { list-style: none; margin: 0; padding: 0; }\n  .event { border-left: 3px solid #e5e7eb; padding: 0 0 16px 16px; position: relative; }\n  .event:first-child { border-left-color: var(--accent); }\n  .event-status { font-weight: bold; display: block; }\n  .event-time, .event-location { color: #6b7280; font-size: 0.9rem; }\n  .visually-hidden { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }\n  ol.progress { list-style: none; display: grid; grid-template-columns: repeat(4, 1fr); gap: 4px; margin: 0 0 20px; padding: 0; }\n  .step { border-top: 6px solid #d1d5db; padding-top: 6px; font-size: 0.85rem; color: #4b5563; overflow-wrap: anywhere; }\n  .step-done { border-top-color: var(--accent); color: #1f2937; }\n  .step-current { border-top-color: var(--accent); border-top-style: double; color: #111827; font-weight: bold; }\n  .step-alert { border-top-color: #b91c1c; }\n  .step-marker { display: block; font-size: 1rem; line-height: 1; }\n  .step-note { display: block; color: #b91c1c; font-weight: bold; }\n  ul.parcels { list-style: none; margin: 0; padding: 0; }\n  .parcel { border-top: 1px solid #e5e7eb; padding: 10px 0; }\n  .parcel:first-child { border-top: 0; }\n  .parcel-status { font-weight: bold; display: block; }\n</style>\n</head>\n<body>\n<header class="brand">\n')
     if v_brand.logo_src:
         write('  <img src="')
         write(escape(v_brand.logo_src))
@@ -124,13 +128,30 @@ def track_html(context: Mapping[str, Any]) -> str:
     write(escape(v_view.status))
     write('">')
     write(escape(v_m.status(v_view.status)))
-    write('</p>\n    <dl>\n      <dt>')
-    write(escape(v_m.text('label.shipment_status')))
-    write('</dt>\n      <dd id="shipment-status" data-status="')
-    write(escape(v_view.shipment_status))
-    write('">')
-    write(escape(v_m.status(v_view.shipment_status)))
-    write('</dd>\n      <dt>')
+    write('</p>\n    <ol class="progress" id="progress" aria-label="')
+    write(escape(v_m.text('progress.label')))
+    write('" data-status="')
+    write(escape(v_view.status))
+    write('">\n')
+    for v_step in v_progress:
+        write('      <li class="')
+        write(escape(v_step.css))
+        write('"')
+        if v_step.current:
+            write(' aria-current="step"')
+        write('><span class="step-marker" aria-hidden="true">')
+        write(escape(v_step.marker))
+        write('</span> <span class="step-label">')
+        write(escape(v_step.label))
+        write('</span><span class="visually-hidden"> (')
+        write(escape(v_step.state_text))
+        write(')</span>')
+        if v_step.note:
+            write(' <span class="step-note">')
+            write(escape(v_step.note))
+            write('</span>')
+        write('</li>\n')
+    write('    </ol>\n    <dl>\n      <dt>')
     write(escape(v_m.text('label.carrier')))
     write('</dt>\n      <dd id="carrier" data-carrier="')
     write(escape(v_view.carrier))
@@ -150,15 +171,65 @@ def track_html(context: Mapping[str, Any]) -> str:
     write('">')
     write(escape(v_m.plural('parcels', v_view.parcel_count)))
     write('</dd>\n')
+    if v_page.multi_parcel:
+        write('      <dt>')
+        write(escape(v_m.text('label.shipment_status')))
+        write('</dt>\n      <dd id="shipment-status" data-status="')
+        write(escape(v_view.shipment_status))
+        write('" data-delivered="')
+        write(escape(v_page.delivered_count))
+        write('">')
+        write(escape(v_summary))
+        write('</dd>\n')
     if v_view.estimated_delivery:
         write('      <dt>')
         write(escape(v_m.text('label.estimated_delivery')))
-        write('</dt>\n      <dd id="estimated-delivery" data-date="')
+        write('</dt>\n      <dd id="estimated-delivery"><time datetime="')
         write(escape(v_view.estimated_delivery.isoformat()))
         write('">')
         write(escape(v_m.date(v_view.estimated_delivery)))
-        write('</dd>\n')
-    write('    </dl>\n  </section>\n  <section class="history">\n    <h2>')
+        write('</time></dd>\n')
+    write('    </dl>\n  </section>\n')
+    if v_page.multi_parcel:
+        write('  <section class="shipment-parcels" id="parcels">\n    <h2>')
+        write(escape(v_m.text('page.parcels')))
+        write('</h2>\n    <ul class="parcels">\n')
+        for v_parcel in v_page.parcels:
+            write('      <li class="parcel" data-status="')
+            write(escape(v_parcel.status))
+            write('"')
+            if v_parcel.current:
+                write(' aria-current="page"')
+            write('>\n        <span class="parcel-status">')
+            write(escape(v_m.status(v_parcel.status)))
+            write('</span>\n')
+            if v_parcel.current:
+                write('<span class="tracking-number parcel-number">')
+                write(escape(v_parcel.tracking_number))
+                write('</span> (')
+                write(escape(v_m.text('page.this_parcel')))
+                write(')')
+            elif v_parcel.page_url:
+                write('<a class="tracking-number parcel-number" href="')
+                write(escape(v_parcel.page_url))
+                write('">')
+                write(escape(v_parcel.tracking_number))
+                write('</a>')
+            else:
+                write('<span class="tracking-number parcel-number">')
+                write(escape(v_parcel.tracking_number))
+                write('</span>')
+            if v_parcel.carrier_url:
+                write(' · <a class="parcel-carrier" href="')
+                write(escape(v_parcel.carrier_url))
+                write('" rel="noopener noreferrer">')
+                write(escape(v_m.text('page.track_with', carrier=v_view.carrier_name)))
+                write('<span class="visually-hidden"> ')
+                write(escape(v_parcel.tracking_number))
+                write('</span></a>')
+            write('      </li>\n')
+        write('    </ul>\n  </section>\n')
+    write('  <section class="history">\n    <h2>')
     write(escape(v_m.text('page.history')))
     write('</h2>\n')
     if v_events:
@@ -169,9 +240,9 @@ def track_html(context: Mapping[str, Any]) -> str:
             write('">\n        <span class="event-status">')
             write(escape(v_event.description))
             write('</span>\n        <time class="event-time" datetime="')
-            write(escape(v_event.occurred_at.isoformat()))
+            write(escape(v_clock.iso(v_event.occurred_at)))
             write('">')
-            write(escape(v_m.moment(v_event.occurred_at)))
+            write(escape(v_clock.text(v_event.occurred_at)))
             write('</time>\n')
             if v_event.location:
                 write('        · <span class="event-location">')

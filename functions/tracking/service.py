@@ -7,14 +7,22 @@ from dataclasses import dataclass
 
 from functions.notify.texts import Messages, choose_language
 from functions.tracking.descriptions import describe_event
-from functions.tracking.page import TrackingPageEvent, TrackingPageMerchant, TrackingPageView, choose_page_language
+from functions.tracking.page import (
+    ParcelLine,
+    TrackingPage,
+    TrackingPageEvent,
+    TrackingPageMerchant,
+    TrackingPageView,
+    choose_page_language,
+)
 from shared.errors import NotFound
 from shared.merchants.model import Merchant
 from shared.merchants.store import MerchantRepository
 from shared.shipments.carrier_display import carrier_display, parcel_tracking_url
-from shared.shipments.model import Shipment, TrackingEvent, valid_tracking_number
+from shared.shipments.model import Parcel, Shipment, TrackingEvent, valid_tracking_number
 from shared.shipments.statuses import TrackingStatus, derive_shipment_status
 from shared.shipments.store import ShipmentRepository
+from shared.values.time_zones import destination_zone, local_day
 
 # Enough history for any real parcel, and a bound on the page's size.
 MAX_EVENTS = 100
@@ -41,11 +49,12 @@ def slug_owner(merchants: MerchantRepository, tracking_slug: str) -> SlugOwner |
     return SlugOwner(merchant, merchant.settings.tracking_slug == tracking_slug)
 
 
-def tracking_view(shipments: ShipmentRepository, merchant: Merchant, tracking_number: str,
-                  lang_query: str | None, accept_language: str | None) -> TrackingPageView | None:
-    """The page of this merchant's parcel with that number; None when the merchant has none (or
-    deleted it). Reached by keys only: another merchant's shipment with the same number is never
-    looked at."""
+def tracking_page(shipments: ShipmentRepository, merchant: Merchant, tracking_number: str,
+                  lang_query: str | None, accept_language: str | None) -> TrackingPage | None:
+    """The page of this merchant's parcel with that number; None when the merchant has none.
+    Reached by keys only: another merchant's shipment with the same number is never looked at.
+    A shipment the merchant archived or deleted is still shown, with its carriers' statuses,
+    until retention removes it."""
     try:
         number = valid_tracking_number(tracking_number)
     except ValueError:
@@ -58,20 +67,32 @@ def tracking_view(shipments: ShipmentRepository, merchant: Merchant, tracking_nu
     except NotFound:
         return None  # removed by retention between the two reads
     parcel = shipment.parcel_by_number(number)
-    if parcel is None or shipment.status is TrackingStatus.deleted:
+    if parcel is None:
         return None
     recipient, settings = shipment.recipient, merchant.settings
     chain = choose_language(recipient.language, recipient.country, settings.default_language)
     language = choose_page_language(lang_query, accept_language, chain)
     messages = Messages(language)
+    # Region and postal code only choose the zone; neither is shown (the offset is all that shows).
+    zone = destination_zone(recipient.country, recipient.region, recipient.postal_code)
     events = [public_event(event, messages) for event in shipments.events(merchant.id, shipment.id)
               if event.parcel_id == parcel.id][:MAX_EVENTS]
-    return TrackingPageView(
+    estimate = shipment.estimated_delivery
+    view = TrackingPageView(
         tracking_number=parcel.tracking_number, carrier=shipment.carrier,
         carrier_name=carrier_display(shipment.carrier).name,
-        carrier_url=parcel_tracking_url(shipment.carrier, parcel.tracking_number, parcel.tracking_url), status=parcel.status, shipment_status=_shown_status(shipment),
-        parcel_count=len(shipment.parcels), estimated_delivery=shipment.estimated_delivery, events=events,
+        carrier_url=_carrier_url(shipment, parcel), status=parcel.status,
+        shipment_status=_shown_status(shipment), parcel_count=len(shipment.parcels),
+        estimated_delivery=local_day(estimate, zone) if estimate is not None else None, events=events,
         merchant=TrackingPageMerchant.of_settings(merchant.name, settings), language=language)
+    lines = [ParcelLine(tracking_number=other.tracking_number, status=other.status,
+                        carrier_url=_carrier_url(shipment, other), page_url=other.public_tracking_url,
+                        current=other.id == parcel.id) for other in shipment.parcels]
+    return TrackingPage(view=view, zone=zone, parcels=lines)
+
+
+def _carrier_url(shipment: Shipment, parcel: Parcel) -> str | None:
+    return parcel_tracking_url(shipment.carrier, parcel.tracking_number, parcel.tracking_url)
 
 
 def _shown_status(shipment: Shipment) -> TrackingStatus:

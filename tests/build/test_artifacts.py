@@ -36,6 +36,27 @@ def test_every_function_of_the_template_is_built(built: Path) -> None:
         assert not (function.artifact / "tests").exists() and not (function.artifact / "local").exists()
 
 
+def test_the_layer_carries_the_zone_database_the_tracking_page_reads(built: Path, tmp_path: Path) -> None:
+    """The Lambda runtime has no /usr/share/zoneinfo: zoneinfo must find the destination's zone in
+    the layer's tzdata alone (the system's database is hidden from the probe)."""
+    tracking = next(f for f in artifacts.functions(built) if f.logical_id == "TrackingFunction")
+    script = tmp_path / "zone_probe.py"
+    script.write_text(
+        "import sys, zoneinfo\n"
+        "sys.path[:0] = sys.argv[1].split(__import__('os').pathsep)\n"
+        "zoneinfo.reset_tzpath(to=[])\n"
+        "from shared.values.time_zones import destination_zone, in_zone\n"
+        "from datetime import datetime, UTC\n"
+        "zone = destination_zone('US', 'CA')\n"
+        "assert isinstance(zone, zoneinfo.ZoneInfo), zone\n"
+        "print(in_zone(datetime(2026, 7, 1, 12, tzinfo=UTC), zone).isoformat())\n", encoding="utf-8")
+    command = artifacts.isolated(artifacts.runtime_python(), [tracking.artifact, artifacts.layer(built)], script)
+    out = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                         env=artifacts.lambda_environment(tracking.artifact, tracing=False))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "2026-07-01T05:00:00-07:00"
+
+
 @pytest.mark.parametrize("tracing", [False, True], ids=["tracing-off", "tracing-on"])
 def test_handlers_load_from_their_artifact_and_the_layer_only(built: Path, tracing: bool) -> None:
     failures = {}

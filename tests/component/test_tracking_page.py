@@ -154,6 +154,47 @@ def test_the_carrier_shows_its_name_and_a_link_to_its_page(merchant: str, carrie
         assert "href" not in carrier_cell.group(1)
 
 
+def test_times_are_on_the_destinations_clock_with_its_offset(merchant: str, connection: tuple[str, str]) -> None:
+    number = new_shipment(merchant, city="San Francisco", region="CA", postal_code="94103", country="US",
+                          language="en")["parcels"][0]["tracking_number"]
+    scan(connection, number, "in_transit", 10, city="Oakland", region="CA", country="US",
+         estimated_delivery="2026-05-06T03:00:00Z")  # 8 pm on the 5th in California
+
+    page = track_json(number)
+    html = track(number).body
+
+    assert page["events"][0]["occurred_at"] == "2026-05-04T12:10:00Z"  # the JSON keeps the instant (API.md)
+    assert page["estimated_delivery"] == "2026-05-05"  # the destination's day
+    assert '<time class="event-time" datetime="2026-05-04T05:10:00-07:00">' in html
+    assert "May 4, 2026, 5:10\u202fAM UTC-7" in html
+    assert '<time datetime="2026-05-05">May 5, 2026</time>' in html
+    # A day-only estimate (midnight UTC) is that day wherever the parcel goes.
+    scan(connection, number, "in_transit", 20, estimated_delivery="2026-05-07T00:00:00Z")
+    assert track_json(number)["estimated_delivery"] == "2026-05-07"
+
+
+def test_a_multi_parcel_page_sums_up_the_shipment_and_lists_each_parcel(
+        merchant: str, connection: tuple[str, str]) -> None:
+    shipment = new_shipment(merchant, parcels=3, language="en")
+    numbers = [parcel["tracking_number"] for parcel in shipment["parcels"]]
+    scan(connection, numbers[0], "delivered", 10)
+    scan(connection, numbers[1], "delivered", 20)
+    scan(connection, numbers[2], "out_for_delivery", 30)
+
+    html = track(numbers[2]).body
+    text = visible_text(html)
+
+    assert re.search(r'<p id="status" data-status="out_for_delivery">Out for delivery</p>', html)
+    assert re.search(r'<dd id="shipment-status"[^>]*>2 of 3 parcels delivered</dd>', html)
+    for number in numbers[:2]:
+        assert f'href="https://api.colis.test/track/maison-lune/{number}">{number}</a>' in html
+    assert text.count("Track with Colissimo") == 3
+    assert html.count('aria-current="page"') == 1
+    # the JSON stays the contract's: this parcel and the shipment's status, no list
+    page = track_json(numbers[2])
+    assert (page["status"], page["shipment_status"], page["parcel_count"]) == ("out_for_delivery", "out_for_delivery", 3)
+
+
 def test_each_parcel_carries_its_public_tracking_url(merchant: str) -> None:
     shipment = new_shipment(merchant, parcels=2)
     for parcel in shipment["parcels"]:
@@ -259,12 +300,50 @@ def test_answers_are_cacheable_for_a_minute_and_vary_on_accept_and_language(merc
         "content-security-policy"]
 
 
-def test_a_shipment_its_merchant_deleted_is_not_shown(merchant: str) -> None:
+@pytest.mark.parametrize("action", ["archive", "delete"])
+def test_archived_or_deleted_shows_the_last_carrier_status_never_the_merchants(
+        merchant: str, connection: tuple[str, str], action: str) -> None:
     shipment = new_shipment(merchant)
-    response = call(shipments_api, api_event("DELETE", "/v1/shipments/{shipment_id}",
-                                             path_params={"shipment_id": shipment["id"]}, merchant_id=merchant))
-    assert response.status == 200
-    assert track(shipment["parcels"][0]["tracking_number"]).status == 404
+    number = shipment["parcels"][0]["tracking_number"]
+    scan(connection, number, "in_transit", 10, city="Lyon", country="FR")
+    method, path = ("POST", "/v1/shipments/{shipment_id}/archive") if action == "archive" else (
+        "DELETE", "/v1/shipments/{shipment_id}")
+    response = call(shipments_api, api_event(method, path, path_params={"shipment_id": shipment["id"]},
+                                             merchant_id=merchant))
+    assert response.status == 200 and response.json()["status"] in ("archived", "deleted")
+
+    page = track_json(number)
+    html = track(number, lang="en").body
+
+    assert (page["status"], page["shipment_status"]) == ("in_transit", "in_transit")
+    texts = catalogue("en")
+    assert texts["status.archived"] not in visible_text(html) and texts["status.deleted"] not in visible_text(html)
+    assert re.search(r'<p id="status" data-status="in_transit">In transit</p>', html)
+
+
+def test_after_redaction_and_automatic_archiving_the_page_still_reads_the_carriers_status(
+        merchant: str, connection: tuple[str, str]) -> None:
+    from functions.retention.actions import Repositories, archive_if_unconfirmed, redact_shipment_data
+
+    shipment = new_shipment(merchant, **RECIPIENT)
+    number = shipment["parcels"][0]["tracking_number"]
+    # An EasyPost code the colis format borrows: the page describes it from EasyPost's vocabulary.
+    scan(connection, number, "in_transit/arrived_at_facility", 10, city="Lyon", country="FR",
+         message="Chez M. Quennec, 69009")
+    before = track_json(number, lang="en")
+
+    repositories = Repositories.default()
+    later = NOW + timedelta(days=91)
+    clock.use_fixed(later)
+    redact_shipment_data(repositories, merchant, shipment["id"], later)
+    archive_if_unconfirmed(repositories, merchant, shipment["id"], later)
+    stored = repositories.shipments.get(merchant, shipment["id"])
+    assert stored.redacted_at is not None and stored.status == "archived"
+
+    after = track_json(number, lang="en")
+    assert (after["status"], after["shipment_status"]) == ("in_transit", "in_transit")
+    assert after["events"] == before["events"]  # the code, not the scrubbed free text, says what happened
+    assert after["events"][0]["description"] == "Arrived at a carrier facility"  # EasyPost's own text
 
 
 def test_a_cancelled_shipment_shows_its_status(merchant: str) -> None:

@@ -144,14 +144,18 @@ def test_the_tracking_page_shows_the_new_status_in_a_browser(
 
     assert dom.lang == "fr"
     assert dom.by_id["status"] == texts["status.out_for_delivery"]
-    assert dom.by_id["shipment-status"] == texts["status.pre_transit"]  # the other parcel is not scanned yet
+    # One headline per parcel; the shipment summed up (the other parcel is not scanned yet).
+    assert dom.by_id["shipment-status"] == texts["parcels.delivered_of"].format(delivered="0", count="2")
     assert dom.by_id["tracking-number"] == number and dom.by_id["carrier"] == "Colissimo"
     assert dom.by_id["parcel-count"] == texts["parcels.other"].format(count="2")
     assert "estimated-delivery" in dom.by_id
+    assert texts["progress.current"] in dom.by_id["progress"]
     assert brand in dom.text and texts["page.history"] in dom.text and "Lyon, FR" in dom.text
-    # Events read as the carrier vocabulary's texts (here the canonical statuses), never its messages.
+    # Events read as the carrier vocabulary's texts (here the canonical statuses), never its messages;
+    # their times are the destination's (Lyon: UTC+1 or UTC+2).
     assert "Pris en charge" not in dom.text
-    assert dom.text.count(texts["status.in_transit"]) == 1
+    assert dom.by_id["events"].count(texts["status.in_transit"]) == 1
+    assert "UTC+1" in dom.by_id["events"] or "UTC+2" in dom.by_id["events"]
     for personal in PERSONAL:
         assert personal.casefold() not in dom.text.casefold(), personal
     assert screenshot.stat().st_size > 1000 and screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

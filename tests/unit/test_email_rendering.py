@@ -90,8 +90,21 @@ def test_translations_are_not_english_copies(language):
     if language == "en":
         return
     english, translated = catalogue("en"), catalogue(language)
-    copied = [key for key in english if key.startswith("email.") and english[key] == translated[key]]
+    # Every text a customer reads, in an email or on the tracking page (its progress bar, its
+    # parcels); `label_value` is punctuation only.
+    copied = [key for key in english if key != "label_value" and english[key] == translated[key]]
     assert copied == []
+
+
+PAGE_KEYS = ["progress.label", "progress.done", "progress.current", "progress.upcoming", "parcels.delivered_of",
+             "page.parcels", "page.this_parcel", "page.track_with"]
+
+
+@pytest.mark.parametrize("key", PAGE_KEYS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_tracking_pages_texts_are_in_every_language(language, key):
+    text = catalogue(language)[key].format(delivered="2", count="3", carrier="DHL")
+    assert text.strip() and LEFTOVER.search(text) is None
 
 
 # --- milestone emails -----------------------------------------------------------------------

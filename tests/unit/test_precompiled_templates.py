@@ -5,6 +5,7 @@ comes out character for character as Jinja renders the same template with the sa
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,6 +22,8 @@ from functions.notify.rendering import (
 from functions.notify.texts import SUPPORTED_LANGUAGES
 from functions.tracking import page_templates
 from functions.tracking.page import (
+    ParcelLine,
+    TrackingPage,
     TrackingPageMerchant,
     TrackingPageView,
     render_lookup_page,
@@ -72,14 +75,18 @@ def test_tracking_pages_are_jinjas(rendered, language, brand):
     events = [{"status": status.value, "occurred_at": f"2025-03-{10 + i:02d}T0{i}:30:00Z",
                "location": "Lyon <FR>" if i % 2 else None, "description": "Scanned & sorted"}
               for i, status in enumerate(list(TrackingStatus)[:6])]
-    for overrides in ({"events": events, "estimated_delivery": "2025-03-14"}, {"events": [], "parcel_count": 1}):
+    parcels = [ParcelLine("JJD0001", TrackingStatus.out_for_delivery, "https://dhl.example/t?a=1&b=<2>", None, True),
+               ParcelLine("JJD0002", TrackingStatus.delivered, None, "https://api.colis.test/track/s/JJD0002"),
+               ParcelLine("JJD<3>", TrackingStatus.delayed, "https://dhl.example/t?n=3", None)]
+    for overrides, lines in (({"events": events, "estimated_delivery": "2025-03-14"}, parcels),
+                             ({"events": [], "parcel_count": 1}, parcels[:1])):
         view = TrackingPageView.model_validate({
             "tracking_number": "JJD0001", "carrier": "dhl", "carrier_name": "DHL <Express>",
             "carrier_url": "https://dhl.example/t?a=1&b=<2>" if overrides.get("events") else None,
             "status": "out_for_delivery",
             "shipment_status": "in_transit", "parcel_count": 3, "merchant": brand, "language": language,
             **overrides})
-        render_tracking_page(view, language)
+        render_tracking_page(TrackingPage(view=view, zone=ZoneInfo("America/St_Johns"), parcels=lines))
     render_not_found_page("<script>alert('x')</script>&", language)
     render_lookup_page("maison-lune", TrackingPageMerchant.model_validate(brand), language)
     assert_jinja_agrees(rendered)

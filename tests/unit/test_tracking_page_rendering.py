@@ -1,12 +1,16 @@
 import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from functions.notify.brand import DEFAULT_ACCENT
 from functions.notify.texts import catalogue
 from functions.tracking.page import (
+    MILESTONE_OF,
+    ParcelLine,
+    TrackingPage,
     TrackingPageView,
     accepted_languages,
     choose_page_language,
@@ -84,9 +88,15 @@ def view(**overrides):
     return TrackingPageView.model_validate({**values, **overrides})
 
 
-def render(language="en", **overrides):
-    html = render_tracking_page(view(language=language, **overrides), language)
+def render(language="en", zone=UTC, parcels=(), **overrides):
+    html = render_tracking_page(TrackingPage(view=view(language=language, **overrides), zone=zone, parcels=parcels))
     return html, Page(html)
+
+
+THREE_PARCELS = (ParcelLine("JJD0001", TrackingStatus.out_for_delivery, "https://dhl.example/1", None, True),
+                 ParcelLine("JJD0002", TrackingStatus.delivered, "https://dhl.example/2",
+                            "https://api.colis.test/track/maison-lune/JJD0002"),
+                 ParcelLine("JJD0003", TrackingStatus.delivered, None, "https://api.colis.test/track/maison-lune/JJD0003"))
 
 
 def test_view_mirrors_the_public_tracking_json():
@@ -121,25 +131,81 @@ def test_every_status_has_a_label_in_every_language(language, status):
     )
     label = catalogue(language)[f"status.{status}"]
     assert page.by_id["status"] == label
-    assert page.by_id["shipment-status"] == label
     assert page.by_class["event-status"] == [label]
     assert page.attributes["status"]["data-status"] == status.value
     assert LEFTOVER.search(html) is None
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_page_shows_statuses_carrier_count_and_estimate(language):
+def test_page_shows_one_headline_carrier_count_and_estimate(language):
     html, page = render(language)
     texts = catalogue(language)
     assert f'<html lang="{language}">' in html
     assert page.by_id["status"] == texts["status.out_for_delivery"]
-    assert page.by_id["shipment-status"] == texts["status.in_transit"]
+    assert "shipment-status" not in page.by_id and "parcels" not in page.by_id  # one parcel: one headline
     assert page.by_id["carrier"] == "DHL Express"
     assert page.by_id["parcel-count"] == texts["parcels.other"].replace("{count}", "3")
     assert page.by_id["tracking-number"] == "JJD0001"
-    assert page.attributes["estimated-delivery"]["data-date"] == "2025-03-14"
+    assert '<time datetime="2025-03-14">' in html
     assert len(page.by_class["event"]) == 3
     assert LEFTOVER.search(html) is None
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_multi_parcel_page_sums_the_shipment_up_and_lists_each_parcel(language):
+    html, page = render(language, parcels=THREE_PARCELS)
+    texts = catalogue(language)
+    assert page.by_id["status"] == texts["status.out_for_delivery"]  # this parcel's headline
+    assert page.by_id["shipment-status"] == texts["parcels.delivered_of"].format(delivered="2", count="3")
+    assert page.by_class["parcel-status"] == [texts["status.out_for_delivery"], texts["status.delivered"],
+                                              texts["status.delivered"]]
+    assert page.by_class["parcel-number"] == ["JJD0001", "JJD0002", "JJD0003"]
+    # each other parcel links to its own page, and to the carrier's when there is a link
+    assert 'href="https://api.colis.test/track/maison-lune/JJD0002">JJD0002</a>' in html
+    assert 'href="https://api.colis.test/track/maison-lune/JJD0003">JJD0003</a>' in html
+    carrier_links = page.by_class["parcel-carrier"]
+    track_with = texts["page.track_with"].format(carrier="DHL Express")
+    assert carrier_links == [f"{track_with} JJD0001", f"{track_with} JJD0002"]
+    assert 'href="https://dhl.example/1"' in html and 'href="https://dhl.example/2"' in html
+    assert html.count('aria-current="page"') == 1 and texts["page.this_parcel"] in page.by_id["parcels"]
+    assert LEFTOVER.search(html) is None
+
+
+@pytest.mark.parametrize(("status", "states", "note"), [
+    ("pre_transit", ["current", "upcoming", "upcoming", "upcoming"], None),
+    ("unknown", ["current", "upcoming", "upcoming", "upcoming"], "unknown"),
+    ("in_transit", ["done", "current", "upcoming", "upcoming"], None),
+    ("delayed", ["done", "current", "upcoming", "upcoming"], "delayed"),
+    ("exception", ["done", "current", "upcoming", "upcoming"], "exception"),
+    ("returned_to_sender", ["done", "current", "upcoming", "upcoming"], "returned_to_sender"),
+    ("out_for_delivery", ["done", "done", "current", "upcoming"], None),
+    ("failed_attempt", ["done", "done", "current", "upcoming"], "failed_attempt"),
+    ("available_for_pickup", ["done", "done", "current", "upcoming"], None),
+    ("delivered", ["done", "done", "done", "done"], None),
+    ("cancelled", ["current", "upcoming", "upcoming", "upcoming"], "cancelled"),
+])
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_progress_bar_shows_each_state_in_words_not_colour_alone(language, status, states, note):
+    html, page = render(language, status=status)
+    texts = catalogue(language)
+    steps = page.by_class["step"]
+    assert len(steps) == 4
+    pickup = status == "available_for_pickup"
+    labels = [texts["status.pre_transit"], texts["status.in_transit"],
+              texts["status.available_for_pickup" if pickup else "status.out_for_delivery"], texts["status.delivered"]]
+    assert page.by_class["step-label"] == labels
+    # every step says its state in words (screen readers), and the current one is marked as such
+    for step, label, state in zip(steps, labels, states, strict=True):
+        assert label in step and f"({texts[f'progress.{state}']})" in step
+    assert html.count('aria-current="step"') == states.count("current")
+    assert page.attributes["progress"]["aria-label"] == texts["progress.label"]
+    assert page.by_class.get("step-note", []) == ([texts[f"status.{note}"]] if note else [])
+    assert page.by_class.get("step-alert", []) == ([step for step in steps if texts[f"status.{note}"] in step]
+                                                   if note else [])
+
+
+def test_every_status_stands_on_a_milestone():
+    assert set(MILESTONE_OF) == set(TrackingStatus)
 
 
 @pytest.mark.parametrize(
@@ -147,7 +213,7 @@ def test_page_shows_statuses_carrier_count_and_estimate(language):
     [
         # The parser folds whitespace, Babel's narrow no-break space before AM included.
         ("en", "March 14, 2025", "March 13, 2025, 7:30 AM UTC"),
-        ("fr", "14 mars 2025", "13 mars 2025, 07:30 TU"),
+        ("fr", "14 mars 2025", "13 mars 2025, 07:30 UTC"),
         ("de", "14. März 2025", "13. März 2025, 07:30 UTC"),
         ("nl", "14 maart 2025", "13 maart 2025, 07:30 UTC"),
         ("es", "14 de marzo de 2025", "13 de marzo de 2025, 7:30 UTC"),
@@ -157,6 +223,17 @@ def test_dates_follow_the_page_language(language, estimated, newest_time):
     _, page = render(language)
     assert page.by_id["estimated-delivery"] == estimated
     assert page.by_class["event-time"][0] == newest_time
+
+
+@pytest.mark.parametrize(("zone", "iso", "text"), [
+    ("Europe/Paris", "2025-03-13T08:30:00+01:00", "March 13, 2025, 8:30 AM UTC+1"),
+    ("America/Los_Angeles", "2025-03-13T00:30:00-07:00", "March 13, 2025, 12:30 AM UTC-7"),  # DST since 9 March
+    ("Australia/Adelaide", "2025-03-13T18:00:00+10:30", "March 13, 2025, 6:00 PM UTC+10:30"),
+])
+def test_event_times_are_the_destinations_with_their_offset(zone, iso, text):
+    html, page = render(zone=ZoneInfo(zone))
+    assert f'<time class="event-time" datetime="{iso}">' in html
+    assert page.by_class["event-time"][0] == text
 
 
 def test_events_are_newest_first():
