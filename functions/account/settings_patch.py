@@ -26,6 +26,7 @@ class NotificationsPatch(BaseModel):
     in_transit: bool | None = None
     delayed: bool | None = None
     ready_for_pickup: bool | None = None
+    out_for_delivery: bool | None = None
     delivered: bool | None = None
 
 

@@ -32,7 +32,7 @@ def base_html(context: Mapping[str, Any]) -> str:
         write('" height="48" style="display:block;height:48px;max-width:240px;border:0;">\n')
     else:
         write('            <span style="font-size:22px;font-weight:bold;color:')
-        write(escape(v_brand.accent))
+        write(escape(v_brand.accent_text))
         write(';">')
         write(escape(v_brand.name))
         write('</span>\n')
@@ -53,6 +53,16 @@ def base_html(context: Mapping[str, Any]) -> str:
             write('</th>\n                <td style="padding:6px 0;border-bottom:1px solid #e5e7eb;">')
             write(escape(v_value))
             write('</td>\n              </tr>\n')
+        for v_parcel in v_email.parcels:
+            write('              <tr class="parcel">\n                <th align="left" style="padding:6px 12px 6px 0;border-bottom:1px solid #e5e7eb;color:#6b7280;font-weight:normal;white-space:nowrap;">')
+            write(escape(v_parcel.label))
+            write('</th>\n                <td style="padding:6px 0;border-bottom:1px solid #e5e7eb;"><a href="')
+            write(escape(v_parcel.url))
+            write('" style="color:')
+            write(escape(v_brand.accent_text))
+            write(';word-break:break-all;">')
+            write(escape(v_parcel.text))
+            write('</a></td>\n              </tr>\n')
         write('            </table>\n')
     if v_email.action:
         write('            <table role="presentation" cellpadding="0" cellspacing="0" border="0" style="margin:24px 0 8px;">\n              <tr>\n                <td style="border-radius:6px;background-color:')
@@ -70,6 +80,21 @@ def base_html(context: Mapping[str, Any]) -> str:
         write('" style="color:#6b7280;word-break:break-all;">')
         write(escape(v_email.action.url))
         write('</a></p>\n')
+    if v_email.support:
+        write('            <p class="support" style="margin:24px 0 8px;font-size:14px;">')
+        write(escape(v_email.support.heading))
+        write('</p>\n            <table role="presentation" class="support" cellpadding="0" cellspacing="0" border="0" style="margin:0;font-size:14px;">\n')
+        for v_link in v_email.support.links:
+            write('              <tr>\n                <th align="left" style="padding:2px 12px 2px 0;color:#6b7280;font-weight:normal;white-space:nowrap;">')
+            write(escape(v_link.label))
+            write('</th>\n                <td style="padding:2px 0;"><a href="')
+            write(escape(v_link.url))
+            write('" style="color:')
+            write(escape(v_brand.accent_text))
+            write(';word-break:break-all;">')
+            write(escape(v_link.text))
+            write('</a></td>\n              </tr>\n')
+        write('            </table>\n')
     write('          </td>\n        </tr>\n        <tr>\n          <td style="padding:16px 24px;border-top:1px solid #e5e7eb;font-size:12px;line-height:1.5;color:#6b7280;">')
     write(escape(v_email.footer))
     write('</td>\n        </tr>\n      </table>\n    </td>\n  </tr>\n</table>\n</body>\n</html>\n')
@@ -95,10 +120,24 @@ def base_txt(context: Mapping[str, Any]) -> str:
     for v_label, v_value in v_email.details:
         write(str(v_m.text('label_value', label=v_label, value=v_value)))
         write('\n')
+    for v_parcel in v_email.parcels:
+        write('\n')
+        write(str(v_m.text('label_value', label=v_parcel.label, value=v_parcel.text)))
+        write('\n')
+        write(str(v_parcel.url))
+        write('\n')
     if v_email.action:
         write('\n')
         write(str(v_m.text('label_value', label=v_email.action.label, value=v_email.action.url)))
         write('\n')
+    if v_email.support:
+        if v_email.details:
+            write('\n')
+        write(str(v_email.support.heading))
+        write('\n')
+        for v_link in v_email.support.links:
+            write(str(v_m.text('label_value', label=v_link.label, value=v_link.text)))
+            write('\n')
     write('\n--\n')
     write(str(v_email.footer))
     write('\n')

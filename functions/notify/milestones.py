@@ -17,6 +17,7 @@ class Milestone(StrEnum):
     in_transit = "in_transit"
     delayed = "delayed"
     ready_for_pickup = "ready_for_pickup"
+    out_for_delivery = "out_for_delivery"
     delivered = "delivered"
 
 
@@ -26,6 +27,7 @@ DEFAULT_ENABLED: Mapping[Milestone, bool] = {
     Milestone.in_transit: True,
     Milestone.delayed: True,
     Milestone.ready_for_pickup: False,
+    Milestone.out_for_delivery: False,
     Milestone.delivered: True,
 }
 
@@ -50,6 +52,7 @@ SCANNED: frozenset[TrackingStatus] = frozenset(
 PARCEL_STATUS_MILESTONES: Mapping[TrackingStatus, Milestone] = {
     TrackingStatus.delayed: Milestone.delayed,
     TrackingStatus.available_for_pickup: Milestone.ready_for_pickup,
+    TrackingStatus.out_for_delivery: Milestone.out_for_delivery,
 }
 
 # The merchant closed the shipment (voided label, archived, deleted): customers are not told

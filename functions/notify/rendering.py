@@ -11,36 +11,69 @@ from copy import copy
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from babel import Locale
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from functions.notify import email_templates
 from functions.notify.brand import Brand
 from functions.notify.milestones import Milestone
 from functions.notify.texts import Messages, delivery_day
+from shared.merchants.model import EMAIL_ADDRESS as _EMAIL
 from shared.shipments.statuses import as_utc
 from shared.values.money import is_known_currency, minor_units, round_half_up
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+# An absolute http(s) link: what an email may point a customer to.
+WebLink = Annotated[str, AfterValidator(_http_url)]
+
+
+class ParcelLink(BaseModel):
+    """One parcel as an email lists it: its number and its public tracking page."""
+
+    tracking_number: str = Field(min_length=1)
+    url: WebLink
+
+
+class SupportContact(BaseModel):
+    """Where customers reach the shop (settings `support_email`, `support_url`)."""
+
+    email: str | None = None
+    url: WebLink | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and (not _EMAIL.fullmatch(value)):
+            raise ValueError("must be an email address")
+        return value
 
 
 class MilestoneEmailContext(BaseModel):
     brand: Brand
     carrier: str = Field(min_length=1)
-    parcel_count: int = Field(ge=1)
-    tracking_url: str
-    tracking_number: str = Field(min_length=1)
+    # Every parcel of the shipment, in order; `tracking_url` (the button) is the page of the one
+    # the event is about.
+    parcels: list[ParcelLink] = Field(min_length=1)
+    tracking_url: WebLink
+    order_number: str | None = None
+    support: SupportContact = Field(default_factory=SupportContact)
     recipient_first_name: str | None = None
     occurred_at: datetime | None = None
     estimated_delivery: date | None = None
 
-    @field_validator("tracking_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("tracking_url must be an http(s) URL")
-        return value
+    @property
+    def parcel_count(self) -> int:
+        return len(self.parcels)
 
     @field_validator("occurred_at")
     @classmethod
@@ -56,6 +89,7 @@ class MilestoneEmailContext(BaseModel):
 class CancellationEmailContext(BaseModel):
     brand: Brand
     order_number: str | None = None
+    support: SupportContact = Field(default_factory=SupportContact)
     reason: str | None = None
     refund_total: Decimal | None = None
     currency: str | None = None
@@ -88,12 +122,29 @@ class RenderedEmail:
     text: str
     html: str
     language: str
+    # Where a customer's reply goes: the shop's support address, when it has one.
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True)
 class EmailAction:
     label: str
     url: str
+
+
+@dataclass(frozen=True)
+class EmailLink:
+    """A labelled link: a parcel's number to its page, the shop's support address or site."""
+
+    label: str
+    text: str
+    url: str
+
+
+@dataclass(frozen=True)
+class EmailSupport:
+    heading: str
+    links: list[EmailLink]
 
 
 @dataclass(frozen=True)
@@ -105,7 +156,9 @@ class EmailContent:
     greeting: str
     paragraphs: list[str]
     details: list[tuple[str, str]]
+    parcels: list[EmailLink]
     action: EmailAction | None
+    support: EmailSupport | None
     footer: str
 
 
@@ -117,11 +170,10 @@ def render_milestone_email(milestone: Milestone | str, language: str, context: M
         "carrier": context.carrier,
         "parcels": messages.plural("parcels", context.parcel_count),
     }
-    details = [
-        ("label.carrier", context.carrier),
-        ("label.tracking_number", context.tracking_number),
-        ("label.shipment", params["parcels"]),
-    ]
+    details = [("label.carrier", context.carrier)]
+    if context.order_number:
+        details.append(("label.order_number", context.order_number))
+    details.append(("label.shipment", params["parcels"]))
     if context.estimated_delivery is not None:
         details.append(("label.estimated_delivery", messages.date(context.estimated_delivery)))
     if context.occurred_at is not None:
@@ -132,10 +184,12 @@ def render_milestone_email(milestone: Milestone | str, language: str, context: M
         greeting=_greeting(messages, context.recipient_first_name),
         paragraphs=[messages.text(f"email.{milestone}.body", **params)],
         details=[(messages.text(label), value) for label, value in details],
+        parcels=_parcel_links(messages, context.parcels),
         action=EmailAction(messages.text("email.track_button"), context.tracking_url),
+        support=_support(messages, context.brand.name, context.support),
         footer=messages.text("email.footer", brand=context.brand.name),
     )
-    return _render(content, messages, context.brand)
+    return _render(content, messages, context.brand, context.support)
 
 
 def render_cancellation_email(language: str, context: CancellationEmailContext) -> RenderedEmail:
@@ -147,7 +201,9 @@ def render_cancellation_email(language: str, context: CancellationEmailContext) 
         amount = money(context.refund_total, context.currency, messages.language)
         paragraphs.append(messages.text("cancellation.refund", amount=amount))
         paragraphs.append(messages.text("cancellation.refund_delay"))
-    paragraphs.append(messages.text("cancellation.questions", brand=brand))
+    support = _support(messages, brand, context.support)
+    if support is None:  # no contact to give: at least who to ask
+        paragraphs.append(messages.text("cancellation.questions", brand=brand))
     details: list[tuple[str, str]] = []
     if context.cancelled_at is not None:
         details.append(("label.cancelled_at", messages.date(context.cancelled_at.date())))
@@ -159,10 +215,31 @@ def render_cancellation_email(language: str, context: CancellationEmailContext) 
         greeting=_greeting(messages, context.recipient_first_name),
         paragraphs=paragraphs,
         details=[(messages.text(label), value) for label, value in details],
+        parcels=[],
         action=None,
+        support=support,
         footer=messages.text("email.footer", brand=brand),
     )
-    return _render(content, messages, context.brand)
+    return _render(content, messages, context.brand, context.support)
+
+
+def _parcel_links(messages: Messages, parcels: list[ParcelLink]) -> list[EmailLink]:
+    """Every parcel's number linked to its page; with several, each says which it is."""
+    if len(parcels) == 1:
+        return [EmailLink(messages.text("label.tracking_number"), parcels[0].tracking_number, parcels[0].url)]
+    count = messages.number(len(parcels))
+    return [EmailLink(messages.text("label.parcel", index=messages.number(index), count=count),
+                      parcel.tracking_number, parcel.url)
+            for index, parcel in enumerate(parcels, start=1)]
+
+
+def _support(messages: Messages, brand: str, contact: SupportContact) -> EmailSupport | None:
+    links = []
+    if contact.email:
+        links.append(EmailLink(messages.text("email.support.email"), contact.email, f"mailto:{contact.email}"))
+    if contact.url:
+        links.append(EmailLink(messages.text("email.support.url"), contact.url, contact.url))
+    return EmailSupport(messages.text("email.support.heading", brand=brand), links) if links else None
 
 
 def money(amount: Decimal, currency: str, language: str) -> str:
@@ -189,7 +266,7 @@ def _greeting(messages: Messages, first_name: str | None) -> str:
     return messages.text("email.greeting_anonymous")
 
 
-def _render(content: EmailContent, messages: Messages, brand: Brand) -> RenderedEmail:
+def _render(content: EmailContent, messages: Messages, brand: Brand, support: SupportContact) -> RenderedEmail:
     # A subject is a single header line whatever a brand name or order number contains.
     subject = " ".join(content.subject.split())
     values = {"email": content, "subject": subject, "brand": brand, "m": messages}
@@ -198,4 +275,5 @@ def _render(content: EmailContent, messages: Messages, brand: Brand) -> Rendered
         text=email_templates.base_txt(values),
         html=email_templates.base_html(values),
         language=messages.language,
+        reply_to=support.email,
     )

@@ -83,6 +83,8 @@ class SesEmailSender:
                 "Body": {"Text": {"Data": email.text, "Charset": "UTF-8"},
                          "Html": {"Data": email.html, "Charset": "UTF-8"}}}},
         }
+        if email.reply_to:  # the customer's reply reaches the shop, not the sending address
+            request["ReplyToAddresses"] = [email.reply_to]
         if self._configuration_set:  # its event destination reports bounces and complaints
             request["ConfigurationSetName"] = self._configuration_set
         if tags:

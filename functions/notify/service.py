@@ -23,7 +23,9 @@ from functions.notify.milestones import (
 from functions.notify.rendering import (
     CancellationEmailContext,
     MilestoneEmailContext,
+    ParcelLink,
     RenderedEmail,
+    SupportContact,
     render_cancellation_email,
     render_milestone_email,
 )
@@ -38,7 +40,8 @@ from shared.notifications.store import NotificationRepository
 from shared.notifications.suppression import SuppressionList
 from shared.platform import clock
 from shared.platform.observability import count, logger
-from shared.shipments.model import Shipment
+from shared.shipments.carrier_display import carrier_display
+from shared.shipments.model import Parcel, Shipment
 from shared.shipments.public_links import public_tracking_url
 from shared.shipments.store import ShipmentRepository
 
@@ -146,20 +149,39 @@ def notify_milestone(deps: Dependencies, merchant_id: str, shipment_id: str, mil
     # The milestone was decided from the change that triggered it (the creation, or one tracking
     # update's previous and new statuses), never from the parcels' statuses now: a first scan
     # handled before the creation's event does not swallow `ready_to_ship`.
-    number = _parcel_number(shipment, parcel_id)
+    parcels = [ParcelLink(tracking_number=parcel.tracking_number, url=_parcel_page(deps, merchant, parcel))
+               for parcel in shipment.parcels]
     context = MilestoneEmailContext(
-        brand=merchant_brand(merchant), carrier=shipment.carrier, parcel_count=len(shipment.parcels),
-        tracking_url=deps.tracking_url(settings.tracking_slug, number), tracking_number=number, recipient_first_name=recipient.first_name,
-        occurred_at=occurred_at, estimated_delivery=shipment.estimated_delivery)
+        brand=merchant_brand(merchant), carrier=carrier_display(shipment.carrier).name, parcels=parcels,
+        tracking_url=parcels[_parcel_index(shipment, parcel_id)].url,
+        order_number=_order_number(deps, merchant_id, shipment.order_id), support=merchant_support(merchant),
+        recipient_first_name=recipient.first_name, occurred_at=occurred_at,
+        estimated_delivery=shipment.estimated_delivery)
     outcome = deliver(deps, target, recipient.email, language, context.brand.name,
                       lambda: render_milestone_email(milestone, language, context))
     return _outcome(outcome, milestone, shipment_id=shipment_id)
 
 
-def _parcel_number(shipment: Shipment, parcel_id: str | None) -> str:
-    """The parcel the event is about, else the first: the email links to its tracking page."""
-    chosen = next((parcel for parcel in shipment.parcels if parcel.id == parcel_id), shipment.parcels[0])
-    return chosen.tracking_number
+def _parcel_index(shipment: Shipment, parcel_id: str | None) -> int:
+    """The parcel the event is about, else the first: the email's button opens its page."""
+    return next((index for index, parcel in enumerate(shipment.parcels) if parcel.id == parcel_id), 0)
+
+
+def _parcel_page(deps: Dependencies, merchant: Merchant, parcel: Parcel) -> str:
+    """The parcel's public page as the shipment recorded it (a former slug redirects), else under
+    the merchant's current slug."""
+    return parcel.public_tracking_url or deps.tracking_url(merchant.settings.tracking_slug, parcel.tracking_number)
+
+
+def _order_number(deps: Dependencies, merchant_id: str, order_id: str | None) -> str | None:
+    """The number customers know their order by, when the shipment fulfils one."""
+    if order_id is None:
+        return None
+    try:
+        order = deps.orders.get(merchant_id, order_id)
+    except NotFound:
+        return None
+    return getattr(order, "order_number", None) or None
 
 
 # --- order cancellation -------------------------------------------------------------------------
@@ -175,7 +197,7 @@ def notify_cancellation(deps: Dependencies, event: OrderCancelled) -> Outcome:
                                merchant.settings.default_language)
     context = CancellationEmailContext(
         brand=merchant_brand(merchant),
-        order_number=getattr(order, "order_number", None),
+        order_number=getattr(order, "order_number", None), support=merchant_support(merchant),
         refund_total=event.refund_total if event.refund_total else None,
         currency=event.currency if event.refund_total else None,
         recipient_first_name=getattr(customer, "first_name", None), cancelled_at=event.cancelled_at)
@@ -267,3 +289,10 @@ def _outcome(outcome: Outcome, milestone: str, **ids: str) -> Outcome:
 def merchant_brand(merchant: Merchant) -> Brand:
     """What customers see of the merchant, from the settings as they are now."""
     return Brand.of_merchant(merchant.name, merchant.settings.brand)
+
+
+def merchant_support(merchant: Merchant) -> SupportContact:
+    """Where customers reach the shop, from the settings as they are now."""
+    settings = merchant.settings
+    return SupportContact(email=settings.support_email,
+                          url=None if settings.support_url is None else str(settings.support_url))

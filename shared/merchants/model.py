@@ -20,7 +20,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # DESIGN.md §1.2: 3-40 of a-z, 0-9 and `-`.
 TRACKING_SLUG = re.compile(r"^[a-z0-9-]{3,40}$")
 SLUG_TAKEN = "tracking_slug_taken"
-_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+EMAIL_ADDRESS = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
 _LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$")
 
 # Settings fields the merchant never writes: `PATCH /v1/settings` refuses them and
@@ -57,6 +57,7 @@ class NotificationSettings(BaseModel):
     in_transit: bool = True
     delayed: bool = True
     ready_for_pickup: bool = False
+    out_for_delivery: bool = False
     delivered: bool = True
 
 
@@ -101,7 +102,7 @@ class Settings(BaseModel):
     @field_validator("support_email")
     @classmethod
     def _support_email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.fullmatch(value):
+        if value is not None and not EMAIL_ADDRESS.fullmatch(value):
             raise ValueError("support_email must be an email address such as help@shop.example")
         return value
 

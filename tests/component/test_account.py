@@ -33,20 +33,22 @@ def test_settings_have_every_default_of_the_contract(merchant: str) -> None:
         "default_language": "en",
         "display_currency": None,
         "notifications": {"ready_to_ship": True, "in_transit": True, "delayed": True,
-                          "ready_for_pickup": False, "delivered": True},
+                          "ready_for_pickup": False, "out_for_delivery": False, "delivered": True},
         "retention": {"redact_after_days": 90, "delete_after_months": 15},
         "fees": {"rate_percent": "5.0", "fixed": "0.30", "card_percent": "2.9"},
     }
 
 
 def test_patch_merges_nested_settings_and_keeps_the_rest(merchant: str) -> None:
-    patch = {"brand": {"name": "Atelier Lune", "color": "#112233"}, "notifications": {"ready_for_pickup": True},
+    patch = {"brand": {"name": "Atelier Lune", "color": "#112233"},
+             "notifications": {"ready_for_pickup": True, "out_for_delivery": True},
              "retention": {"redact_after_days": 30}, "default_language": "fr"}
     response = call(account, api_event("PATCH", "/v1/settings", body=patch, merchant_id=merchant))
     assert response.status == 200
     body = call(account, api_event("GET", "/v1/settings", merchant_id=merchant)).json()
     assert body["brand"] == {"name": "Atelier Lune", "logo_url": None, "color": "#112233"}
-    assert body["notifications"]["ready_for_pickup"] is True and body["notifications"]["delivered"] is True
+    assert body["notifications"] == {"ready_to_ship": True, "in_transit": True, "delayed": True,
+                                     "ready_for_pickup": True, "out_for_delivery": True, "delivered": True}
     assert body["retention"] == {"redact_after_days": 30, "delete_after_months": 15}
     assert body["default_language"] == "fr"
 
@@ -55,6 +57,8 @@ def test_patch_merges_nested_settings_and_keeps_the_rest(merchant: str) -> None:
     {"retention": {"redact_after_days": 0}},
     {"brand": {"color": "red; background:url(x)"}},
     {"display_currency": "XXQ"},
+    {"display_currency": "BGN"},
+    {"notifications": {"out_for_delivery": "maybe"}},
     {"notifications": {"delivered": "sometimes"}},
     {"unknown_field": 1},
     {"fees": {"rate_percent": "101"}},
@@ -65,6 +69,20 @@ def test_invalid_settings_are_422_and_change_nothing(merchant: str, patch: dict[
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 422
     assert MerchantRepository().get(merchant).settings.retention.redact_after_days == 90
+
+
+def test_a_display_currency_iso_withdrew_since_it_was_set_stays_readable_until_changed(merchant: str) -> None:
+    # Set before Bulgaria joined the euro (2026-01-01): the record keeps it, a new setting cannot.
+    repository = MerchantRepository()
+    recorded = repository.get(merchant).settings.model_copy(update={"display_currency": "BGN"})
+    repository.save_settings(merchant, recorded)
+    assert call(account, api_event("GET", "/v1/settings", merchant_id=merchant)).json()["display_currency"] == "BGN"
+    other = call(account, api_event("PATCH", "/v1/settings", body={"default_language": "de"}, merchant_id=merchant))
+    assert other.status == 200 and other.json()["display_currency"] == "BGN"
+    again = call(account, api_event("PATCH", "/v1/settings", body={"display_currency": "BGN"}, merchant_id=merchant))
+    assert again.status == 422 and "no longer an ISO 4217 currency" in json.dumps(again.json())
+    changed = call(account, api_event("PATCH", "/v1/settings", body={"display_currency": "EUR"}, merchant_id=merchant))
+    assert changed.status == 200 and changed.json()["display_currency"] == "EUR"
 
 
 @pytest.mark.parametrize("fees", [{"rate_percent": "0"}, {}, None])

@@ -126,7 +126,7 @@ def test_a_new_shipment_emails_ready_to_ship_branded_in_the_recipients_language(
     assert email.subject == subject("de", "ready_to_ship")
     for part in (email.text, email.html):
         assert f"{BASE_URL}/track/atelier-lune/{first_number}" in part
-        assert "colissimo" in part and texts["parcels.other"].format(count="3") in part
+        assert "Colissimo" in part and texts["parcels.other"].format(count="3") in part
         assert texts["email.greeting"].format(first_name="Zoé") in part
     assert "#0a7d5a" in email.html and 'src="https://cdn.example.com/lune.png"' in email.html
     assert ses_sent_count() == 1
@@ -150,6 +150,7 @@ def test_a_three_parcel_shipment_gets_exactly_one_email_per_milestone_under_repe
     from concurrent.futures import ThreadPoolExecutor
 
     atomic_dynamodb_requests(monkeypatch)
+    patch_settings(merchant, {"notifications": {"out_for_delivery": True}})
     shipment = new_shipment(merchant, parcels=3, language="fr")
     parcels = numbers(shipment)
     phases = [("in_transit", 10), ("out_for_delivery", 60), ("delivered", 120)]
@@ -168,13 +169,13 @@ def test_a_three_parcel_shipment_gets_exactly_one_email_per_milestone_under_repe
     with ThreadPoolExecutor(max_workers=8) as pool:
         results += list(pool.map(notify, [event for event in events for _ in range(3)]))
 
-    assert Counter(outbox.subjects()) == {subject("fr", milestone): 1
-                                          for milestone in ("ready_to_ship", "in_transit", "delivered")}
-    assert ses_sent_count() == 3
+    sent = ("ready_to_ship", "in_transit", "out_for_delivery", "delivered")
+    assert Counter(outbox.subjects()) == {subject("fr", milestone): 1 for milestone in sent}
+    assert ses_sent_count() == 4
     outcomes = Counter(outcome for result in results for outcome in result["outcomes"].values())
-    assert outcomes["sent"] == 3 and set(outcomes) == {"sent", "duplicate"}
+    assert outcomes["sent"] == 4 and set(outcomes) == {"sent", "duplicate"}
     states = {item.milestone: item.state for item in NotificationRepository().for_shipment(merchant, shipment["id"])}
-    assert states == {"ready_to_ship": "sent", "in_transit": "sent", "delivered": "sent"}
+    assert states == dict.fromkeys(sent, "sent")
 
 
 def test_in_transit_is_not_sent_when_the_first_scan_already_completes_delivery(
@@ -215,6 +216,57 @@ def test_ready_for_pickup_is_off_by_default_and_on_as_soon_as_the_merchant_enabl
 
     assert notify_all(stream) == [{"in_transit": "duplicate", "ready_for_pickup": "sent"}]
     assert outbox.subjects() == [subject("en", "in_transit"), subject("en", "ready_for_pickup")]
+
+
+def test_out_for_delivery_is_off_by_default_and_sent_once_as_soon_as_the_merchant_enables_it(
+        merchant: str, stream: TableStream, outbox: Outbox, connection: tuple[str, str]) -> None:
+    shipment = new_shipment(merchant, parcels=2, language="nl")
+    first, second = numbers(shipment)
+    notify_all(stream)
+    scan(connection, first, "in_transit", 10)
+    scan(connection, first, "out_for_delivery", 20)
+    assert {"out_for_delivery": "disabled"} in notify_all(stream)
+    assert record(merchant, shipment["id"], "out_for_delivery") is None
+
+    patch_settings(merchant, {"notifications": {"out_for_delivery": True}})
+    scan(connection, second, "out_for_delivery", 30)  # its first scan: in transit (already told) and out
+    scan(connection, first, "failed_attempt", 40)
+    scan(connection, first, "out_for_delivery", 50)  # out again the next round: never a second email
+    outcomes = notify_all(stream)
+
+    assert {"in_transit": "duplicate", "out_for_delivery": "sent"} in outcomes
+    assert {"out_for_delivery": "duplicate"} in outcomes
+    assert Counter(outbox.subjects()) == {subject("nl", "ready_to_ship"): 1, subject("nl", "in_transit"): 1,
+                                          subject("nl", "out_for_delivery"): 1}
+    assert record(merchant, shipment["id"], "out_for_delivery").state is NotificationState.sent
+    email = outbox.sent[-1]
+    assert catalogue("nl")["email.out_for_delivery.heading"] in email.text
+    for number in (first, second):
+        assert number in email.text and number in email.html
+
+
+def test_an_email_lists_every_parcel_the_order_and_the_shops_contact_in_both_parts(
+        merchant: str, stream: TableStream, outbox: Outbox) -> None:
+    orders_support = pytest.importorskip("tests.component.orders_support")
+    patch_settings(merchant, {"support_email": "help@maison-lune.example", "support_url": "https://maison-lune.example/aide"})
+    order = orders_support.new_order(merchant)
+    body = shipment_body(parcels=3, recipient=address(language="en"), order_id=order["id"])
+    response = call(shipments_api, api_event("POST", "/v1/shipments", body=body, merchant_id=merchant))
+    assert response.status == 201, response.body
+    shipment = response.json()
+    notify_all(stream)
+
+    [email] = [sent for sent in outbox.sent if sent.subject == subject("en", "ready_to_ship")]
+    for index, parcel in enumerate(shipment["parcels"], start=1):
+        url, number = parcel["public_tracking_url"], parcel["tracking_number"]
+        assert url == f"{BASE_URL}/track/atelier-lune/{number}"
+        assert f'<a href="{url}"' in email.html and f">{number}</a>" in email.html
+        assert f"Parcel {index} of 3: {number}\n{url}\n" in email.text
+    assert f"Order number: {order['order_number']}" in email.text and order["order_number"] in email.html
+    assert "Carrier: Colissimo" in email.text
+    for part in (email.text, email.html):
+        assert "help@maison-lune.example" in part and "https://maison-lune.example/aide" in part
+    assert 'href="mailto:help@maison-lune.example"' in email.html
 
 
 def test_settings_take_effect_for_the_next_email(
@@ -456,8 +508,23 @@ def test_a_cancelled_order_with_notify_customer_gets_one_localised_email(
     assert email.to == "zoe@example.fr" and email.language == "fr"
     assert email.subject == texts["cancellation.subject_with_number"].format(brand="Maison Lune", order_number="#1001")
     assert "1\u202f234,50\xa0€" in email.text
+    # No contact in the settings: the email can only say who to ask.
+    assert catalogue("fr")["cancellation.questions"].format(brand="Maison Lune") in email.text
     stored = NotificationRepository().get(NotificationTarget(merchant, "order_cancelled", order_id="ord_1"))
     assert stored.state is NotificationState.sent and stored.recipient_email == "zoe@example.fr"
+
+
+def test_a_cancellation_gives_the_shops_support_contact(merchant: str, outbox: Outbox, orders: FakeOrders) -> None:
+    patch_settings(merchant, {"support_email": "aide@maison-lune.example", "support_url": "https://maison-lune.example/aide"})
+    notify(cancelled(merchant, "ord_1"))
+
+    [email] = outbox.sent
+    texts = catalogue("fr")
+    assert texts["email.support.heading"].format(brand="Maison Lune") in email.text
+    assert texts["label_value"].format(label=texts["email.support.email"], value="aide@maison-lune.example") in email.text
+    assert texts["label_value"].format(label=texts["email.support.url"], value="https://maison-lune.example/aide") in email.text
+    assert 'href="mailto:aide@maison-lune.example"' in email.html and 'href="https://maison-lune.example/aide"' in email.html
+    assert texts["cancellation.questions"].format(brand="Maison Lune") not in email.text
 
 
 def test_a_cancellation_the_merchant_keeps_quiet_sends_nothing(

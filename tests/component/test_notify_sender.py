@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import io
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.utils import parseaddr
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -196,3 +199,42 @@ def test_a_rejected_send_is_not_tried_again() -> None:
     with pytest.raises(EmailNotSent):
         SesEmailSender(client, "no-reply@colis.test", sleep=pauses.append).send("a@example.fr", EMAIL)
     assert pauses == []
+
+
+def _request_of(email: RenderedEmail) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    class Recording:
+        def send_email(self, **request: Any) -> Any:
+            seen.update(request)
+            return {"MessageId": "m-1"}
+
+    SesEmailSender(Recording(), "no-reply@colis.test").send("a@example.fr", email, from_name="Lune")
+    return seen
+
+
+def test_replies_go_to_the_shops_support_address() -> None:
+    with_support = RenderedEmail(subject="s", text="t", html="<p>t</p>", language="en", reply_to="help@lune.example")
+    assert _request_of(with_support)["ReplyToAddresses"] == ["help@lune.example"]
+    assert "ReplyToAddresses" not in _request_of(EMAIL)
+
+
+def test_the_local_stacks_outbox_shows_both_parts_of_what_is_sent() -> None:
+    """SES builds multipart/alternative from Text and Html; the local outbox (`/_local/outbox`) reads
+    both from the very request the sender makes."""
+    from local.outbox import Outbox as LocalOutbox
+
+    request = _request_of(EMAIL)
+    body = json.dumps(request).encode()
+    outbox = LocalOutbox(lambda: datetime(2026, 5, 4, tzinfo=UTC))
+
+    def moto(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    environ = {"HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=x/20260504/eu-west-1/ses/aws4_request",
+               "PATH_INFO": "/v2/email/outbound-emails", "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
+    outbox.middleware(moto)(environ, lambda status, headers, *rest: None)
+
+    [item] = outbox.items()
+    assert (item["text"], item["html"], item["subject"]) == (EMAIL.text, EMAIL.html, EMAIL.subject)

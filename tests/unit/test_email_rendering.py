@@ -1,29 +1,40 @@
+import html
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 from markupsafe import escape
 from pydantic import ValidationError
 
-from functions.notify.brand import DEFAULT_ACCENT, Brand
+from functions.notify.brand import DEFAULT_ACCENT, Brand, contrast
 from functions.notify.milestones import Milestone
 from functions.notify.rendering import (
     CancellationEmailContext,
     MilestoneEmailContext,
+    ParcelLink,
+    SupportContact,
     money,
     render_cancellation_email,
     render_milestone_email,
 )
-from functions.notify.texts import COUNTRY_LANGUAGES, SUPPORTED_LANGUAGES, catalogue, choose_language
+from functions.notify.texts import COUNTRY_LANGUAGES, SUPPORTED_LANGUAGES, Messages, catalogue, choose_language
 from shared.merchants import model as merchants
+from shared.shipments.model import MAX_PARCELS
 from shared.shipments.statuses import TrackingStatus
 from shared.values.money import CURRENT
 
 LANGUAGES = ["en", "fr", "de", "nl", "es"]
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
 LEFTOVER = re.compile(r"\{\{|\{%|\{\w*\}")
-TRACKING_URL = "https://track.example.com/track/JJD0001"
+TRACKING_URL = "https://track.example.com/track/maison-lune/JJD0001"
+SECOND_URL = "https://track.example.com/track/maison-lune/JJD0002"
+
+
+def parcels(count=2):
+    return [ParcelLink(tracking_number=f"JJD{index:04d}", url=f"https://track.example.com/track/maison-lune/JJD{index:04d}")
+            for index in range(1, count + 1)]
 
 
 def brand(**overrides):
@@ -34,9 +45,8 @@ def milestone_context(**overrides):
     values = {
         "brand": brand(),
         "carrier": "DHL Express",
-        "parcel_count": 2,
+        "parcels": parcels(),
         "tracking_url": TRACKING_URL,
-        "tracking_number": "JJD0001",
         "recipient_first_name": "Zoé",
         "occurred_at": datetime(2025, 3, 12, 14, 5, tzinfo=UTC),
         "estimated_delivery": date(2025, 3, 14),
@@ -179,13 +189,16 @@ def test_the_same_date_reads_differently_in_every_language():
     ],
 )
 def test_parcel_count_is_pluralised(language, count, expected):
-    email = render_milestone_email(Milestone.ready_to_ship, language, milestone_context(parcel_count=count))
+    assert Messages(language).plural("parcels", count) == expected
+    if count > MAX_PARCELS:
+        return
+    email = render_milestone_email(Milestone.ready_to_ship, language, milestone_context(parcels=parcels(count)))
     assert f"({expected})" in email.text
     assert f"({expected})" in email.html
 
 
 def test_one_parcel_is_singular_in_the_body():
-    email = render_milestone_email(Milestone.in_transit, "en", milestone_context(parcel_count=1))
+    email = render_milestone_email(Milestone.in_transit, "en", milestone_context(parcels=parcels(1)))
     assert "Your order (1 parcel) has been picked up by DHL Express" in email.text
 
 
@@ -295,7 +308,7 @@ def test_tracking_url_must_be_http():
 
 def test_at_least_one_parcel():
     with pytest.raises(ValidationError):
-        milestone_context(parcel_count=0)
+        milestone_context(parcels=[])
 
 
 def test_an_unsupported_language_is_refused():
@@ -448,3 +461,193 @@ def test_every_current_currency_shows_exactly_its_minor_units(language):
 def test_a_refund_in_a_withdrawn_currency_of_a_recorded_order_is_still_written():
     email = render_cancellation_email("en", cancellation_context(refund_total=Decimal("10"), currency="BGN"))
     assert "BGN10.00" in email.text
+
+
+# --- every parcel, the order, the shop's contact (issue 17) ---------------------------------
+
+SUPPORT = SupportContact(email="help@maison-lune.example", url="https://maison-lune.example/help")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_parcel_is_listed_with_the_link_to_its_page(language):
+    email = render_milestone_email(Milestone.in_transit, language, milestone_context(parcels=parcels(3)))
+    texts = catalogue(language)
+    for index in (1, 2, 3):
+        number, url = f"JJD{index:04d}", f"https://track.example.com/track/maison-lune/JJD{index:04d}"
+        label = texts["label.parcel"].format(index=index, count=3)
+        assert f'<a href="{url}"' in email.html and f">{number}</a>" in email.html
+        assert f"{escape(label)}</th>" in email.html
+        assert f"{texts['label_value'].format(label=label, value=number)}\n{url}\n" in email.text
+
+
+def test_a_single_parcel_is_its_tracking_number():
+    email = render_milestone_email(Milestone.delivered, "en", milestone_context(parcels=parcels(1)))
+    assert f"Tracking number: JJD0001\n{TRACKING_URL}\n" in email.text
+    assert "Parcel 1 of 1" not in email.text
+
+
+def test_the_button_opens_the_page_of_the_parcel_the_event_is_about():
+    email = render_milestone_email(Milestone.delayed, "en", milestone_context(tracking_url=SECOND_URL))
+    assert f'class="track" href="{SECOND_URL}"' in email.html
+    assert f"Track your order: {SECOND_URL}" in email.text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_order_number_is_shown_when_the_shipment_fulfils_an_order(language):
+    label = catalogue(language)["label.order_number"]
+    linked = render_milestone_email(Milestone.ready_to_ship, language, milestone_context(order_number="#1001"))
+    unlinked = render_milestone_email(Milestone.ready_to_ship, language, milestone_context())
+    assert catalogue(language)["label_value"].format(label=label, value="#1001") in linked.text
+    assert f"{escape(label)}</th>" in linked.html and "#1001" in linked.html
+    assert label not in unlinked.text and "#1001" not in unlinked.html
+
+
+def _every_email(language, support=SUPPORT):
+    for milestone in Milestone:
+        yield render_milestone_email(milestone, language, milestone_context(support=support))
+    yield render_cancellation_email(language, cancellation_context(support=support))
+    yield render_cancellation_email(language, cancellation_context(support=support, refund_total=None, currency=None,
+                                                                   cancelled_at=None, reason=None))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_email_gives_the_shops_support_contact_in_both_parts(language):
+    texts = catalogue(language)
+    heading = texts["email.support.heading"].format(brand="Maison Lune")
+    for email in _every_email(language):
+        assert heading in email.text and escape(heading) in email.html
+        assert texts["label_value"].format(label=texts["email.support.email"], value=SUPPORT.email) in email.text
+        assert texts["label_value"].format(label=texts["email.support.url"], value=SUPPORT.url) in email.text
+        assert f'href="mailto:{SUPPORT.email}"' in email.html
+        assert f'href="{SUPPORT.url}"' in email.html
+        assert email.reply_to == SUPPORT.email
+
+
+def test_a_cancellation_no_longer_ends_with_contact_the_shop_when_there_is_a_contact():
+    email = render_cancellation_email("en", cancellation_context(support=SupportContact(url=SUPPORT.url)))
+    assert "please contact Maison Lune." not in email.text
+    assert email.text.index("Questions about your order? Contact Maison Lune:") < email.text.index("--\n")
+    assert f"Help centre: {SUPPORT.url}" in email.text
+    assert email.reply_to is None
+
+
+def test_without_any_contact_a_cancellation_still_says_who_to_ask():
+    email = render_cancellation_email("en", cancellation_context())
+    assert "If you have any questions about this cancellation, please contact Maison Lune." in email.text
+    assert "mailto:" not in email.html and email.reply_to is None
+    milestone = render_milestone_email(Milestone.delivered, "en", milestone_context())
+    assert "Questions about your order?" not in milestone.text
+
+
+@pytest.mark.parametrize("contact", [{"email": "not an address"}, {"url": "javascript:alert(1)"}, {"url": "ftp://x.example"}])
+def test_a_contact_that_is_not_an_address_or_a_web_link_is_refused(contact):
+    with pytest.raises(ValidationError):
+        SupportContact(**contact)
+
+
+def test_support_contact_is_escaped_in_html():
+    email = render_cancellation_email(
+        "en", cancellation_context(support=SupportContact(email='a"<b>@x.example', url="https://x.example/?a=1&b=<2>")))
+    assert "<b>" not in email.html and "&lt;b&gt;" in email.html
+    assert 'href="https://x.example/?a=1&amp;b=&lt;2&gt;"' in email.html
+
+
+HREF = re.compile(r'href="([^"]+)"')
+
+
+class _Visible(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.texts, self._in_body = [], False
+
+    def handle_starttag(self, tag, attrs):
+        self._in_body = self._in_body or tag == "body"
+
+    def handle_data(self, data):
+        if self._in_body and data.strip():
+            self.texts.append(data.strip())
+
+
+def visible_texts(page):
+    """Every piece of text a reader sees in the HTML part (its body's text nodes)."""
+    parser = _Visible()
+    parser.feed(page)
+    return parser.texts
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_text_part_says_what_the_html_part_says(language):
+    for email in _every_email(language):
+        links = {html.unescape(link) for link in HREF.findall(email.html)}
+        for link in links:
+            assert link.removeprefix("mailto:") in email.text, link
+        for number in ("JJD0001", "JJD0002"):
+            assert (number in email.html) == (number in email.text)
+        # Only the hint under the button is the HTML part's own: the text part has no button.
+        button_hint = catalogue(language)["email.link_hint"]
+        for shown in visible_texts(email.html):
+            assert shown in email.text or shown == button_hint, shown
+
+
+# --- every new string, in every language ------------------------------------------------------
+
+NEW_KEYS = [
+    "label.order_number", "label.parcel", "email.support.heading", "email.support.email", "email.support.url",
+    "email.out_for_delivery.subject", "email.out_for_delivery.heading", "email.out_for_delivery.body",
+]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("key", NEW_KEYS)
+def test_every_new_string_is_translated_and_shown(language, key):
+    texts = catalogue(language)
+    assert texts[key].strip() and (language == "en" or texts[key] != catalogue("en")[key])
+    filled = texts[key].format_map({"brand": "Maison Lune", "carrier": "DHL Express", "index": 1, "count": 2,
+                                    "parcels": texts["parcels.other"].format(count=2)})
+    shown = [email for email in _every_email(language)]
+    shown.append(render_milestone_email(Milestone.out_for_delivery, language, milestone_context(order_number="#1")))
+    assert any(filled in email.text or filled == email.subject for email in shown), key
+    assert any(escape(filled) in email.html or filled == email.subject for email in shown), key
+
+
+# --- colours: every text at least 4.5:1 whatever the brand colour (WCAG AA) -----------------
+
+BRAND_COLOURS = [
+    "#ffffff", "#fff", "#fffde7", "#ffff99", "#ffeb3b", "#fff176", "#f5f5dc", "#f3f4f6", "#e5e7eb", "#cccccc",
+    "#c0c0c0", "#aaaaaa", "#999999", "#888888", "#808080", "#777777", "#767676", "#757575", "#666666", "#555555",
+    "#333333", "#000000", "#000", "#ff0000", "#f00", "#00ff00", "#0000ff", "#00ffff", "#ff00ff", "#ffa500",
+    "#ff7f50", "#ffc0cb", "#add8e6", "#90ee90", "#e6e6fa", "#000080", "#0a3d91", "#2563eb", "#0a7d5a", "#800000",
+    "#008080", "#4b0082", "#7fff00", "#40e0d0", "#d2691e", "#ABCDEF", "#123", "#fe9", "#1da1f2", "#e60023",
+]
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "ratio"),
+    [("#ffffff", "#000000", 21.0), ("#000", "#000", 1.0), ("#777777", "#ffffff", 4.48), ("#767676", "#ffffff", 4.54),
+     ("#ff0000", "#ffffff", 4.0), ("#0000ff", "#ffffff", 8.59), ("#ffff00", "#000000", 19.56)],
+)
+def test_contrast_is_the_wcag_ratio_of_relative_luminances(one, other, ratio):
+    assert contrast(one, other) == pytest.approx(ratio, abs=0.01)
+    assert contrast(other, one) == contrast(one, other)
+
+
+@pytest.mark.parametrize("color", BRAND_COLOURS)
+def test_every_text_colour_reaches_aa_on_its_background_whatever_the_brand_colour(color):
+    chosen = brand(color=color)
+    assert contrast(chosen.on_accent, chosen.accent) >= 4.5  # the button's label on the button
+    assert contrast(chosen.accent_text, "#ffffff") >= 4.5  # the brand name and links on the white card
+    email = render_milestone_email(Milestone.delivered, "en", milestone_context(brand=chosen, support=SUPPORT))
+    assert f"background-color:{chosen.accent};" in email.html
+    assert f"color:{chosen.on_accent};\">Track your order</a>" in email.html
+    assert f'color:{chosen.accent_text};">Maison Lune</span>' in email.html
+    for text_color, background in {(c, "#ffffff") for c in re.findall(r"[;\"]color:(#[0-9a-fA-F]{3,6})", email.html)
+                                   if c not in (chosen.on_accent,)}:
+        assert contrast(text_color, background) >= 4.5, text_color
+
+
+def test_a_readable_brand_colour_is_kept_and_a_pale_one_darkened_in_its_own_hue():
+    assert brand(color="#0a3d91").accent_text == "#0a3d91"
+    darker = brand(color="#ffeb3b").accent_text
+    red, green, blue = (int(darker[i:i + 2], 16) for i in (1, 3, 5))
+    assert red > blue and green > blue  # still a yellow, only darker
+    assert contrast(darker, "#ffffff") < 4.7  # just enough, not black

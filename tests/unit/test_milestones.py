@@ -18,7 +18,7 @@ RULES = [
     ("first_scan_is_in_transit",                                       S.pre_transit,           S.in_transit,            S.pre_transit,       S.in_transit,            [M.in_transit]),
     ("first_scan_after_unknown_is_in_transit",                         S.unknown,               S.in_transit,            S.unknown,           S.in_transit,            [M.in_transit]),
     ("first_scan_without_previous_status_is_in_transit",               None,                    S.in_transit,            None,                S.in_transit,            [M.in_transit]),
-    ("first_scan_out_for_delivery_is_in_transit",                      S.pre_transit,           S.out_for_delivery,      S.pre_transit,       S.out_for_delivery,      [M.in_transit]),
+    ("first_scan_out_for_delivery_is_in_transit_and_out_for_delivery", S.pre_transit,           S.out_for_delivery,      S.pre_transit,       S.out_for_delivery,      [M.in_transit, M.out_for_delivery]),
     ("first_scan_failed_attempt_is_in_transit",                        S.pre_transit,           S.failed_attempt,        S.pre_transit,       S.failed_attempt,        [M.in_transit]),
     ("first_scan_exception_is_in_transit",                             S.pre_transit,           S.exception,             S.pre_transit,       S.exception,             [M.in_transit]),
     ("first_scan_returned_is_in_transit",                              S.pre_transit,           S.returned_to_sender,    S.pre_transit,       S.returned_to_sender,    [M.in_transit]),
@@ -29,7 +29,10 @@ RULES = [
     ("first_scan_after_unknown_completing_delivery_is_only_delivered", S.unknown,               S.delivered,             S.unknown,           S.delivered,             [M.delivered]),
     ("first_scan_delivered_while_another_parcel_waits_is_in_transit",  S.pre_transit,           S.delivered,             S.pre_transit,       S.pre_transit,           [M.in_transit]),
     ("later_scan_is_nothing",                                          S.in_transit,            S.in_transit,            S.in_transit,        S.in_transit,            []),
-    ("out_for_delivery_later_is_nothing",                              S.in_transit,            S.out_for_delivery,      S.in_transit,        S.out_for_delivery,      []),
+    ("parcel_out_for_delivery_is_out_for_delivery",                    S.in_transit,            S.out_for_delivery,      S.in_transit,        S.out_for_delivery,      [M.out_for_delivery]),
+    ("one_parcel_out_for_delivery_among_several_is_out_for_delivery",  S.in_transit,            S.out_for_delivery,      S.in_transit,        S.in_transit,            [M.out_for_delivery]),
+    ("out_for_delivery_again_after_a_failed_attempt_is_named_again",   S.failed_attempt,        S.out_for_delivery,      S.failed_attempt,    S.out_for_delivery,      [M.out_for_delivery]),
+    ("out_for_delivery_of_a_closed_shipment_sends_nothing",            S.in_transit,            S.out_for_delivery,      S.archived,          S.archived,              []),
     ("failed_attempt_later_is_nothing",                                S.out_for_delivery,      S.failed_attempt,        S.out_for_delivery,  S.failed_attempt,        []),
     ("delayed_parcel_is_delayed",                                      S.in_transit,            S.delayed,               S.in_transit,        S.delayed,               [M.delayed]),
     ("delayed_parcel_is_delayed_whatever_the_shipment_shows",          S.in_transit,            S.delayed,               S.in_transit,        S.in_transit,            [M.delayed]),
@@ -87,8 +90,8 @@ def test_an_unknown_status_is_refused():
         milestones_for_change("pre_transit", "teleported", "pre_transit", "in_transit")
 
 
-def test_ready_for_pickup_is_the_only_milestone_off_by_default():
-    assert {m for m, on in DEFAULT_ENABLED.items() if not on} == {M.ready_for_pickup}
+def test_ready_for_pickup_and_out_for_delivery_are_the_only_milestones_off_by_default():
+    assert {m for m, on in DEFAULT_ENABLED.items() if not on} == {M.ready_for_pickup, M.out_for_delivery}
     assert set(DEFAULT_ENABLED) == set(Milestone)
 
 
@@ -109,6 +112,11 @@ def test_defaults_match_the_settings_model():
             {"ready_for_pickup": True, "delayed": False},
             [M.ready_to_ship, M.in_transit, M.ready_for_pickup, M.delivered],
             id="merchant_choices",
+        ),
+        pytest.param(
+            {"out_for_delivery": True},
+            [M.ready_to_ship, M.in_transit, M.delayed, M.out_for_delivery, M.delivered],
+            id="out_for_delivery_on",
         ),
         pytest.param({m.value: False for m in Milestone}, [], id="all_off"),
         pytest.param(

@@ -16,6 +16,8 @@ from functions.notify.milestones import Milestone
 from functions.notify.rendering import (
     CancellationEmailContext,
     MilestoneEmailContext,
+    ParcelLink,
+    SupportContact,
     render_cancellation_email,
     render_milestone_email,
 )
@@ -37,6 +39,8 @@ BRANDS = [
     {"name": "<b>Bad & \"Co\"</b> 'x'", "logo_url": "https://cdn.example.com/logo.png?a=1&b=2", "color": "#fff"},
     {"name": "Sans logo", "logo_url": "javascript:alert(1)", "color": "red"},
 ]
+
+SUPPORT = SupportContact(email="help@shop.example", url="https://shop.example/help?a=1&b=<2>")
 
 
 @pytest.fixture
@@ -96,14 +100,17 @@ def test_tracking_pages_are_jinjas(rendered, language, brand):
 @pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
 def test_emails_are_jinjas(rendered, language, brand):
     for milestone in Milestone:
-        for first_name, estimated in (("Zoé <3", date(2025, 3, 14)), (None, None)):
+        for first_name, estimated, count, order, support in (
+                ("Zoé <3", date(2025, 3, 14), 2, "#1001 <b>", SUPPORT), (None, None, 1, None, SupportContact())):
+            parcels = [ParcelLink(tracking_number=f"JJD{i}", url=f"https://t.example/x?a={i}&b=2") for i in range(count)]
             render_milestone_email(milestone, language, MilestoneEmailContext(
-                brand=Brand(**brand), carrier="DHL & Co", parcel_count=2, tracking_url="https://t.example/x?a=1&b=2",
-                tracking_number="JJD0001", recipient_first_name=first_name,
+                brand=Brand(**brand), carrier="DHL & Co", parcels=parcels, tracking_url="https://t.example/x?a=1&b=2",
+                order_number=order, support=support, recipient_first_name=first_name,
                 occurred_at=datetime(2025, 3, 12, 14, 5, tzinfo=UTC), estimated_delivery=estimated))
     render_cancellation_email(language, CancellationEmailContext(
         brand=Brand(**brand), order_number="#1001 <b>", reason="Out of stock & gone", refund_total=Decimal("12.50"),
-        currency="EUR", recipient_first_name="Zoé", cancelled_at=datetime(2025, 3, 12, 9, tzinfo=UTC)))
+        currency="EUR", recipient_first_name="Zoé", cancelled_at=datetime(2025, 3, 12, 9, tzinfo=UTC),
+        support=SUPPORT))
     render_cancellation_email(language, CancellationEmailContext(brand=Brand(**brand)))
     assert_jinja_agrees(rendered)
 
