@@ -98,6 +98,10 @@ def test_signed_webhooks_produce_exactly_one_email_per_milestone_in_the_recipien
         assert item["to"] == recipient
         assert f"{local_stack['api_url']}/track/{local_stack['tracking_slug']}/" in item["html"] and brand in item["html"]
         assert texts["parcels.other"].format(count="3") in item["html"] and "DHL" in item["html"]
+        # Both parts of what SES sent (multipart/alternative) list every parcel with its page.
+        for number in numbers:
+            link = f"{local_stack['api_url']}/track/{local_stack['tracking_slug']}/{number}"
+            assert link in item["html"] and f"{number}\n{link}" in item["text"]
     page = public_api.get(f"/track/{local_stack['tracking_slug']}/{numbers[0]}", headers={"Accept": "application/json"})
     assert page.status_code == 200
     assert page.json()["status"] == "delivered" and page.json()["shipment_status"] == "delivered"
