@@ -1,20 +1,33 @@
-"""Customer CSV files (DESIGN.md §4), the pure part: decoding, the header check, cells, and what a
-row does to a record. No I/O here; the importer feeds bytes in and writes records out.
+"""Customer CSV files (DESIGN.md §4), the pure part: decoding, the header, cells, and what a row
+does to a record. No I/O here; the importer feeds bytes in and writes records out.
 
-File rules: UTF-8 with or without BOM, CRLF or LF, quoted fields with commas and newlines. Rows
-are numbered as a spreadsheet shows them: the header is row 1 and a quoted newline does not start
-a new row. A row whose cells are all empty is ignored. Cells are trimmed, and the escapes our
-own exports add for spreadsheets are undone (`="00123"` → `00123`, `'+33…` → `+33…`), so an
-exported customer list re-imports unchanged.
+File rules, forgiving where a spreadsheet would be:
+- Encoding: UTF-8, with or without BOM (Excel's "CSV UTF-8" writes one). Anything else is refused
+  as a whole (400), naming the row of the first byte that is not UTF-8: guessing a legacy code
+  page (Windows-1252, -1250, Mac Roman all map the same bytes to other letters) would store wrong
+  names without anyone noticing.
+- Delimiter: `,`, `;` (French and German Excel) or tab, chosen on the header line alone: the one
+  that splits it into the most recognised column names; on a tie, the first of `,` `;` tab. When
+  no split yields a recognised name the file is refused, saying so.
+- Header: columns are matched by name in any order, ignoring case, surrounding and repeated spaces
+  and underscores (`postal_code` is Postal Code) and a BOM. Every template column is required. The
+  customer list export's extra columns (`CUSTOMER_LIST_EXTRA_COLUMNS`) and a rejected-rows file's
+  `reason` are accepted and ignored. Any other column is refused (400, naming it): its cells would
+  be dropped silently, and a misspelt template column would lose its data.
+- CRLF or LF, quoted fields with delimiters, quotes and newlines. Rows are numbered as a spreadsheet
+  shows them: the header is row 1 and a quoted newline does not start a new row. A row whose cells
+  are all empty is ignored. Cells are trimmed, and the escapes our own exports add for spreadsheets
+  are undone (`="00123"` → `00123`, `'+33…` → `+33…`), so an exported list re-imports unchanged.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -23,20 +36,27 @@ from pydantic import ValidationError
 from shared.customers.model import (
     CUSTOMER_CSV_COLUMNS,
     CUSTOMER_CSV_HEADER,
+    CUSTOMER_LIST_EXTRA_COLUMNS,
+    IMPORT_REASON_HEADER,
     MAX_TAG_LENGTH,
     MAX_TAGS,
     STORE_MANUAL,
     TAG_SEPARATOR,
     Customer,
+    CustomerCsvColumn,
 )
 from shared.platform.ids import new_id
-from shared.values.cells import restore_text
+from shared.retention.redaction import REDACTED
+from shared.values.cells import csv_line, read_text, spreadsheet_text
 from shared.values.models import Address
 
 BlankCells = Literal["keep", "clear"]
+TagsMode = Literal["merge", "replace"]
 MAX_CELL_CHARS = 1000  # far above any field's limit; a longer cell is a broken file
+DELIMITERS = (",", ";", "\t")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_DIGITS_FORMULA = re.compile(r'^="([0-9]*)"$')
+_HEADER_NOISE = re.compile(r"[\s_]+")
+_TEMPLATE_HELP = "Download the template from /v1/customers/import-template."
 
 # ISO 3166-1 alpha-2, plus XK (Kosovo), which carriers use.
 COUNTRY_CODES = frozenset(re.findall(r"[A-Z]{2}", """
@@ -56,6 +76,37 @@ STATE_REQUIRED = frozenset({"AU", "BR", "CA", "CN", "IN", "IT", "JP", "KR", "MX"
 POSTAL_CODE_NOT_USED = frozenset(re.findall(r"[A-Z]{2}", """
 AE AG AI AO AW BF BI BJ BO BS BW BZ CD CF CG CI CK CM CW DJ DM ER FJ GA GD GH GM GQ GY HK IE JM KI
 KM KN KP LC ML MO MR MS MW NR NU QA RW SB SC SL SR SS ST SX SY TD TF TG TK TL TO TT TV UG VU YE ZW"""))
+
+# Fixed-length postal codes that start with digits, some with leading zeros (FR 01000, US 00501,
+# NO 0150, PL 00-950): country → (digits, what follows them). A spreadsheet that read the code as a
+# number dropped those zeros; a code one or two digits short is reported (a warning: the row is
+# imported as written, since only the merchant knows the right code).
+POSTAL_CODE_SHAPES: dict[str, tuple[int, str]] = {
+    **dict.fromkeys(("FR", "DE", "IT", "ES", "FI", "EE", "HR", "MC", "MX", "MY", "SM", "VA"), (5, "")),
+    "US": (5, "(-[0-9]{4})?"),
+    "BR": (5, "-?[0-9]{3}"),
+    **dict.fromkeys(("BE", "AT", "CH", "DK", "NO", "LU", "HU", "AU", "NZ", "BG", "SI"), (4, "")),
+    "NL": (4, " ?[A-Za-z]{2}"),
+    "PT": (4, "-[0-9]{3}"),
+    "PL": (2, "-[0-9]{3}"),
+    "JP": (3, "-?[0-9]{4}"),
+}
+_POSTAL_CODE_PARTS = {country: re.compile(f"([0-9]+)({rest})") for country, (_, rest) in POSTAL_CODE_SHAPES.items()}
+
+
+def postal_code_warning(country: str | None, postal_code: str | None) -> str | None:
+    """Why a postal code looks cut (leading zeros lost), or None."""
+    if not country or not postal_code or country not in POSTAL_CODE_SHAPES:
+        return None
+    match = _POSTAL_CODE_PARTS[country].fullmatch(postal_code)
+    digits = POSTAL_CODE_SHAPES[country][0]
+    if not match or len(match.group(1)) not in (digits - 1, digits - 2):
+        return None
+    missing = digits - len(match.group(1))
+    return (f"Postal Code starts with {len(match.group(1))} digits where {country} postal codes have {digits}: "
+            f"a spreadsheet may have dropped {'a leading zero' if missing == 1 else 'leading zeros'}. It was "
+            f"imported as written; check it.")
+
 
 _FIELD_LIMITS = {"username": 200, "email": 254, "first_name": 200, "last_name": 200, "name": 200,
                  "company": 200, "phone": 40, "address.address_1": 200, "address.address_2": 200,
@@ -82,6 +133,13 @@ class RowError:
     reason: str
 
 
+@dataclass(frozen=True)
+class RowWarning:
+    row: int
+    column: str
+    reason: str
+
+
 @dataclass
 class CustomerRow:
     """One data row: field → trimmed text, None when the cell is blank."""
@@ -89,6 +147,8 @@ class CustomerRow:
     row: int
     values: dict[str, str | None]
     tags: list[str] | None  # None: blank Tags cell
+    customer_id: str | None = None  # the export's Customer ID column, when the file has it
+    warnings: list[RowWarning] = field(default_factory=list)
 
     @property
     def username(self) -> str | None:
@@ -99,28 +159,75 @@ class CustomerRow:
         return self.values["email"]
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What the header says: the delimiter, and per position the template column (None: ignored)."""
+
+    delimiter: str
+    header: tuple[str, ...]  # as the file names its columns (trimmed), for the rejected-rows file
+    columns: tuple[CustomerCsvColumn | None, ...]
+    customer_id_at: int | None = None
+
+
+def header_key(name: str) -> str:
+    """A column name as the header is matched: case, BOM, surrounding and repeated spaces and
+    underscores aside."""
+    return _HEADER_NOISE.sub(" ", name.replace("\ufeff", "").replace("\u00a0", " ")).strip().casefold()
+
+
+_TEMPLATE_KEYS = {header_key(column.header): column for column in CUSTOMER_CSV_COLUMNS}
+_IGNORED_KEYS = {header_key(column.header) for column in CUSTOMER_LIST_EXTRA_COLUMNS} | {IMPORT_REASON_HEADER}
+_CUSTOMER_ID_KEY = header_key(next(c.header for c in CUSTOMER_LIST_EXTRA_COLUMNS if c.field == "id"))
+
+
 # --- bytes → rows -----------------------------------------------------------------------------------
 def decoded_lines(chunks: Iterable[bytes]) -> Iterator[str]:
     """UTF-8 text (a leading BOM dropped) cut after each LF, in constant memory. csv.reader joins
     lines itself when a quoted field spans them, and handles the CR of CRLF."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
     pending = ""
+    lines = 0
+    chunk = b""
     try:
         for chunk in chunks:
             pending += decoder.decode(chunk)
             *complete, pending = pending.split("\n")
             for line in complete:
+                lines += 1
                 yield line + "\n"
-        pending += decoder.decode(b"", final=True)
+        chunk = b""
+        pending += decoder.decode(chunk, final=True)
     except UnicodeDecodeError as error:
-        raise CsvFileError("The file is not UTF-8 text; save it as \"CSV UTF-8\" and import it again.") from error
+        line_number = lines + 1 + chunk[:error.start].count(b"\n")
+        raise CsvFileError(
+            f"The file is not UTF-8 text (line {line_number} holds the first byte that is not). "
+            "Save it as \"CSV UTF-8\" (Excel: File > Save As > CSV UTF-8; LibreOffice: character set Unicode "
+            "(UTF-8)) and import it again.") from error
     if pending:
         yield pending
 
 
-def read_records(lines: Iterable[str]) -> Iterator[list[str]]:
+def detect_delimiter(header_line: str) -> str:
+    """The delimiter that splits the header line into the most recognised column names; on a tie
+    the first of `,` `;` tab. A header no delimiter splits into a recognised name is refused."""
+    best, best_score = None, 0
+    for delimiter in DELIMITERS:
+        try:
+            cells = next(csv.reader([header_line], delimiter=delimiter), [])
+        except csv.Error:
+            continue
+        score = sum(1 for cell in cells if header_key(cell) in _TEMPLATE_KEYS)
+        if score > best_score:
+            best, best_score = delimiter, score
+    if best is None:
+        raise CsvFileError("The first line is not the template's header: split on \",\", \";\" or tab, it names none "
+                           "of the template's columns (" + ", ".join(CUSTOMER_CSV_HEADER) + "). " + _TEMPLATE_HELP)
+    return best
+
+
+def read_records(lines: Iterable[str], delimiter: str = ",") -> Iterator[list[str]]:
     """CSV records (header first); quoting errors name the row they were found in."""
-    reader = csv.reader(lines, strict=True)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     number = 0
     while True:
         number += 1
@@ -133,40 +240,81 @@ def read_records(lines: Iterable[str]) -> Iterator[list[str]]:
         yield cells
 
 
-def check_header(cells: list[str] | None) -> None:
-    """The template's header, in its order (case and surrounding spaces aside); empty trailing
-    cells, which spreadsheets sometimes add, are allowed."""
-    if cells is None:
-        raise CsvFileError("The file is empty; it needs at least the template's header. Download the template "
-                           "from /v1/customers/import-template.")
-    found = [cell.strip().lstrip("\ufeff").strip() for cell in cells]
+def open_csv(lines: Iterable[str]) -> tuple[Layout, Iterator[list[str]]]:
+    """The file's layout (delimiter and header), and its data records."""
+    stream = iter(lines)
+    first = next(stream, None)
+    if first is None or not first.strip():
+        raise CsvFileError("The file is empty; it needs at least the template's header. " + _TEMPLATE_HELP)
+    delimiter = detect_delimiter(first)
+    records = read_records(itertools.chain([first], stream), delimiter)
+    return match_header(next(records, []), delimiter), records
+
+
+def match_header(cells: list[str], delimiter: str = ",") -> Layout:
+    """Every template column once, in any order; the export's extra columns ignored; nothing else.
+    Empty trailing cells, which spreadsheets sometimes add, are allowed."""
+    found = [cell.replace("\ufeff", "").strip() for cell in cells]
     while found and not found[-1]:
         found.pop()
-    if [c.casefold() for c in found] != [c.casefold() for c in CUSTOMER_CSV_HEADER]:
-        raise CsvFileError("The header is not the template's. Expected: " + ", ".join(CUSTOMER_CSV_HEADER)
-                           + ". Download the template from /v1/customers/import-template.")
+    columns: list[CustomerCsvColumn | None] = []
+    seen: set[str] = set()
+    unknown: list[str] = []
+    problems: list[str] = []
+    for position, name in enumerate(found, start=1):
+        key = header_key(name)
+        if not key:
+            problems.append(f"column {position} has no name")
+        elif key in seen:
+            problems.append(f"{name} appears twice")
+        elif key not in _TEMPLATE_KEYS and key not in _IGNORED_KEYS:
+            unknown.append(name)
+        seen.add(key)
+        columns.append(_TEMPLATE_KEYS.get(key))
+    missing = [column.header for key, column in _TEMPLATE_KEYS.items() if key not in seen]
+    if unknown:
+        problems.append("unknown column" + ("s " if len(unknown) > 1 else " ") + ", ".join(unknown)
+                        + " (its cells would be lost: delete it or rename it as the template's)")
+    if missing:
+        problems.append("missing " + ", ".join(missing))
+    if problems:
+        raise CsvFileError(
+            "The header is not the template's: " + "; ".join(problems) + ". Columns are matched by name in any "
+            "order (case, spaces and underscores aside): " + ", ".join(CUSTOMER_CSV_HEADER) + "; the customer list "
+            "export's " + ", ".join(c.header for c in CUSTOMER_LIST_EXTRA_COLUMNS) + " and a rejected-rows file's "
+            + IMPORT_REASON_HEADER + " are ignored. " + _TEMPLATE_HELP)
+    keys = [header_key(name) for name in found]
+    customer_id_at = keys.index(_CUSTOMER_ID_KEY) if _CUSTOMER_ID_KEY in keys else None
+    return Layout(delimiter, tuple(found), tuple(columns), customer_id_at)
+
+
+def check_header(cells: list[str] | None) -> None:
+    """Raises CsvFileError unless `cells` is an acceptable header (see `match_header`)."""
+    if cells is None:
+        raise CsvFileError("The file is empty; it needs at least the template's header. " + _TEMPLATE_HELP)
+    match_header(cells)
 
 
 def unescape_cell(text: str) -> str:
     """Trimmed, with the spreadsheet escapes of our exports undone."""
-    text = text.strip()
-    digits = _DIGITS_FORMULA.match(text)
-    if digits:
-        return digits.group(1)
-    return restore_text(text)
+    return read_text(text)
 
 
-def parse_row(row: int, cells: list[str]) -> CustomerRow | RowError | None:
+def parse_row(row: int, cells: list[str], layout: Layout | None = None) -> CustomerRow | RowError | None:
     """Cells → a CustomerRow (formats checked), a RowError, or None for a blank row."""
-    while len(cells) > len(CUSTOMER_CSV_COLUMNS) and not cells[-1].strip():
+    layout = layout or TEMPLATE_LAYOUT
+    width = len(layout.columns)
+    while len(cells) > width and not cells[-1].strip():
         cells = cells[:-1]  # trailing empty cells, as under a header with trailing empty cells
     if not any(cell.strip() for cell in cells):
         return None
-    if len(cells) != len(CUSTOMER_CSV_COLUMNS):
-        return RowError(row, f"The row has {len(cells)} cells; the template has {len(CUSTOMER_CSV_COLUMNS)}.")
+    if len(cells) != width:
+        return RowError(row, f"The row has {len(cells)} cells; the header has {width}.")
     values: dict[str, str | None] = {}
     tags: list[str] | None = None
-    for column, raw in zip(CUSTOMER_CSV_COLUMNS, cells, strict=True):
+    for column, raw in zip(layout.columns, cells, strict=True):
+        if column is None:
+            continue
         text = unescape_cell(raw)
         if len(text) > MAX_CELL_CHARS:
             return RowError(row, f"{column.header} is longer than {MAX_CELL_CHARS} characters.")
@@ -177,7 +325,13 @@ def parse_row(row: int, cells: list[str]) -> CustomerRow | RowError | None:
     problem = _format_problem(values, tags)
     if problem:
         return RowError(row, problem)
-    return CustomerRow(row, values, tags)
+    customer_id = unescape_cell(cells[layout.customer_id_at]) or None if layout.customer_id_at is not None else None
+    warning = postal_code_warning(values["address.country"], values["address.postal_code"])
+    warnings = [RowWarning(row, _header_of("address.postal_code"), warning)] if warning else []
+    return CustomerRow(row, values, tags, customer_id, warnings)
+
+
+TEMPLATE_LAYOUT = Layout(",", CUSTOMER_CSV_HEADER, CUSTOMER_CSV_COLUMNS)
 
 
 def _split_tags(text: str) -> list[str]:
@@ -195,7 +349,7 @@ def _format_problem(values: dict[str, str | None], tags: list[str] | None) -> st
         value = values.get(name)
         if value is not None and len(value) > limit:
             return f"{_header_of(name)} is longer than {limit} characters."
-    if values["email"] and not _EMAIL.match(values["email"]):
+    if values["email"] and values["email"] != REDACTED and not _EMAIL.match(values["email"]):
         return "Email is not a valid email address."
     country = values["address.country"]
     if country is not None:
@@ -227,22 +381,33 @@ def new_customer(row: CustomerRow, now: datetime) -> Customer:
                     tags=row.tags or [], store=STORE_MANUAL, created_at=now, updated_at=now)
 
 
-def updated_customer(current: Customer, row: CustomerRow, blank_cells: BlankCells) -> Customer:
+def updated_customer(current: Customer, row: CustomerRow, blank_cells: BlankCells,
+                     tags: TagsMode = "merge") -> Customer:
     """The record after the row: given cells replace stored values; blank cells keep them, or
-    clear them with `blank_cells=clear` (the identifier the row matched by is never blank)."""
+    clear them with `blank_cells=clear` (the identifier the row matched by is never blank).
+    Tags: `merge` adds the row's tags to the stored ones (none is ever removed, whatever
+    `blank_cells` says); `replace` makes them the row's (a blank cell: as `blank_cells` says)."""
     clear = blank_cells == "clear"
     changes: dict[str, object] = {}
     for name in ("username", "email", "first_name", "last_name", "name", "company", "phone"):
         value = row.values[name]
         if value is not None or clear:
             changes[name] = value
-    if row.tags is not None or clear:
+    if tags == "merge":
+        if row.tags:
+            merged = list(dict.fromkeys([*current.tags, *row.tags]))
+            if len(merged) > MAX_TAGS:
+                raise RowRejected(f"With the row's tags the customer would have {len(merged)} tags; a customer has "
+                                  f"at most {MAX_TAGS}. Import with tags=replace to set exactly the row's tags.")
+            changes["tags"] = merged
+    elif row.tags is not None or clear:
         changes["tags"] = row.tags or []
     parts = {part: row.values[f"address.{part}"] for part in _ADDRESS_PARTS}
     if any(v is not None for v in parts.values()) or clear:
         stored = current.address.model_dump() if current.address else {}
-        merged = {part: (parts[part] if parts[part] is not None or clear else stored.get(part)) for part in _ADDRESS_PARTS}
-        address = _address_from(merged, creating=False)
+        merged_parts = {part: (parts[part] if parts[part] is not None or clear else stored.get(part))
+                        for part in _ADDRESS_PARTS}
+        address = _address_from(merged_parts, creating=False)
         if current.address is not None and address is not None:
             # Names, phone and language on the stored address are not CSV columns: keep them.
             address = current.address.model_copy(update=address.model_dump(include=set(_ADDRESS_PARTS)))
@@ -272,6 +437,17 @@ def _address_from(parts: dict[str, str | None], *, creating: bool) -> Address | 
         raise RowRejected("The address is not valid: " + "; ".join(e["msg"] for e in error.errors())) from error
 
 
+# The template's sample row: every column filled, valid as it is (importing the template creates
+# this one customer), written with the spreadsheet escapes of our exports.
+TEMPLATE_SAMPLE: dict[str, str] = {
+    "Username": "camille.dupont", "Email": "camille.dupont@example.com", "First Name": "Camille",
+    "Last Name": "Dupont", "Full Name": "Camille Dupont", "Company Name": "Atelier Lune", "Phone": "06 12 34 56 78",
+    "Address Line 1": "12 rue des Lilas", "Address Line 2": "Bâtiment B", "City": "Bourg-en-Bresse", "State": "",
+    "Postal Code": "01000", "Country Code": "FR", "Tags": "vip;wholesale"}
+
+
 def template_csv() -> bytes:
-    """`CustomerImportSample.csv`: the header, UTF-8 with BOM and CRLF like our exports."""
-    return ("\ufeff" + ",".join(CUSTOMER_CSV_HEADER) + "\r\n").encode("utf-8")
+    """`CustomerImportSample.csv`: the header and one sample row, UTF-8 with BOM and CRLF like our exports."""
+    sample = [spreadsheet_text(TEMPLATE_SAMPLE[c.header], digits_text=c.kind == "digits_text", starts_line=not n)
+              for n, c in enumerate(CUSTOMER_CSV_COLUMNS)]
+    return ("\ufeff" + csv_line(CUSTOMER_CSV_HEADER) + csv_line(sample)).encode("utf-8")

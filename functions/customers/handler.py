@@ -77,7 +77,8 @@ def duplicates(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 
 
 @app.get("/v1/customers/import-template", tags=["Customer imports"], summary="Download the import template",
-         description="The CSV header the import reads, as `CustomerImportSample.csv`.",
+         description=("The CSV header the import reads and one sample row (valid as it is), as "
+                      "`CustomerImportSample.csv`: UTF-8 with BOM, CRLF, comma-separated."),
          responses={200: {"description": "CustomerImportSample.csv",
                           "content": {"text/csv": {}}}})
 def import_template() -> Response[bytes]:
@@ -147,9 +148,19 @@ def merge(customer_id: str, body: MergeBody) -> Customer:
 @app.post(IMPORTS_PATH, tags=["Customer imports"], summary="Import customers from CSV",
           description=("Send the CSV file itself (`text/csv`, at most 4,000,000 bytes), or "
                        "`{\"upload\": true}` (JSON) for a presigned URL to upload a larger file to. "
-                       "The import runs in the background: poll `GET /v1/customer-imports/{id}`."),
+                       "The import runs in the background: poll `GET /v1/customer-imports/{id}`.\n\n"
+                       "The file: UTF-8 (with or without BOM; other encodings are refused, 400); "
+                       "delimiter `,`, `;` or tab, detected on the header line; columns matched by name "
+                       "in any order, ignoring case, spaces and underscores; every template column "
+                       "required; the customer list export's extra columns (`Customer ID`, `Store`, "
+                       "`Created At`, `Erased At`) and `reason` ignored; any other column refused (400). "
+                       "`tags=merge` (default) adds the row's tags to the customer's, `tags=replace` "
+                       "makes them the row's. A row that would change nothing counts as `unchanged`; "
+                       "an erased customer is never changed or recreated. Postal codes that look cut "
+                       "(leading zeros lost) are imported as written, with a warning."),
           responses={202: {"description": "Accepted", "content": {"application/json": {"model": ImportOut}}}})
-def start_import(blank_cells: Annotated[Literal["keep", "clear"], Query()] = "keep") -> Response[ImportOut]:
+def start_import(blank_cells: Annotated[Literal["keep", "clear"], Query()] = "keep",
+                 tags: Annotated[Literal["merge", "replace"], Query()] = "merge") -> Response[ImportOut]:
     """`text/csv` body (at most 4,000,000 bytes), or `{"upload": true}` for a presigned upload URL."""
     merchant = merchant_id(app)
     body = request_body_bytes(app.current_event.raw_event)
@@ -157,11 +168,11 @@ def start_import(blank_cells: Annotated[Literal["keep", "clear"], Query()] = "ke
                     or "").split(";")[0].strip().lower()
     imports, bucket = CustomerImportRepository(), settings().import_bucket
     if content_type in ("text/csv", "application/csv", "text/plain"):
-        job = service.start_inline_import(imports, _s3(), bucket, merchant, body, blank_cells)
+        job = service.start_inline_import(imports, _s3(), bucket, merchant, body, blank_cells, tags)
         report = service.import_report(imports, merchant, job.id)
     elif content_type == "application/json" or not content_type:
         _upload_request(body)
-        job, url = service.start_upload_import(imports, aws.presigner(), bucket, merchant, blank_cells)
+        job, url = service.start_upload_import(imports, aws.presigner(), bucket, merchant, blank_cells, tags)
         report = service.import_report(imports, merchant, job.id).model_copy(update={"upload_url": url})
     else:
         raise WrongContentType("Send the file as text/csv, or {\"upload\": true} as application/json.")
@@ -183,10 +194,12 @@ def list_imports(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMI
 
 
 @app.get(IMPORTS_PATH + "/<import_id>", tags=["Customer imports"], summary="Get an import's report",
-         description=("Its status and counts, and every skipped or invalid row with the reason (the "
-                      "header is row 1)."))
+         description=("Its status and counts, every skipped or invalid row with the reason (the "
+                      "header is row 1), the warnings per row, and `errors_url`: the rejected rows as "
+                      "CSV (the file's delimiter and columns plus `reason`), to fix and import again."))
 def get_import(import_id: str) -> ImportOut:
-    return service.import_report(CustomerImportRepository(), merchant_id(app), import_id)
+    return service.import_report(CustomerImportRepository(), merchant_id(app), import_id, aws.presigner(),
+                                 settings().import_bucket)
 
 
 def _upload_request(body: bytes) -> None:

@@ -33,27 +33,32 @@ from functions.customers.csv_rows import (
     BlankCells,
     CsvFileError,
     CustomerRow,
+    Layout,
     RowError,
     RowRejected,
-    check_header,
+    RowWarning,
+    TagsMode,
     decoded_lines,
     new_customer,
+    open_csv,
     parse_row,
-    read_records,
     updated_customer,
 )
-from shared.customers.imports import Counters, ImportRowError
+from shared.customers.imports import Counters, ImportRowError, ImportRowWarning
 from shared.customers.items import claim_item, claim_keys, customer_from_item, customer_to_item, index_items
 from shared.customers.model import STORE_MANUAL, Customer
 from shared.customers.rules import claim_is_stale, email_key
 from shared.customers.store import CustomerRepository
 from shared.dynamo import keys
 from shared.platform import clock
+from shared.retention.redaction import REDACTED
 
 CHUNK_ROWS = 500
 WORKERS = 8
 MAX_PASSES = 3
 FENCE_MARGIN = timedelta(seconds=60)  # claims are written well inside the fence's lease
+_ERASED_MARK = ("Email reads \"redacted\", what erasure leaves: an import does not recreate an erased customer. "
+                "Give the customer's email or leave the cell blank.")
 RACE_LOST = "Another request changed this customer while the file was imported; import this row again."
 
 
@@ -63,7 +68,7 @@ class _Working:
 
     before: Customer | None  # None: created by this chunk
     after: Customer
-    rows: list[tuple[CustomerRow, str]] = field(default_factory=list)  # (row, "created" | "updated")
+    rows: list[tuple[CustomerRow, str]] = field(default_factory=list)  # (row, "created" | "updated" | "unchanged")
     owned_claims: set[tuple[str, str]] = field(default_factory=set)  # claims already naming this record
 
 
@@ -71,6 +76,7 @@ class _Working:
 class ChunkResult:
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
     skipped: int = 0
     errors: list[RowError] = field(default_factory=list)
 
@@ -85,15 +91,17 @@ class _Lookup:
     raw: dict[str, dict[str, Any]]
     adopt: dict[tuple[str, str], str]  # (kind, identifier) → id of a record this import must still write
     busy: set[tuple[str, str]]  # identifiers claimed by a record being written right now
+    erased: dict[str, str] = field(default_factory=dict)  # Customer ID cell → its erased master
 
 
 class ChunkImporter:
     def __init__(self, customers: CustomerRepository, merchant_id: str, import_id: str, blank_cells: BlankCells,
-                 executor: ThreadPoolExecutor) -> None:
+                 executor: ThreadPoolExecutor, tags: TagsMode = "merge") -> None:
         self._customers = customers
         self._merchant = merchant_id
         self._import = import_id
         self._blank: BlankCells = blank_cells
+        self._tags: TagsMode = tags
         self._pool = executor
 
     def apply(self, rows: list[CustomerRow]) -> ChunkResult:
@@ -127,10 +135,7 @@ class ChunkImporter:
                 retry.extend(row for row, _ in record.rows)
                 continue
             for _, outcome in record.rows:
-                if outcome == "created":
-                    result.created += 1
-                else:
-                    result.updated += 1
+                setattr(result, outcome, getattr(result, outcome) + 1)
         return sorted(retry, key=lambda r: r.row)
 
     def _look_up(self, rows: list[CustomerRow]) -> _Lookup:
@@ -153,7 +158,24 @@ class ChunkImporter:
             owner = self._owner(ident, claim, records, lookup)
             (lookup.usernames if ident[0] == "username" else lookup.emails)[ident[1]] = owner
         lookup.records = {record.id: record for record in records.values()}
+        self._look_up_erased(rows, lookup)
         return lookup
+
+    def _look_up_erased(self, rows: list[CustomerRow], lookup: _Lookup) -> None:
+        """Rows that match nobody by Username or Email but name a Customer ID (the list export's
+        column): when that record is erased, the row is its, so that it never recreates them.
+        Erasure frees the email, so an exported row of an erased customer matches nobody else."""
+        wanted = {row.customer_id for row in rows if row.customer_id and row.customer_id.startswith("cus_")
+                  and not (row.username and lookup.usernames.get(row.username))
+                  and not (row.email and lookup.emails.get(email_key(row.email)))}
+        if not wanted:
+            return
+        for item in self._customers.batch_get_items([keys.customer(self._merchant, i) for i in sorted(wanted)],
+                                                    consistent=True, executor=self._pool):
+            master = self._customers.resolve(self._merchant, customer_from_item(item), consistent=True)
+            if master.erased_at is not None:
+                lookup.erased[str(item["id"])] = master.id
+                lookup.records.setdefault(master.id, master)
 
     def _owner(self, ident: tuple[str, str], claim: dict[str, Any] | None, records: dict[str, Customer],
                lookup: _Lookup) -> str | None:
@@ -191,7 +213,7 @@ class ChunkImporter:
                                           f"{by_email}: the row points to two different records.")
                 continue
             try:
-                target = by_username or by_email
+                target = by_username or by_email or lookup.erased.get(row.customer_id or "")
                 if target:
                     self._update(working, lookup, target, row)
                 else:
@@ -205,6 +227,8 @@ class ChunkImporter:
         result.skipped += 1
 
     def _create(self, working: dict[str, _Working], lookup: _Lookup, row: CustomerRow, now: Any) -> None:
+        if row.email == REDACTED:
+            raise RowRejected(_ERASED_MARK)
         customer = new_customer(row, now)
         idents = self._identifiers(customer)
         adopted = {lookup.adopt[i] for i in idents if i in lookup.adopt}
@@ -222,23 +246,32 @@ class ChunkImporter:
         if record is None:
             current = lookup.records[target]
             record = working[target] = _Working(before=current, after=current)
+        after = updated_customer(record.after, row, self._blank, self._tags)
+        if after == record.after:
+            # Nothing to change (an exported list imported back): not an error, whatever the record.
+            record.rows.append((row, self._outcome_of_update(lookup, target, row, "unchanged")))
+            return
+        if record.after.erased_at is not None:
+            raise RowRejected(f"Customer {target} was erased on {record.after.erased_at.date().isoformat()}: an "
+                              f"import never changes an erased customer's record nor restores their data.")
         if record.after.store != STORE_MANUAL:
             raise RowRejected(f"Customer {target} is managed by {record.after.store}: an import only updates "
                               f"records of the manual store.")
-        after = updated_customer(record.after, row, self._blank)
+        if row.email == REDACTED:
+            raise RowRejected(_ERASED_MARK)
         for kind, ident in self._identifiers(after) - self._identifiers(record.after):
             owner = (lookup.usernames if kind == "username" else lookup.emails).get(ident)
             if owner not in (None, target):
                 raise RowRejected(f"That {kind} is already used by customer {owner}.")
         self._take_identifiers(lookup, record.after, after)
         record.after = after
-        record.rows.append((row, self._outcome_of_update(lookup, target, row)))
+        record.rows.append((row, self._outcome_of_update(lookup, target, row, "updated")))
 
-    def _outcome_of_update(self, lookup: _Lookup, target: str, row: CustomerRow) -> str:
+    def _outcome_of_update(self, lookup: _Lookup, target: str, row: CustomerRow, outcome: str) -> str:
         """A resumed run meets the records it created before the crash: still `created`."""
         raw = lookup.raw.get(target) or {}
         mine = raw.get("import_id") == self._import and int(raw.get("import_row") or 0) == row.row
-        return "created" if mine else "updated"
+        return "created" if mine else outcome
 
     @staticmethod
     def _identifiers(customer: Customer) -> set[tuple[str, str]]:
@@ -328,54 +361,79 @@ class Progress:
     finished: bool
 
 
-def chunks_of(records: Iterator[list[str]], first_row: int = 2) -> Iterator[tuple[int, list[CustomerRow], list[RowError], int]]:
-    """(first row number, valid rows, rejected rows, rows read) per CHUNK_ROWS data rows."""
+@dataclass
+class Chunk:
+    first_row: int
+    rows: list[CustomerRow]
+    rejected: list[RowError]
+    read: int  # records read, blank rows included
+
+    @property
+    def warnings(self) -> list[RowWarning]:
+        return [warning for row in self.rows for warning in row.warnings]
+
+
+def chunks_of(records: Iterator[list[str]], layout: Layout, first_row: int = 2) -> Iterator[Chunk]:
+    """The data records, CHUNK_ROWS at a time, parsed."""
     number = first_row - 1
     while True:
-        rows: list[CustomerRow] = []
-        errors: list[RowError] = []
-        read = 0
-        start = number + 1
+        chunk = Chunk(number + 1, [], [], 0)
         for cells in records:
             number += 1
-            read += 1
-            parsed = parse_row(number, cells)
+            chunk.read += 1
+            parsed = parse_row(number, cells, layout)
             if isinstance(parsed, CustomerRow):
-                rows.append(parsed)
+                chunk.rows.append(parsed)
             elif isinstance(parsed, RowError):
-                errors.append(parsed)
-            if read == CHUNK_ROWS:
+                chunk.rejected.append(parsed)
+            if chunk.read == CHUNK_ROWS:
                 break
-        if not read:
+        if not chunk.read:
             return
-        yield start, rows, errors, read
+        yield chunk
+
+
+ChunkReport = Callable[[int, list[ImportRowError], list[ImportRowWarning], Counters], bool]
 
 
 def import_stream(customers: CustomerRepository, merchant_id: str, import_id: str, blank_cells: BlankCells,
-                  body: Iterable[bytes], *, counters: Counters,
-                  on_chunk: Callable[[int, list[ImportRowError], Counters], bool]) -> Progress:
+                  body: Iterable[bytes], *, counters: Counters, on_chunk: ChunkReport,
+                  tags: TagsMode = "merge") -> Progress:
     """Reads the file, skips the rows an earlier run already processed (`counters.rows_processed`),
-    applies the rest chunk by chunk, and calls `on_chunk(first_row, errors, counters)` after each
-    one; it answers False to stop (the time budget ran out). A wrong header raises CsvFileError
-    before anything is written."""
-    records = read_records(decoded_lines(body))
-    check_header(next(records, None))
+    applies the rest chunk by chunk, and calls `on_chunk(first_row, errors, warnings, counters)`
+    after each one; it answers False to stop (the time budget ran out). A wrong header raises
+    CsvFileError before anything is written."""
+    layout, records = open_csv(decoded_lines(body))
     for _ in range(counters.rows_processed):
         if next(records, None) is None:
             return Progress(counters, True)
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="customer-import") as pool:
-        importer = ChunkImporter(customers, merchant_id, import_id, blank_cells, pool)
-        for first_row, rows, rejected, read in chunks_of(records, first_row=counters.rows_processed + 2):
-            outcome = importer.apply(rows)
-            errors = sorted(rejected + outcome.errors, key=lambda e: e.row)
-            counters = Counters(rows_processed=counters.rows_processed + read,
+        importer = ChunkImporter(customers, merchant_id, import_id, blank_cells, pool, tags)
+        for chunk in chunks_of(records, layout, first_row=counters.rows_processed + 2):
+            outcome = importer.apply(chunk.rows)
+            errors = sorted(chunk.rejected + outcome.errors, key=lambda e: e.row)
+            warnings = chunk.warnings
+            counters = Counters(rows_processed=counters.rows_processed + chunk.read,
                                 created=counters.created + outcome.created,
                                 updated=counters.updated + outcome.updated,
-                                skipped=counters.skipped + outcome.skipped + len(rejected),
-                                error_count=counters.error_count + len(errors))
-            if not on_chunk(first_row, [ImportRowError(row=e.row, reason=e.reason) for e in errors], counters):
+                                unchanged=counters.unchanged + outcome.unchanged,
+                                skipped=counters.skipped + outcome.skipped + len(chunk.rejected),
+                                error_count=counters.error_count + len(errors),
+                                warning_count=counters.warning_count + len(warnings))
+            if not on_chunk(chunk.first_row, [ImportRowError(row=e.row, reason=e.reason) for e in errors],
+                            [ImportRowWarning(row=w.row, column=w.column, reason=w.reason) for w in warnings],
+                            counters):
                 return Progress(counters, False)
     return Progress(counters, True)
 
 
-__all__ = ["CHUNK_ROWS", "ChunkImporter", "CsvFileError", "Progress", "import_stream"]
+def validate_file(body: Iterable[bytes]) -> Layout:
+    """The whole file decodes and parses as CSV under an acceptable header, or CsvFileError: run
+    before any write, so a bad byte at row 90,000 changes nothing."""
+    layout, records = open_csv(decoded_lines(body))
+    for _ in records:
+        pass
+    return layout
+
+
+__all__ = ["CHUNK_ROWS", "ChunkImporter", "CsvFileError", "Progress", "import_stream", "validate_file"]

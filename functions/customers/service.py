@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,8 +12,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
-from functions.customers.csv_rows import BlankCells, CsvFileError, check_header, decoded_lines, read_records
-from functions.customers.importer import import_stream
+from functions.customers.csv_rows import BlankCells, CsvFileError, TagsMode
+from functions.customers.importer import import_stream, validate_file
+from functions.customers.rejected_rows import write_rejected_rows
 from functions.customers.requests import CustomerIn, CustomerPatch
 from shared.customers.imports import (
     MAX_ERRORS_SHOWN,
@@ -20,7 +22,9 @@ from shared.customers.imports import (
     CustomerImport,
     CustomerImportRepository,
     ImportRowError,
+    ImportRowWarning,
     ImportStatus,
+    errors_object_key,
     object_key,
 )
 from shared.customers.items import customer_from_item
@@ -40,6 +44,7 @@ MAX_ABSORBED_PER_MERGE = 50
 DUPLICATE_READ_BUDGET = 5_000  # address entries read per duplicates request before answering a cursor
 DUPLICATES_LIST = list_scope("customer-duplicates")  # its cursors are positions in the address index
 UPLOAD_URL_SECONDS = 900
+ERRORS_URL_SECONDS = 900
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 INTERRUPTED_AFTER = timedelta(minutes=30)
 
@@ -282,12 +287,15 @@ class ImportSummary(BaseModel):
     id: str
     status: ImportStatus
     blank_cells: Literal["keep", "clear"]
+    tags: Literal["merge", "replace"] = "merge"
     source: Literal["inline", "upload"]
     rows_processed: int
     created: int
     updated: int
+    unchanged: int = 0
     skipped: int
     error_count: int
+    warning_count: int = 0
     failure: str | None = None
     created_at: datetime
     started_at: datetime | None = None
@@ -297,21 +305,23 @@ class ImportSummary(BaseModel):
 class ImportOut(ImportSummary):
     errors: list[ImportRowError]
     errors_truncated: bool = False
+    warnings: list[ImportRowWarning] = []
+    # The rejected rows as CSV (the input's delimiter and columns, plus `reason`) once the import is
+    # done: a link signed for 15 minutes at each read of the report.
+    errors_url: str | None = None
     upload_url: str | None = None  # `{"upload": true}`: PUT the file here (15 minutes)
 
 
 def start_inline_import(imports: CustomerImportRepository, s3: Any, bucket: str, merchant_id: str, body: bytes,
-                        blank_cells: BlankCells) -> CustomerImport:
-    """Checks the file's encoding and header now (400 and nothing changed), then stores it: the
-    bucket's notification starts the worker, so even a 4 MB file never holds the API up."""
+                        blank_cells: BlankCells, tags: TagsMode = "merge") -> CustomerImport:
+    """Checks the file's encoding, delimiter, header and quoting now (400 and nothing changed),
+    then stores it: the bucket's notification starts the worker, so even a 4 MB file never holds
+    the API up."""
     try:
-        records = read_records(decoded_lines(io.BytesIO(body)))
-        check_header(next(records, None))
-        for _ in records:  # the whole file decodes and parses (4 MB at most)
-            pass
+        validate_file(io.BytesIO(body))  # the whole file decodes and parses (4 MB at most)
     except CsvFileError as error:
         raise Malformed(str(error)) from error
-    job = _new_job(blank_cells, "inline")
+    job = _new_job(blank_cells, tags, "inline")
     imports.create(merchant_id, job)
     try:
         s3.put_object(Bucket=bucket, Key=object_key(merchant_id, job.id), Body=body, ContentType="text/csv")
@@ -323,18 +333,18 @@ def start_inline_import(imports: CustomerImportRepository, s3: Any, bucket: str,
 
 
 def start_upload_import(imports: CustomerImportRepository, s3: Any, bucket: str, merchant_id: str,
-                        blank_cells: BlankCells) -> tuple[CustomerImport, str]:
+                        blank_cells: BlankCells, tags: TagsMode = "merge") -> tuple[CustomerImport, str]:
     """A job waiting for its file: PUT it to the presigned URL; the upload starts the import."""
-    job = _new_job(blank_cells, "upload")
+    job = _new_job(blank_cells, tags, "upload")
     imports.create(merchant_id, job)
     url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": object_key(merchant_id, job.id)},
                                     ExpiresIn=UPLOAD_URL_SECONDS)
     return job, url
 
 
-def _new_job(blank_cells: BlankCells, source: Literal["inline", "upload"]) -> CustomerImport:
-    return CustomerImport(id=new_id("imp"), status=ImportStatus.pending, blank_cells=blank_cells, source=source,
-                          created_at=clock.now())
+def _new_job(blank_cells: BlankCells, tags: TagsMode, source: Literal["inline", "upload"]) -> CustomerImport:
+    return CustomerImport(id=new_id("imp"), status=ImportStatus.pending, blank_cells=blank_cells, tags=tags,
+                          source=source, created_at=clock.now())
 
 
 def _as_reported(job: CustomerImport) -> CustomerImport:
@@ -353,11 +363,21 @@ def list_imports(imports: CustomerImportRepository, merchant_id: str, *, limit: 
     return [ImportSummary(**_as_reported(job).model_dump(exclude={"lease_until"})) for job in jobs], next_cursor
 
 
-def import_report(imports: CustomerImportRepository, merchant_id: str, import_id: str) -> ImportOut:
+def import_report(imports: CustomerImportRepository, merchant_id: str, import_id: str,
+                  presigner: Any | None = None, bucket: str | None = None) -> ImportOut:
+    """The report; with a presigner (an S3 client) and the bucket, `errors_url` links the
+    rejected rows' file once it is written."""
     job = _as_reported(imports.get(merchant_id, import_id))
     errors = imports.errors(merchant_id, import_id) if job.error_count else []
-    return ImportOut(**job.model_dump(exclude={"lease_until"}), errors=errors,
-                     errors_truncated=job.error_count > MAX_ERRORS_SHOWN)
+    warnings = imports.warnings(merchant_id, import_id) if job.warning_count else []
+    errors_url = None
+    if job.errors_file and presigner is not None and bucket:
+        errors_url = presigner.generate_presigned_url("get_object", ExpiresIn=ERRORS_URL_SECONDS, Params={
+            "Bucket": bucket, "Key": errors_object_key(merchant_id, import_id),
+            "ResponseContentDisposition": f'attachment; filename="{import_id}-rejected-rows.csv"',
+            "ResponseContentType": "text/csv; charset=utf-8"})
+    return ImportOut(**job.model_dump(exclude={"lease_until"}), errors=errors, warnings=warnings,
+                     errors_truncated=job.error_count > MAX_ERRORS_SHOWN, errors_url=errors_url)
 
 
 class ImportTimeBudgetExceeded(Exception):
@@ -384,17 +404,27 @@ def run_import(customers: CustomerRepository, imports: CustomerImportRepository,
                        failure=f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB; split it.")
         return imports.get(merchant_id, import_id)
     counters = Counters(**job.model_dump(include=set(Counters.model_fields)))
+    if job.source == "upload" and counters.rows_processed == 0:
+        # Inline files were checked by the API; an upload is read once in full before any write,
+        # so a file that turns out not to be UTF-8 or valid CSV at row 90,000 changes nothing.
+        try:
+            validate_file(obj["Body"].iter_chunks(64 * 1024))
+        except CsvFileError as error:
+            imports.finish(merchant_id, import_id, ImportStatus.failed, failure=str(error))
+            return imports.get(merchant_id, import_id)
+        obj = s3.get_object(Bucket=bucket, Key=key)
 
-    def on_chunk(first_row: int, errors: list[ImportRowError], progress: Counters) -> bool:
-        if errors:
-            imports.put_errors(merchant_id, import_id, first_row, errors)
+    def on_chunk(first_row: int, errors: list[ImportRowError], warnings: list[ImportRowWarning],
+                 progress: Counters) -> bool:
+        if errors or warnings:
+            imports.put_errors(merchant_id, import_id, first_row, errors, warnings)
         imports.checkpoint(merchant_id, import_id, progress, clock.now() + timedelta(milliseconds=context.remaining_ms()))
         logger.info("import progress", extra={"import_id": import_id, "progress": progress.model_dump()})
         return context.remaining_ms() > context.safety_ms
 
     try:
         progress = import_stream(customers, merchant_id, import_id, job.blank_cells, obj["Body"].iter_chunks(64 * 1024),
-                                 counters=counters, on_chunk=on_chunk)
+                                 counters=counters, on_chunk=on_chunk, tags=job.tags)
     except CsvFileError as error:
         imports.finish(merchant_id, import_id, ImportStatus.failed, failure=str(error))
         return imports.get(merchant_id, import_id)
@@ -404,7 +434,25 @@ def run_import(customers: CustomerRepository, imports: CustomerImportRepository,
     if not progress.finished:
         imports.release_lease(merchant_id, import_id)
         raise ImportTimeBudgetExceeded(f"import {import_id} paused after {progress.counters.rows_processed} rows")
-    imports.finish(merchant_id, import_id, ImportStatus.done, progress.counters)
+    errors_file = progress.counters.error_count > 0 and _write_rejected_rows(imports, s3, bucket, key, merchant_id,
+                                                                             import_id)
+    imports.finish(merchant_id, import_id, ImportStatus.done, progress.counters, errors_file=errors_file)
     count("CustomerImportFinished")
     logger.info("import done", extra={"import_id": import_id, "progress": progress.counters.model_dump()})
     return imports.get(merchant_id, import_id)
+
+
+def _write_rejected_rows(imports: CustomerImportRepository, s3: Any, bucket: str, key: str, merchant_id: str,
+                         import_id: str) -> bool:
+    """The rejected rows' CSV beside the file (the bucket's lifecycle removes both). Spooled to
+    disk past 8 MB: a 100,000-row file of rejects never sits in memory."""
+    rejected = imports.rejected_rows(merchant_id, import_id)
+    if not rejected:
+        return False
+    source = s3.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(64 * 1024)
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+        write_rejected_rows(source, rejected, spool)
+        spool.seek(0)
+        s3.upload_fileobj(spool, bucket, errors_object_key(merchant_id, import_id),
+                          ExtraArgs={"ContentType": "text/csv; charset=utf-8"})
+    return True

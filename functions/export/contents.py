@@ -15,7 +15,8 @@ from functions.export import privacy
 from functions.export.columns import SHIPMENT_COLUMNS, Column, ColumnKind
 from functions.export.shipment_rows import shipment_rows
 from functions.export.spreadsheet import XLSX_MAX_DATA_ROWS, BinaryFile, CsvExportWriter, XlsxExportWriter
-from shared.customers.model import CUSTOMER_CSV_COLUMNS, customer_to_csv_row
+from shared.customers.model import CUSTOMER_LIST_COLUMNS as CUSTOMER_LIST_CELLS
+from shared.customers.model import customer_to_csv_row
 from shared.customers.store import CustomerRepository
 from shared.exports.model import ExportJob, ExportType
 from shared.merchants.store import MerchantRepository
@@ -91,14 +92,16 @@ class ShipmentsContent:
         return writer.rows_written
 
 
-# The import template's columns (DESIGN.md §4), with the spreadsheet treatment the customers
-# module gives each: the import undoes exactly these escapes, so the file re-imports unchanged.
-CUSTOMER_LIST_COLUMNS: tuple[Column, ...] = tuple(Column(c.header, ColumnKind(c.kind)) for c in CUSTOMER_CSV_COLUMNS)
+# The import template's columns (DESIGN.md §4), then what the import ignores (id, store, times),
+# with the spreadsheet treatment the customers module gives each: the import undoes exactly these
+# escapes, so the file re-imports unchanged.
+CUSTOMER_LIST_COLUMNS: tuple[Column, ...] = tuple(Column(c.header, ColumnKind(c.kind)) for c in CUSTOMER_LIST_CELLS)
 
 
 @dataclass
 class CustomerListContent:
-    """Every customer (masters only: absorbed records resolve to them) in the import template."""
+    """Every customer (masters only: absorbed records resolve to them; erased ones as erasure left
+    them) in the import template's columns and the extra ones the import ignores."""
 
     customers: CustomerRepository
     merchant_id: str

@@ -29,15 +29,11 @@ if TYPE_CHECKING:
     from openpyxl.cell.cell import Cell
 
 from functions.export.columns import Column, ColumnKind
-from shared.values.cells import neutralise_text
+from shared.values.cells import csv_line, spreadsheet_text
 
 # A sheet holds 1,048,576 rows in Excel and LibreOffice; one is the header.
 XLSX_MAX_DATA_ROWS = 1_048_575
 
-# A cell holding one of these is quoted: `,` is ours, `;` and tab are other locales' separators.
-_NEEDS_QUOTES = re.compile('[,;\t\r\n"]')
-# ASCII only: str.isdigit() also accepts "²" or Arabic-Indic digits, which no spreadsheet reads as a number.
-_ONLY_DIGITS = re.compile(r"[0-9]+")
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 XlsxContent: TypeAlias = str | int | Decimal | bool | None
@@ -61,16 +57,6 @@ class XlsxRowLimitExceeded(Exception):
         self.limit = limit
 
 
-def csv_field(cell: str) -> str:
-    """One field of a CSV line: quoted (inner quotes doubled) when it holds a quote, a line break
-    or any locale's separator, so that a `;`- or tab-splitting spreadsheet keeps it whole."""
-    return '"' + cell.replace('"', '""') + '"' if _NEEDS_QUOTES.search(cell) else cell
-
-
-def csv_line(cells: Iterable[str]) -> str:
-    return ",".join(csv_field(cell) for cell in cells) + "\r\n"
-
-
 def format_number(number: int | Decimal) -> str:
     return f"{number:f}" if isinstance(number, Decimal) else str(number)
 
@@ -84,10 +70,7 @@ def csv_cell(value: object, kind: ColumnKind, *, starts_line: bool = False) -> s
         return ""
     if kind is ColumnKind.NUMBER and (number := _as_number(value)) is not None:
         return format_number(number)
-    text = _as_text(value)
-    if kind is ColumnKind.DIGITS_TEXT and _ONLY_DIGITS.fullmatch(text):
-        return text if starts_line else f'="{text}"'
-    return neutralise_text(text)
+    return spreadsheet_text(_as_text(value), digits_text=kind is ColumnKind.DIGITS_TEXT, starts_line=starts_line)
 
 
 def xlsx_content(value: object, kind: ColumnKind) -> XlsxContent:

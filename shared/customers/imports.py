@@ -4,12 +4,15 @@ A job is created by `POST /v1/customer-imports` (status `pending`); the file lan
 bucket under `object_key(merchant, import)`, whose S3 notification starts the worker. The worker
 takes a lease on the job (`running`), records progress after every chunk of rows (so
 `rows_processed` moves while it runs and a retried invocation resumes after the last chunk), and
-ends it `done` or `failed`. Rejected rows are stored per chunk, beside the job.
+ends it `done` or `failed`. Rejected rows and warnings are stored per chunk, beside the job; at the
+end the rejected rows are also written as a CSV file (`errors_object_key`) the merchant can fix and
+import again.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
@@ -23,6 +26,7 @@ from shared.errors import NotFound
 from shared.platform import aws, clock
 
 OBJECT_PREFIX = "customer-imports/"
+ERRORS_PREFIX = "customer-import-errors/"  # outside OBJECT_PREFIX: writing one starts no import
 _OBJECT_KEY = re.compile(r"^customer-imports/(?P<merchant>[^/]+)/(?P<import_id>imp_[0-9a-z]+)\.csv$")
 MAX_ERRORS_SHOWN = 10_000  # a job answer stays far below Lambda's 6 MB response limit
 
@@ -39,12 +43,22 @@ class ImportRowError(BaseModel):
     reason: str
 
 
+class ImportRowWarning(BaseModel):
+    """A row imported as written, with something the merchant should check (e.g. a cut postal code)."""
+
+    row: int
+    column: str
+    reason: str
+
+
 class Counters(BaseModel):
     rows_processed: int = 0
     created: int = 0
     updated: int = 0
+    unchanged: int = 0  # matched a record and would change nothing (e.g. an exported list imported back)
     skipped: int = 0
     error_count: int = 0
+    warning_count: int = 0
 
 
 class CustomerImport(Counters):
@@ -52,17 +66,24 @@ class CustomerImport(Counters):
     id: str
     status: ImportStatus
     blank_cells: Literal["keep", "clear"] = "keep"
+    tags: Literal["merge", "replace"] = "merge"
     source: Literal["inline", "upload"]
     failure: str | None = None
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
     lease_until: datetime | None = Field(default=None, exclude=True)
+    errors_file: bool = Field(default=False, exclude=True)  # the rejected rows' CSV is in the bucket
 
 
 def object_key(merchant_id: str, import_id: str) -> str:
     """Where the file of an import lives: the key names its merchant and import."""
     return f"{OBJECT_PREFIX}{merchant_id}/{import_id}.csv"
+
+
+def errors_object_key(merchant_id: str, import_id: str) -> str:
+    """Where the rejected rows of an import are written, as CSV."""
+    return f"{ERRORS_PREFIX}{merchant_id}/{import_id}.csv"
 
 
 def parse_object_key(key: str) -> tuple[str, str] | None:
@@ -120,10 +141,13 @@ class CustomerImportRepository:
                       values={":past": _iso(clock.now() - timedelta(seconds=1))})
 
     def finish(self, merchant_id: str, import_id: str, status: ImportStatus, counters: Counters | None = None,
-               failure: str | None = None) -> None:
+               failure: str | None = None, errors_file: bool = False) -> None:
         names = {"#s": "status"}
         values: dict[str, Any] = {":status": status.value, ":now": _iso(clock.now())}
         sets = ["#s = :status", "finished_at = :now"]
+        if errors_file:
+            sets.append("errors_file = :yes")
+            values[":yes"] = True
         if counters is not None:
             for name, value in counters.model_dump().items():
                 sets.append(f"{name} = :{name}")
@@ -141,18 +165,40 @@ class CustomerImportRepository:
                           limit=limit, cursor=cursor, newest_first=True)
         return [CustomerImport.model_validate(keys.strip_keys(item)) for item in page.items], page.next_cursor
 
-    def put_errors(self, merchant_id: str, import_id: str, first_row: int, errors: list[ImportRowError]) -> None:
-        """The rejected rows of one chunk (at most a few hundred short reasons: far below 400 KB)."""
-        writes.put(self._table, {**keys.customer_import_errors(merchant_id, import_id, first_row),
-                                 "errors": [e.model_dump() for e in errors]})
+    def put_errors(self, merchant_id: str, import_id: str, first_row: int, errors: list[ImportRowError],
+                   warnings: list[ImportRowWarning] | None = None) -> None:
+        """The rejected rows and warnings of one chunk (at most a few hundred short reasons each: far
+        below 400 KB)."""
+        item: dict[str, Any] = {**keys.customer_import_errors(merchant_id, import_id, first_row),
+                                "errors": [e.model_dump() for e in errors]}
+        if warnings:
+            item["warnings"] = [w.model_dump() for w in warnings]
+        writes.put(self._table, item)
+
+    def _report_chunks(self, merchant_id: str, import_id: str) -> Iterator[dict[str, Any]]:
+        return query_all(self._table, KeyConditionExpression=Key(keys.PK).eq(
+            keys.customer_import_errors_partition(merchant_id, import_id))
+            & Key(keys.SK).begins_with(keys.CUSTOMER_IMPORT_ERRORS_PREFIX))
+
+    def warnings(self, merchant_id: str, import_id: str, limit: int = MAX_ERRORS_SHOWN) -> list[ImportRowWarning]:
+        """Warnings in row order, at most `limit`."""
+        found: list[ImportRowWarning] = []
+        for chunk in self._report_chunks(merchant_id, import_id):
+            found.extend(ImportRowWarning(row=int(w["row"]), column=str(w["column"]), reason=str(w["reason"]))
+                         for w in chunk.get("warnings", []))
+            if len(found) >= limit:
+                break
+        return found[:limit]
+
+    def rejected_rows(self, merchant_id: str, import_id: str) -> dict[int, str]:
+        """Every rejected row: row number → reason (what the rejected-rows file is written from)."""
+        return {int(e["row"]): str(e["reason"]) for chunk in self._report_chunks(merchant_id, import_id)
+                for e in chunk.get("errors", [])}
 
     def errors(self, merchant_id: str, import_id: str, limit: int = MAX_ERRORS_SHOWN) -> list[ImportRowError]:
         """Rejected rows in row order, at most `limit`."""
-        chunks = query_all(self._table, KeyConditionExpression=Key(keys.PK).eq(
-            keys.customer_import_errors_partition(merchant_id, import_id))
-            & Key(keys.SK).begins_with(keys.CUSTOMER_IMPORT_ERRORS_PREFIX))
         found: list[ImportRowError] = []
-        for chunk in chunks:  # lazily: the pages after `limit` rows are never read
+        for chunk in self._report_chunks(merchant_id, import_id):  # lazily: the pages after `limit` rows are never read
             found.extend(ImportRowError(row=int(e["row"]), reason=str(e["reason"])) for e in chunk.get("errors", []))
             if len(found) >= limit:
                 break

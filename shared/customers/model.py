@@ -93,11 +93,27 @@ CUSTOMER_CSV_COLUMNS: tuple[CustomerCsvColumn, ...] = (
 )
 CUSTOMER_CSV_HEADER: tuple[str, ...] = tuple(column.header for column in CUSTOMER_CSV_COLUMNS)
 
+# What the customer list export writes after the template's columns: what the import does not take
+# (it accepts and ignores them, so an exported list re-imports as it is). `Customer ID` only keeps
+# a row of an erased customer from recreating them; rows match by Username, else Email.
+CUSTOMER_LIST_EXTRA_COLUMNS: tuple[CustomerCsvColumn, ...] = (
+    CustomerCsvColumn("Customer ID", "id", "text"),
+    CustomerCsvColumn("Store", "store", "text"),
+    CustomerCsvColumn("Created At", "created_at", "datetime"),
+    CustomerCsvColumn("Erased At", "erased_at", "datetime"),
+)
+CUSTOMER_LIST_COLUMNS = CUSTOMER_CSV_COLUMNS + CUSTOMER_LIST_EXTRA_COLUMNS
+# The last column of an import's rejected-rows file; the import ignores it too (a fixed file goes back as it is).
+IMPORT_REASON_HEADER = "reason"
 
-def customer_to_csv_row(customer: Customer) -> dict[str, str]:
-    """Header → raw cell text ("" when empty). The exporter applies its spreadsheet escaping
-    (`="digits"`, leading `'`), which the import undoes, so an exported file re-imports unchanged."""
-    row: dict[str, str] = {}
+
+def customer_to_csv_row(customer: Customer) -> dict[str, object]:
+    """Header → raw cell value ("" when empty; datetimes as they are) in the customer list's
+    columns. The exporter applies its spreadsheet escaping (`="digits"`, leading `'`), which the
+    import undoes, so an exported file re-imports unchanged."""
+    row: dict[str, object] = {}
+    for column in CUSTOMER_LIST_EXTRA_COLUMNS:
+        row[column.header] = getattr(customer, column.field)
     for column in CUSTOMER_CSV_COLUMNS:
         if column.field == "tags":
             row[column.header] = TAG_SEPARATOR.join(customer.tags)

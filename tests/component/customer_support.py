@@ -60,10 +60,10 @@ def person(username: str = "", email: str = "", **cells: str) -> dict[str, str]:
 
 
 def csv_bytes(rows: Sequence[dict[str, str] | Sequence[str]], *, header: Sequence[str] = HEADER, bom: bool = True,
-              crlf: bool = True) -> bytes:
-    """As Excel saves "CSV UTF-8": BOM, CRLF, quotes only where needed (commas, quotes, newlines)."""
+              crlf: bool = True, delimiter: str = ",") -> bytes:
+    """As Excel saves "CSV UTF-8": BOM, CRLF, quotes only where needed (delimiters, quotes, newlines)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n" if crlf else "\n")
+    writer = csv.writer(out, lineterminator="\r\n" if crlf else "\n", delimiter=delimiter)
     writer.writerow(header)
     for values in rows:
         writer.writerow([values.get(name, "") for name in header] if isinstance(values, dict) else values)
@@ -95,9 +95,10 @@ def s3_event(bucket: str, key: str) -> dict[str, Any]:
                                 "object": {"key": quote_plus(key, safe="/"), "size": 1, "sequencer": "0"}}}]}
 
 
-def start_import(merchant: str, data: bytes, blank_cells: str | None = None) -> ApiResponse:
+def start_import(merchant: str, data: bytes, blank_cells: str | None = None, tags: str | None = None) -> ApiResponse:
+    query = {name: value for name, value in (("blank_cells", blank_cells), ("tags", tags)) if value}
     return api(merchant, "POST", "/v1/customer-imports", body=data.decode("utf-8"),
-               headers={"Content-Type": "text/csv"}, query={"blank_cells": blank_cells} if blank_cells else None)
+               headers={"Content-Type": "text/csv"}, query=query or None)
 
 
 def run_worker(merchant: str, import_id: str, context: LongContext | None = None) -> None:
@@ -105,9 +106,9 @@ def run_worker(merchant: str, import_id: str, context: LongContext | None = None
     import_worker(s3_event(settings().import_bucket, object_key(merchant, import_id)), context or LongContext())
 
 
-def import_file(merchant: str, data: bytes, blank_cells: str | None = None) -> dict[str, Any]:
+def import_file(merchant: str, data: bytes, blank_cells: str | None = None, tags: str | None = None) -> dict[str, Any]:
     """POST the file, run the worker, and answer the import's report."""
-    started = start_import(merchant, data, blank_cells)
+    started = start_import(merchant, data, blank_cells, tags)
     assert started.status == 202, started.body
     run_worker(merchant, started.json()["id"])
     return report(merchant, started.json()["id"])

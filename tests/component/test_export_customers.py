@@ -166,6 +166,8 @@ def test_the_privacy_export_of_a_merged_record_is_its_master_s_with_the_merged_r
 # --- customer list ---------------------------------------------------------------------------------
 TEMPLATE_HEADER = ["Username", "Email", "First Name", "Last Name", "Full Name", "Company Name", "Phone",
                    "Address Line 1", "Address Line 2", "City", "State", "Postal Code", "Country Code", "Tags"]
+# After the template's columns, what the import ignores.
+EXTRA_HEADER = ["Customer ID", "Store", "Created At", "Erased At"]
 
 
 def customer_list(merchant: str) -> bytes:
@@ -173,14 +175,15 @@ def customer_list(merchant: str) -> bytes:
 
 
 def test_the_customer_list_is_in_the_import_template_s_columns(merchant: str) -> None:
-    customers_api(merchant, "POST", "/v1/customers", body={
+    created = customers_api(merchant, "POST", "/v1/customers", body={
         "username": "00042", "email": "zoe@example.fr", "first_name": "Zoé", "last_name": "Müller",
         "company": "=Lune SARL", "phone": "+33612345678", "tags": ["vip", "lyon"],
         "address": {"address_1": "3 quai Voltaire", "address_2": "Bât. B", "city": "Lyon", "postal_code": "01234",
                     "country": "FR"}})
     data = customer_list(merchant)
-    assert data.decode("utf-8-sig").split("\r\n", 1)[0].split(",") == TEMPLATE_HEADER
+    assert data.decode("utf-8-sig").split("\r\n", 1)[0].split(",") == TEMPLATE_HEADER + EXTRA_HEADER
     [row] = csv_rows(data)
+    assert [row.pop(name) for name in EXTRA_HEADER] == [created.json()["id"], "manual", "2026-03-10T12:00:00Z", ""]
     # First on its line: no wrapper (a `;`-splitting spreadsheet would glue the line to it).
     assert row == {"Username": "00042", "Email": "zoe@example.fr", "First Name": "Zoé", "Last Name": "Müller",
                    "Full Name": "", "Company Name": "'=Lune SARL", "Phone": "'+33612345678",
@@ -216,20 +219,22 @@ def test_the_customer_list_re_imports_unchanged(merchant: str) -> None:
     assert len(csv_rows(data)) == 3
     report = import_file(merchant, data)
     assert report["status"] == "done", report
-    # The two manual records are matched and updated to what they were; the shopify one is skipped
-    # (DESIGN.md §1.5: an import updates `manual` records only), and nothing is created.
-    assert (report["rows_processed"], report["created"], report["updated"], report["skipped"]) == (3, 0, 2, 1)
-    assert [(e["row"], "managed by shopify" in e["reason"]) for e in report["errors"]] == [(4, True)]
+    # Every row matches its record and would change nothing: unchanged, the shopify one too (an
+    # import only refuses to *change* records of other stores), and nothing is created.
+    assert (report["rows_processed"], report["created"], report["updated"], report["unchanged"],
+            report["skipped"], report["errors"]) == (3, 0, 0, 3, 0, [])
     after = all_customers(merchant)
     unchanged = ("id", "username", "email", "first_name", "last_name", "name", "company", "phone", "address", "tags",
                  "store")
     assert [{k: c[k] for k in unchanged} for c in after] == [{k: c[k] for k in unchanged} for c in before]
 
 
-def test_an_empty_customer_list_is_the_import_template_itself(merchant: str) -> None:
+def test_an_empty_customer_list_is_the_import_template_s_header_and_the_ignored_columns(merchant: str) -> None:
     from functions.customers.csv_rows import template_csv
 
-    assert customer_list(merchant) == template_csv()
+    data = customer_list(merchant)
+    assert data == "\ufeff{}\r\n".format(",".join(TEMPLATE_HEADER + EXTRA_HEADER)).encode("utf-8")
+    assert template_csv().startswith("\ufeff{}\r\n".format(",".join(TEMPLATE_HEADER)).encode("utf-8"))
 
 
 def test_a_privacy_export_request_for_another_merchant_s_customer_is_404(

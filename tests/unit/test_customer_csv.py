@@ -19,8 +19,12 @@ from functions.customers.csv_rows import (
     RowRejected,
     check_header,
     decoded_lines,
+    detect_delimiter,
+    match_header,
     new_customer,
+    open_csv,
     parse_row,
+    postal_code_warning,
     read_records,
     template_csv,
     unescape_cell,
@@ -60,10 +64,16 @@ def test_the_template_columns_are_design_section_4_in_order() -> None:
     assert [c.header for c in CUSTOMER_CSV_COLUMNS] == HEADER
 
 
-def test_the_template_is_utf8_with_bom_and_crlf() -> None:
+def test_the_template_is_utf8_with_bom_crlf_and_one_valid_sample_row() -> None:
     data = template_csv()
-    assert data.startswith(b"\xef\xbb\xbf") and data.endswith(b"\r\n")
-    assert records_of(data) == [HEADER]
+    assert data.startswith(b"\xef\xbb\xbf") and data.endswith(b"\r\n") and data.count(b"\r\n") == 2
+    header, sample = records_of(data)
+    assert header == HEADER and sample[HEADER.index("Postal Code")] == '="01000"'  # its leading zero kept
+    row = parse_row(2, sample)
+    assert isinstance(row, CustomerRow) and row.warnings == []
+    created = new_customer(row, NOW)
+    assert (created.username, created.address and created.address.postal_code, created.tags) == \
+        ("camille.dupont", "01000", ["vip", "wholesale"])
 
 
 @pytest.mark.parametrize("bom", [True, False])
@@ -97,10 +107,25 @@ def test_broken_quoting_names_its_row() -> None:
 
 
 # --- header ---------------------------------------------------------------------------------------------
-def test_the_header_is_the_templates() -> None:
-    check_header(HEADER)
-    check_header([f"  {h.upper()} " for h in HEADER] + ["", " "])
-    check_header(["\ufeffUsername", *HEADER[1:]])
+@pytest.mark.parametrize("header", [
+    HEADER,
+    [f"  {h.upper()} " for h in HEADER] + ["", " "],                  # case, spaces, trailing empty cells
+    ["\ufeffUsername", *HEADER[1:]],                                  # a second BOM
+    [h.lower().replace(" ", "_") for h in HEADER],                     # postal_code, first_name...
+    [h.replace(" ", "  ").replace("Name", " name\u00a0") for h in HEADER],  # inner and non-breaking spaces
+    [HEADER[1], HEADER[0], *reversed(HEADER[2:])],                     # any order
+    [*HEADER, "Customer ID", "Store", "Created At", "Erased At"],       # the customer list export
+    ["Customer ID", *HEADER, "reason"],                                # a rejected-rows file
+])
+def test_the_header_matches_names_in_any_order_ignoring_case_spacing_and_bom(header: list[str]) -> None:
+    layout = match_header(header)
+    assert {c.header for c in layout.columns if c} == set(HEADER)
+
+
+def test_the_layout_maps_each_position_to_its_column_and_finds_the_customer_id() -> None:
+    layout = match_header(["Email", "customer_id", *[h for h in HEADER if h != "Email"]], ";")
+    assert layout.delimiter == ";" and layout.customer_id_at == 1
+    assert layout.columns[0] is not None and layout.columns[0].field == "email" and layout.columns[1] is None
 
 
 def test_an_empty_file_is_refused_as_such() -> None:
@@ -108,11 +133,65 @@ def test_an_empty_file_is_refused_as_such() -> None:
         check_header(next(iter(records_of(b"")), None))
 
 
-@pytest.mark.parametrize("header", [[], HEADER[:-1], [*HEADER, "Notes"], [HEADER[1], HEADER[0], *HEADER[2:]],
-                                    ["User Name", *HEADER[1:]]])
-def test_any_other_header_rejects_the_file(header: list[str] | None) -> None:
-    with pytest.raises(CsvFileError, match="template"):
+@pytest.mark.parametrize(("header", "says"), [
+    ([], "missing Username, Email"),
+    (HEADER[:-1], "missing Tags"),
+    ([*HEADER, "Notes"], "unknown column Notes"),
+    ([*HEADER, "Notes", "Birthday"], "unknown columns Notes, Birthday"),
+    (["User Name", *HEADER[1:]], "unknown column User Name"),
+    ([*HEADER, "email"], "email appears twice"),
+    ([HEADER[0], "", *HEADER[1:]], "column 2 has no name"),
+])
+def test_any_other_header_rejects_the_file_naming_what_is_wrong(header: list[str], says: str) -> None:
+    with pytest.raises(CsvFileError, match="template") as refused:
         check_header(header)
+    assert says in str(refused.value)
+
+
+# --- delimiter ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("line", "delimiter"), [
+    (",".join(HEADER), ","),
+    (";".join(HEADER), ";"),
+    ("\t".join(HEADER), "\t"),
+    (";".join(HEADER) + ";Customer ID,Store", ";"),              # commas inside names of ignored columns
+    (",".join(f'"{h}"' for h in HEADER), ","),                  # quoted names
+    (";".join(f'"{h}, x"' if h == "Tags" else h for h in HEADER), ";"),
+    ("Username,Email;First Name;Last Name", ";"),               # most recognised names wins
+    ("Username", ","),                                           # a tie: the first of , ; tab
+    ("Username\tEmail;Tags", ";"),
+    ("Username\tEmail\tTags;x", "\t"),
+])
+def test_the_delimiter_is_the_one_that_splits_the_header_into_most_known_names(line: str, delimiter: str) -> None:
+    assert detect_delimiter(line + "\r\n") == delimiter
+
+
+@pytest.mark.parametrize("line", ["Name|Mail|Phone", "", "Nom;Courriel", "Username|Email"])
+def test_a_header_no_delimiter_fits_is_refused(line: str) -> None:
+    with pytest.raises(CsvFileError, match="template's header"):
+        detect_delimiter(line)
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+@pytest.mark.parametrize("bom", [True, False])
+def test_a_file_in_any_delimiter_reads_the_same_quoted_cells(delimiter: str, bom: bool) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    writer.writerow(full(**{"Last Name": "Lima, Jr.; \"Le\"\tGrand", "Address Line 2": "Bât. B\r\n3e", "Tags": "vip;eu"}))
+    data = (("\ufeff" if bom else "") + out.getvalue()).encode("utf-8")
+    layout, records = open_csv(decoded_lines(data[i:i + 5] for i in range(0, len(data), 5)))
+    assert layout.delimiter == delimiter and layout.header == tuple(HEADER)
+    row = parse_row(2, next(records), layout)
+    assert isinstance(row, CustomerRow)
+    assert row.values["last_name"] == 'Lima, Jr.; "Le"\tGrand' and row.values["address.address_2"] == "Bât. B\r\n3e"
+    assert row.tags == ["vip", "eu"]
+
+
+def test_cp1252_text_from_excel_is_refused_naming_the_line_and_the_fix() -> None:
+    data = (";".join(HEADER) + "\r\nana;ana@example.com;Renée" + ";" * 11 + "\r\n").encode("cp1252")
+    with pytest.raises(CsvFileError, match="line 2") as refused:
+        open_csv(decoded_lines([data]))
+    assert "CSV UTF-8" in str(refused.value)
 
 
 # --- cells and row checks -----------------------------------------------------------------------------------
@@ -132,8 +211,8 @@ def test_a_blank_row_is_ignored() -> None:
 
 
 @pytest.mark.parametrize(("row", "reason"), [
-    (["ana", "ana@example.com"], "The row has 2 cells; the template has 14."),
-    ([*full(), "extra"], "The row has 15 cells; the template has 14."),
+    (["ana", "ana@example.com"], "The row has 2 cells; the header has 14."),
+    ([*full(), "extra"], "The row has 15 cells; the header has 14."),
     (cells(**{"First Name": "Ana"}), "Username or Email is required to identify the customer."),
     (full(Email="ana at example.com"), "Email is not a valid email address."),
     (full(**{"Country Code": "FRA"}), "Country Code must be an ISO 3166-1 alpha-2 code such as FR or US."),
@@ -213,9 +292,29 @@ def test_blank_cells_keep_stored_values() -> None:
 
 
 def test_blank_cells_clear_stored_values_when_asked() -> None:
-    after = updated_customer(stored(), update_row(**{"Last Name": "Li"}), "clear")
+    after = updated_customer(stored(), update_row(**{"Last Name": "Li"}), "clear", "replace")
     assert (after.username, after.email, after.first_name, after.last_name, after.phone, after.tags, after.address) == \
         ("ana", None, None, "Li", None, [], None)
+
+
+@pytest.mark.parametrize(("tags_cell", "mode", "blank_cells", "tags"), [
+    ("eu;vip;new", "merge", "keep", ["vip", "eu", "new"]),   # stored first, none lost, no duplicate
+    ("new", "merge", "keep", ["vip", "eu", "new"]),
+    ("", "merge", "keep", ["vip", "eu"]),
+    ("", "merge", "clear", ["vip", "eu"]),                  # merge never removes a tag
+    ("new", "replace", "keep", ["new"]),
+    ("", "replace", "keep", ["vip", "eu"]),
+    ("", "replace", "clear", []),
+])
+def test_tags_merge_by_default_and_replace_when_asked(tags_cell: str, mode: str, blank_cells: str,
+                                                      tags: list[str]) -> None:
+    after = updated_customer(stored(tags=["vip", "eu"]), update_row(Tags=tags_cell), blank_cells, mode)  # type: ignore[arg-type]
+    assert after.tags == tags
+
+
+def test_merged_tags_over_the_limit_reject_the_row() -> None:
+    with pytest.raises(RowRejected, match="tags=replace"):
+        updated_customer(stored(tags=[f"t{n}" for n in range(39)]), update_row(Tags="a;b"), "keep", "merge")
 
 
 def test_a_partial_address_update_keeps_the_other_parts_and_the_addresss_names() -> None:
@@ -248,6 +347,28 @@ def test_an_exported_row_parses_back_to_the_same_record() -> None:
     assert updated_customer(customer, again, "clear") == customer
 
 
+# --- postal codes that look cut ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("country", "code", "warned"), [
+    ("FR", "1000", True), ("FR", "100", True), ("FR", "01000", False), ("FR", "10", False), ("FR", "75001", False),
+    ("DE", "1067", True), ("IT", "0100", True), ("ES", "8001", True), ("US", "501", True), ("US", "2134-1234", True),
+    ("US", "02134", False), ("US", "02134-1234", False), ("NL", "123 AB", True), ("NL", "1234 AB", False),
+    ("NL", "123AB", True), ("BE", "100", True), ("AT", "1010", False), ("CH", "800", True), ("DK", "800", True),
+    ("NO", "150", True), ("NO", "0150", False), ("PT", "100-001", True), ("PT", "1000-001", False),
+    ("PL", "0-950", True), ("PL", "00-950", False), ("JP", "60-0000", True), ("GB", "123", False),
+    ("CA", "H2X", False), ("FR", "redacted", False), ("FR", "", False), (None, "1000", False),
+])
+def test_a_fixed_length_postal_code_one_or_two_digits_short_gets_a_warning(country: str | None, code: str,
+                                                                            warned: bool) -> None:
+    assert (postal_code_warning(country, code) is not None) == warned
+
+
+def test_a_cut_postal_code_is_imported_as_written_with_a_warning() -> None:
+    row = parsed(**{"Postal Code": "1000"})
+    assert row.values["address.postal_code"] == "1000"
+    assert [(w.row, w.column) for w in row.warnings] == [(2, "Postal Code")]
+    assert "leading zero" in row.warnings[0].reason and "1000" not in row.warnings[0].reason  # no personal data
+
+
 # --- fingerprints ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("one", "two"), [
     (("12 Rue des Lilas", "69003", "FR"), ("12 rue des lilas", "69003", "fr")),
@@ -275,3 +396,18 @@ def test_the_second_line_and_city_do_not_change_a_fingerprint() -> None:
     base = Address(address_1="12 rue des Lilas", postal_code="69003", country="FR", city="Lyon")
     other = base.model_copy(update={"address_2": "Apt 4", "city": "LYON 3E"})
     assert address_fingerprint(base) == address_fingerprint(other)
+
+
+# --- cells through an export and back ---------------------------------------------------------------------
+@pytest.mark.parametrize("value", [
+    "=1+1", "'quoted", "'=1+1", "''=x", "+33612345678", "-minus", "@home", "a;=b", "a;'=b", "'x'=y", "vip;-eu",
+    "x,\u00a0+1", "01234", "007", "Zoé Müller", "=HYPERLINK(\"http://x\")", "'", "''", " '=x",
+])
+@pytest.mark.parametrize("digits_text", [True, False])
+def test_a_value_written_for_a_spreadsheet_reads_back_exactly_and_never_as_a_formula(value: str, digits_text: bool) -> None:
+    from shared.values.cells import read_text, spreadsheet_text
+
+    for starts_line in (True, False):
+        written = spreadsheet_text(value, digits_text=digits_text, starts_line=starts_line)
+        assert read_text(written) == value.strip()
+        assert not written.lstrip(" \u00a0").startswith(("=", "+", "-", "@")) or written == f'="{value}"'
