@@ -276,6 +276,8 @@ def test_a_request_fingerprint_ignores_how_an_amount_is_written_but_not_what_it_
 
 
 @pytest.mark.parametrize(("amount", "currency", "minor"), [("12.34", "EUR", 1234), ("500", "JPY", 500),
-                                                            ("1.250", "KWD", 1250)])
+                                                            ("1.250", "KWD", 1250), ("12.345", "IQD", 12345),
+                                                            ("1500.50", "RSD", 150050), ("10.00", "XCG", 1000),
+                                                            ("7.5", "CLF", 75000), ("3.20", "BGN", 320)])
 def test_provider_amounts_are_in_minor_units(amount: str, currency: str, minor: int) -> None:
     assert stripe_amount(D(amount), currency) == minor
