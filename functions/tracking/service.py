@@ -4,6 +4,7 @@ merchant's parcels, showing nothing of its recipient and none of the carrier's f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 from functions.notify.texts import Messages, choose_language
 from functions.tracking.descriptions import describe_event
@@ -86,9 +87,15 @@ def tracking_page(shipments: ShipmentRepository, merchant: Merchant, tracking_nu
         estimated_delivery=local_day(estimate, zone) if estimate is not None else None, events=events,
         merchant=TrackingPageMerchant.of_settings(merchant.name, settings), language=language)
     lines = [ParcelLine(tracking_number=other.tracking_number, status=other.status,
-                        carrier_url=_carrier_url(shipment, other), page_url=other.public_tracking_url,
+                        carrier_url=_carrier_url(shipment, other), page_url=sibling_page(other.tracking_number, language),
                         current=other.id == parcel.id) for other in shipment.parcels]
     return TrackingPage(view=view, zone=zone, parcels=lines)
+
+
+def sibling_page(tracking_number: str, language: str) -> str:
+    """The page of another parcel of the shipment, relative to this one (`/track/{slug}/` is
+    theirs too, under the current slug, whatever stage or domain serves it), in this language."""
+    return f"{quote(tracking_number, safe='')}?{urlencode({'lang': language})}"
 
 
 def _carrier_url(shipment: Shipment, parcel: Parcel) -> str | None:

@@ -186,8 +186,10 @@ def test_a_multi_parcel_page_sums_up_the_shipment_and_lists_each_parcel(
 
     assert re.search(r'<p id="status" data-status="out_for_delivery">Out for delivery</p>', html)
     assert re.search(r'<dd id="shipment-status"[^>]*>2 of 3 parcels delivered</dd>', html)
-    for number in numbers[:2]:
-        assert f'href="https://api.colis.test/track/maison-lune/{number}">{number}</a>' in html
+    for number in numbers[:2]:  # siblings of this page, in its language
+        assert f'href="{number}?lang=en">{number}</a>' in html
+        sibling = track(number, lang="en")
+        assert sibling.status == 200 and f'<span class="tracking-number" id="tracking-number">{number}</span>' in sibling.body
     assert text.count("Track with Colissimo") == 3
     assert html.count('aria-current="page"') == 1
     # the JSON stays the contract's: this parcel and the shipment's status, no list
