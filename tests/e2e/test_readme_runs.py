@@ -42,6 +42,7 @@ JOURNEYS = {
     "a shipment": "/v1/shipments -d",
     "a signed carrier webhook": "Colis-Signature:",
     "the public tracking page": "$TRACKING_PAGE",
+    "the emails sent to the recipient": "$API/_local/outbox",
     "a customer created": "/v1/customers \\",
     "a presigned upload of an import file": "customer-imports -d '{\"upload\": true}'",
     "an export's presigned download link": "field download_url",
