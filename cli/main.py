@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("assign-tracking-slugs", help="give every merchant without a tracking slug a default one "
                                                       "(merchants created before slugs existed; idempotent)")
 
+    search = commands.add_parser("index-search", help="write the search entries (q) of customers and orders, and "
+                                                       "fold shipments' recipient names, for records written before "
+                                                       "search existed (idempotent)")
+    search.add_argument("--merchant", dest="merchant_id", help="only this merchant (default: every merchant)")
+
     listing = commands.add_parser("list-api-keys", help="list a merchant's API keys (never the key values)")
     listing.add_argument("merchant_id")
 
@@ -118,6 +123,7 @@ def _run(args: argparse.Namespace) -> Any:
         "create-api-key": lambda: operations.create_api_key(args.merchant_id),
         "list-merchants": operations.list_merchants,
         "assign-tracking-slugs": operations.assign_tracking_slugs,
+        "index-search": lambda: operations.index_search(args.merchant_id),
         "list-api-keys": lambda: operations.list_api_keys(args.merchant_id),
         "revoke-api-key": lambda: operations.revoke_api_key(args.merchant_id, args.key_id),
         "set-fees": lambda: operations.set_fees(args.merchant_id, rate_percent=args.rate_percent, fixed=args.fixed,

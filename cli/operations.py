@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -49,6 +50,26 @@ def assign_tracking_slugs() -> list[dict[str, Any]]:
     merchants = MerchantRepository()
     assigned = ((merchant, merchants.assign_default_slug(merchant)) for merchant in merchants.list_all())
     return [{"merchant_id": merchant.id, "tracking_slug": slug} for merchant, slug in assigned if slug]
+
+
+def index_search(merchant_id: str | None = None) -> list[dict[str, Any]]:
+    """Writes the search entries of every customer and order (of one merchant, or of all) and folds
+    the shipments' searchable recipient names: what records written before search existed lack.
+    Reads through the lists' indexes, never a scan; idempotent (puts of the same entries), so it
+    can run again, and while the API serves."""
+    from shared.customers.store import CustomerRepository
+    from shared.orders.store import OrderRepository
+    from shared.shipments.store import ShipmentRepository
+
+    merchants = MerchantRepository()
+    chosen = [merchants.get(merchant_id)] if merchant_id else merchants.list_all()
+    customers, orders, shipments = CustomerRepository(), OrderRepository(), ShipmentRepository()
+    return [{"merchant_id": merchant.id,
+             "customer_entries": customers.index_search(merchant.id, customers.iterate(merchant.id)),
+             "order_entries": orders.index_search(merchant.id, orders.iterate(merchant.id)),
+             "shipment_names_folded": shipments.refresh_name_search(
+                 merchant.id, datetime.fromisoformat(merchant.created_at.replace("Z", "+00:00")))}
+            for merchant in chosen]
 
 
 def list_api_keys(merchant_id: str) -> list[dict[str, Any]]:

@@ -24,6 +24,10 @@ from shared.http.bodies import load_json
 from shared.platform import aws
 from shared.platform.observability import entrypoint
 from shared.platform.settings import settings
+from shared.values.search_terms import MAX_QUERY_LENGTH, MIN_QUERY_LENGTH, QUERY_PATTERN
+
+QUERY_DESCRIPTION = ("Name, email or username, or their beginning; case and accents ignored; several words: "
+                     "each must match.")
 
 IMPORTS_PATH = "/v1/customer-imports"
 # API.md: "customer CSV: 4 MB" — decimal megabytes, 4,000,000 bytes of file (after any base64).
@@ -97,14 +101,19 @@ def create_customer(body: CustomerIn) -> Response[Customer]:
 
 @app.get("/v1/customers", tags=["Customers"], summary="List customers",
          description=("Newest first, filtered by exact `username`, `email` or `tag`; paged with "
-                      "`limit` and `cursor`."))
+                      "`limit` and `cursor`. `q` searches names, emails and usernames, ignoring case "
+                      "and accents (`lea` finds Léa, `muller` finds Müller): every word of `q` must "
+                      "begin a word of the name, the email or the username; the list is then in the "
+                      "order of the word matched. The other filters apply too."))
 def list_customers(username: Annotated[str | None, Query(max_length=200)] = None,
                    email: Annotated[str | None, Query(max_length=254)] = None,
                    tag: Annotated[str | None, Query(max_length=100)] = None,
+                   q: Annotated[str | None, Query(min_length=MIN_QUERY_LENGTH, max_length=MAX_QUERY_LENGTH,
+                                                  pattern=QUERY_PATTERN, description=QUERY_DESCRIPTION)] = None,
                    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
                    cursor: Annotated[str | None, Query(max_length=2048)] = None) -> CustomerList:
     items, next_cursor = service.list_customers(CustomerRepository(), merchant_id(app), username=username,
-                                                email=email, tag=tag, limit=limit, cursor=cursor)
+                                                email=email, tag=tag, limit=limit, cursor=cursor, q=q)
     return CustomerList(items=items, next_cursor=next_cursor)
 
 

@@ -27,7 +27,7 @@ from shared.customers.imports import (
     errors_object_key,
     object_key,
 )
-from shared.customers.items import customer_from_item
+from shared.customers.items import customer_from_item, search_terms
 from shared.customers.model import MAX_TAGS, Customer
 from shared.customers.store import CustomerRepository
 from shared.dynamo.paging import decode_cursor, encode_cursor, list_scope
@@ -38,6 +38,7 @@ from shared.events.outbox import outbox_entry
 from shared.platform import clock
 from shared.platform.ids import new_id
 from shared.platform.observability import count, logger
+from shared.values.search_terms import matches, query_pieces
 
 RELINK_BATCH = 100
 MAX_ABSORBED_PER_MERGE = 50
@@ -74,8 +75,13 @@ def get_customer(customers: CustomerRepository, merchant_id: str, customer_id: s
 
 
 def list_customers(customers: CustomerRepository, merchant_id: str, *, username: str | None, email: str | None,
-                   tag: str | None, limit: int, cursor: str | None) -> tuple[list[Customer], str | None]:
-    """By username or email (at most one record: they are unique), else by tag, else all; masters only."""
+                   tag: str | None, limit: int, cursor: str | None,
+                   q: str | None = None) -> tuple[list[Customer], str | None]:
+    """By username or email (at most one record: they are unique), else by `q` (search entries),
+    else by tag, else all; masters only. Every filter given applies."""
+    pieces = query_pieces(q) if q is not None else None
+    if pieces == []:
+        return [], None  # nothing searchable in it (control characters only): nothing matches
     if username or email:
         found: list[Customer | None] = []
         if username:
@@ -86,7 +92,12 @@ def list_customers(customers: CustomerRepository, merchant_id: str, *, username:
         if any(c is None for c in found) or len({c.id for c in found if c}) != 1:
             return [], None
         match = found[0]
-        return ([match] if match and (not tag or tag.strip() in match.tags) else []), None
+        wanted = match and (not tag or tag.strip() in match.tags) and (pieces is None or matches(pieces, search_terms(match)))
+        return ([match] if match and wanted else []), None
+    if pieces is not None:
+        wanted_tag = tag.strip() if tag else None
+        return customers.search_page(merchant_id, pieces, limit=limit, cursor=cursor,
+                                     accept=(lambda record: wanted_tag in record.tags) if wanted_tag else None)
     if tag:
         return customers.tag_page(merchant_id, tag.strip(), limit=limit, cursor=cursor)
     page = customers.page(merchant_id, limit=limit, cursor=cursor)

@@ -18,6 +18,7 @@ from shared.orders.model import Order, OrderActivity, OrderIn
 from shared.orders.store import OrderRepository
 from shared.platform.observability import entrypoint
 from shared.shipments.store import ShipmentRepository
+from shared.values.search_terms import MAX_QUERY_LENGTH, MIN_QUERY_LENGTH, QUERY_PATTERN
 
 app = api_resolver()
 
@@ -66,18 +67,24 @@ def import_order(body: OrderIn,
 
 @app.get("/v1/orders", tags=["Orders"], summary="List orders",
          description=("Newest first, filtered by status, order number, customer or tag; paged with "
-                      "`limit` and `cursor`."))
+                      "`limit` and `cursor`. `q` searches order numbers and the customer's name and "
+                      "email, ignoring case and accents (`lea` finds Léa): every word of `q` must begin "
+                      "the order number, a word of the name or the email; the list is then in the "
+                      "order of the word matched. The other filters apply too."))
 def list_orders(
     status: Annotated[str | None, Query(description="open | paid | shipped | cancelled")] = None,
     order_number: Annotated[str | None, Query(max_length=64)] = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     tag: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[str | None, Query(min_length=MIN_QUERY_LENGTH, max_length=MAX_QUERY_LENGTH, pattern=QUERY_PATTERN,
+                                   description=("Order number, customer name or email, or their beginning; "
+                                                "case and accents ignored; several words: each must match."))] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> OrderList:
     try:
         filters = service.OrderFilter.model_validate({"status": status, "order_number": order_number,
-                                                      "customer_id": customer_id, "tag": tag})
+                                                      "customer_id": customer_id, "tag": tag, "q": q})
     except ValidationError as error:
         raise Invalid("The filters are invalid.", errors=[
             {"field": ".".join(str(p) for p in e["loc"]), "type": e["type"], "message": e["msg"]}

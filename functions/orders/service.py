@@ -43,6 +43,7 @@ from shared.orders.store import (
     ImportKeyRecord,
     OrderRepository,
     has_tag,
+    search_terms,
     status_is,
 )
 from shared.platform import clock
@@ -55,6 +56,7 @@ from shared.shipments.statuses import TrackingStatus
 from shared.shipments.store import TRACKING_NUMBER_TAKEN, ShipmentRepository, month_partitions
 from shared.values.models import Address, ShortText, WebUrl
 from shared.values.money import zero
+from shared.values.search_terms import MAX_QUERY_LENGTH, MIN_QUERY_LENGTH, QUERY_PATTERN, matches, query_pieces
 
 MAX_ATTEMPTS = 10
 MANUAL_STORE = "manual"
@@ -171,6 +173,14 @@ class OrderFilter(BaseModel):
     order_number: str | None = Field(default=None, min_length=1, max_length=64)
     customer_id: str | None = Field(default=None, min_length=1, max_length=64)
     tag: str | None = Field(default=None, min_length=1, max_length=100)
+    q: str | None = Field(default=None, min_length=MIN_QUERY_LENGTH, max_length=MAX_QUERY_LENGTH,
+                          pattern=QUERY_PATTERN)
+
+    def accepts(self, order: Order) -> bool:
+        """The filters other than `q` and the order number, on one order."""
+        return ((not self.status or order.status is self.status)
+                and (not self.customer_id or order.customer_id == self.customer_id)
+                and (not self.tag or self.tag in order.tags))
 
 
 def get_order(orders: OrderRepository, merchant_id: str, order_id: str) -> Order:
@@ -179,10 +189,17 @@ def get_order(orders: OrderRepository, merchant_id: str, order_id: str) -> Order
 
 def list_orders(orders: OrderRepository, merchant_id: str, filters: OrderFilter, limit: int,
                 cursor: str | None) -> tuple[list[Order], str | None]:
-    """Newest first, always through an index: order number (unique item), customer, status, tag, or
-    all of the merchant's orders; the other filters narrow the chosen index."""
+    """Newest first, always through an index: order number (unique item), `q` (search entries, in
+    the order of the matched term), customer, status, tag, or all of the merchant's orders; the
+    other filters narrow the chosen index."""
+    pieces = query_pieces(filters.q) if filters.q is not None else None
+    if pieces == []:
+        return [], None  # nothing searchable in it (control characters only): nothing matches
     if filters.order_number:
-        return _by_number(orders, merchant_id, filters, cursor)
+        found, _ = _by_number(orders, merchant_id, filters, cursor)
+        return [order for order in found if pieces is None or matches(pieces, search_terms(order))], None
+    if pieces is not None:
+        return orders.search_page(merchant_id, pieces, limit=limit, cursor=cursor, accept=filters.accepts)
     extra = []
     if filters.customer_id:
         index, partition = keys.GSI3, keys.orders_by_customer(merchant_id, filters.customer_id)
@@ -212,9 +229,7 @@ def _by_number(orders: OrderRepository, merchant_id: str, filters: OrderFilter,
         return [], None
     order_id = orders.id_for_number(merchant_id, filters.order_number or "")
     order = orders.find(merchant_id, order_id) if order_id else None
-    if order is None or (filters.status and order.status is not filters.status) \
-            or (filters.customer_id and order.customer_id != filters.customer_id) \
-            or (filters.tag and filters.tag not in order.tags):
+    if order is None or not filters.accepts(order):
         return [], None
     return [order], None
 
@@ -239,7 +254,7 @@ def edit_order(orders: OrderRepository, customers: CustomerDirectory | None, mer
             if outcome.shipping_address_changed and customers is not None else None
         try:
             orders.save(merchant_id, changed, [entry], renumbered_from=outcome.number_changed_from,
-                        alongside=[address_entry] if address_entry else [])
+                        alongside=[address_entry] if address_entry else [], previous=order)
         except TransactionRefused as refused:
             if NUMBER_TAKEN in refused.rules:
                 raise _number_taken(changed.order_number or "") from None

@@ -165,7 +165,7 @@ def _save_redacted_order(repos: Repositories, merchant_id: str, first_read: Orde
         if changed == order:
             return order
         changed.version, changed.updated_at = order.version + 1, now
-        repos.orders.save(merchant_id, changed, [])
+        repos.orders.save(merchant_id, changed, [], previous=order)  # its search entries forget what goes
         count("OrdersRedacted")
         logger.info("order redacted", extra={"merchant_id": merchant_id, "order_id": order.id})
         return changed

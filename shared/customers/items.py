@@ -1,5 +1,5 @@
 """Customer items in the single table: the record, its tag entries, the unique-key items
-(claims) of its username and email, and its duplicate-address entry."""
+(claims) of its username and email, its duplicate-address entry and its search entries."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from shared.customers.rules import address_fingerprint, email_key
 from shared.dynamo import keys
 from shared.platform import clock
 from shared.values.models import Address, without_nulls
+from shared.values.search_terms import distinct_terms, name_terms, whole_terms
+
+REDACTED = "redacted"  # what retention and erasure leave in a field (shared.retention.redaction)
 
 
 def address_entry_item(merchant_id: str, owner_id: str, customer_id: str, email: str | None,
@@ -84,17 +87,70 @@ def claim_item(claim_key: dict[str, str], kind: str, customer_id: str, *, import
     return item
 
 
+def search_terms(customer: Customer) -> list[str]:
+    """What `q` finds a record by (API.md: name, email, username): the words of its names, its
+    whole email and username. Values already redacted are not terms; an absorbed record has none
+    (it answers through its master, whose terms include what it brought)."""
+    return [] if customer.merged_into else value_terms(customer)
+
+
+def value_terms(customer: Customer) -> list[str]:
+    """The terms of a record's values, absorbed or not: what entries it may have left behind."""
+    def given(value: str | None) -> str | None:
+        return value if value and value != REDACTED else None
+
+    return distinct_terms([*name_terms(given(customer.first_name), given(customer.last_name), given(customer.name)),
+                           *whole_terms(given(customer.email), given(customer.username))])
+
+
+def search_entry_item(merchant_id: str, customer_id: str, term: str) -> dict[str, Any]:
+    return {**keys.customer_search_entry(merchant_id, term, customer_id), "customer_id": customer_id, "term": term}
+
+
+def search_items(merchant_id: str, customer: Customer) -> list[dict[str, Any]]:
+    return [search_entry_item(merchant_id, customer.id, term) for term in search_terms(customer)]
+
+
+def search_changes(merchant_id: str, before: Customer | None,
+                   after: Customer | None) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """(entries to put, keys to delete) moving the search entries from `before` to `after` (None:
+    no record, so no entries). Every term of `before`'s values that `after` lacks is deleted, also
+    for an absorbed record (whose entries a merge deletes: a retry finds none left behind)."""
+    old = value_terms(before) if before else []
+    new = search_terms(after) if after else []
+    record = after or before
+    if record is None:
+        return [], []
+    customer_id = record.id
+    kept = search_terms(before) if before else []
+    puts = [search_entry_item(merchant_id, customer_id, term) for term in new if term not in kept]
+    deletes = [keys.customer_search_entry(merchant_id, term, customer_id) for term in old if term not in new]
+    return puts, deletes
+
+
 def index_items(merchant_id: str, customer: Customer) -> list[dict[str, Any]]:
-    """Tag entries and the address entry of a record (what a creation writes beside it)."""
+    """Tag entries, the address entry and the search entries of a record (what a creation writes
+    beside it)."""
+    return [*tag_and_address_items(merchant_id, customer), *search_items(merchant_id, customer)]
+
+
+def tag_and_address_items(merchant_id: str, customer: Customer) -> list[dict[str, Any]]:
     items = [tag_entry_item(merchant_id, customer, tag) for tag in customer.tags]
     if customer.address is not None:
         items.append(address_entry_item(merchant_id, customer.id, customer.id, customer.email, customer.address))
     return items
 
 
-
 def index_changes(merchant_id: str, before: Customer, after: Customer) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """(items to put, keys to delete) moving tag entries and the address entry from before to after."""
+    """(items to put, keys to delete) moving tag entries, the address entry and the search entries
+    from before to after."""
+    puts, deletes = tag_and_address_changes(merchant_id, before, after)
+    search_puts, search_deletes = search_changes(merchant_id, before, after)
+    return [*puts, *search_puts], [*deletes, *search_deletes]
+
+
+def tag_and_address_changes(merchant_id: str, before: Customer,
+                            after: Customer) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     kept = set(after.tags)
     deletes = [keys.customer_tag(merchant_id, before.id, tag) for tag in before.tags if tag not in kept]
     puts = [tag_entry_item(merchant_id, after, tag) for tag in after.tags if tag not in before.tags]

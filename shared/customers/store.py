@@ -1,12 +1,18 @@
 """Customer records in the table (identity rules: `shared.customers.rules`; items:
 `shared.customers.items`): reads that answer with the master, creations and changes that move
-unique-key items, tag entries and the address entry along in one transaction, merges, the claim
-fence, and the bulk verbs of the CSV import."""
+unique-key items, tag entries, the address entry and the search entries along in one transaction,
+merges, the claim fence, the search by `q`, and the bulk verbs of the CSV import.
+
+Search entries ride in the record's transaction; only when a change is so large that they do not
+fit in it (a merge moving 80 tag entries) do the rest follow right after the commit, idempotent
+puts and deletes. A list by `q` reads the records of the entries it finds and keeps only those
+whose current values still match, so an entry that lags never shows a wrong record; `colis
+index-search` writes what is missing."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from datetime import timedelta
 from functools import partial
@@ -21,6 +27,10 @@ from shared.customers.items import (
     customer_to_item,
     index_changes,
     index_items,
+    search_changes,
+    search_items,
+    search_terms,
+    tag_and_address_changes,
 )
 from shared.customers.model import STORE_MANUAL, AddressEntry, Customer, Fence
 from shared.customers.rules import (
@@ -36,13 +46,16 @@ from shared.dynamo import batch, keys, writes
 from shared.dynamo.paging import Page, query_all, query_page
 from shared.dynamo.retry import attempts, poll
 from shared.dynamo.table import TableStore
-from shared.dynamo.transactions import Transaction, TransactionRefused
+from shared.dynamo.transactions import Transaction, TransactionRefused, stage_within
 from shared.errors import ChangedMeanwhile, NotFound, Unavailable
 from shared.platform import clock
 from shared.platform.ids import new_id
+from shared.values.search_terms import first_match, lookup_piece, matches
 
 # What a record's write checks: nobody changed it since it was read, and it was not absorbed.
 UNCHANGED = "version = :v AND attribute_not_exists(merged_into)"
+BACKFILL_BATCH = 500
+SEARCH_READ_BUDGET = 2_000  # search entries read per list request before it answers with a cursor
 BUSY_IMPORTING = "Customer identifiers are being imported right now; retry in a minute."
 
 
@@ -120,6 +133,32 @@ class CustomerRepository(TableStore):
         # An entry left behind by an interrupted write is ignored: the record is the truth.
         found = [records[i] for i in ids if i in records and tag in records[i].tags and not records[i].merged_into]
         return found, page.next_cursor
+
+    def search_page(self, merchant_id: str, pieces: list[str], *, limit: int, cursor: str | None,
+                    accept: Callable[[Customer], bool] | None = None) -> tuple[list[Customer], str | None]:
+        """Masters matching every piece of a query (`shared.values.search_terms`), in the order of
+        the matched term: one Query of the search entries by the longest piece, then their records
+        in one batch per page. A record with several matching terms shows once (at its first)."""
+        piece = lookup_piece(pieces)
+
+        def select(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            records = self.batch_get(merchant_id, {str(entry["customer_id"]) for entry in entries})
+            kept = []
+            for entry in entries:
+                record = records.get(str(entry["customer_id"]))
+                terms = search_terms(record) if record else []
+                if record and entry.get("term") == first_match(piece, terms) and matches(pieces, terms) \
+                        and (accept is None or accept(record)):
+                    found[record.id] = record
+                    kept.append(entry)
+            return kept
+
+        found: dict[str, Customer] = {}
+        page = query_page(self._table, merchant_id, limit=limit, cursor=cursor, newest_first=False, select=select,
+                          read_budget=SEARCH_READ_BUDGET,
+                          key_condition=Key(keys.PK).eq(keys.customer_search_partition(merchant_id))
+                          & Key(keys.SK).begins_with(piece))
+        return [found[str(entry["customer_id"])] for entry in page.items], page.next_cursor
 
     def iterate(self, merchant_id: str) -> Iterator[Customer]:
         """Every master record, oldest first (the customer list export walks this)."""
@@ -244,8 +283,9 @@ class CustomerRepository(TableStore):
         if not writes.applied(partial(writes.delete, self._table, keys.customer(merchant_id, customer.id),
                                       condition="version = :one", rule=writes.VERSION_CHANGED, values={":one": 1})):
             return False
-        _, entries = index_changes(merchant_id, customer, customer.model_copy(update={"tags": [], "address": None}))
-        batch.write(self._table, deletes=entries)
+        _, entries = tag_and_address_changes(merchant_id, customer,
+                                             customer.model_copy(update={"tags": [], "address": None}))
+        batch.write(self._table, deletes=[*entries, *search_changes(merchant_id, customer, None)[1]])
         for claim_key in claim_keys(merchant_id, customer).values():
             self.release_claim(claim_key, customer.id)
         return True
@@ -291,15 +331,25 @@ class CustomerRepository(TableStore):
 
     def _record_and_indexes(self, merchant_id: str, before: Customer, after: Customer,
                             outbox: dict[str, Any] | None) -> Transaction:
-        """The version-checked record, and its tag and address entries moved from before to after."""
+        """The version-checked record, and its tag and address entries moved from before to after
+        (its search entries: `_commit_with_search`)."""
         tx = Transaction(self._table).put(customer_to_item(merchant_id, after, outbox=outbox), condition=UNCHANGED,
                                           rule=writes.VERSION_CHANGED, values={":v": before.version})
-        puts, deletes = index_changes(merchant_id, before, after)
+        puts, deletes = tag_and_address_changes(merchant_id, before, after)
         for item in puts:
             tx.put(item)
         for entry in deletes:
             tx.delete(entry)
         return tx
+
+    def _commit_with_search(self, tx: Transaction, *changes: tuple[list[dict[str, Any]], list[dict[str, str]]]) -> None:
+        """Commits `tx` with the search entries' changes it has room for; the rest right after."""
+        puts = [item for put, _ in changes for item in put]
+        deletes = [entry for _, delete in changes for entry in delete]
+        left_puts, left_deletes = stage_within(tx, puts=puts, deletes=deletes)
+        tx.commit()
+        if left_puts or left_deletes:
+            batch.write(self._table, puts=left_puts, deletes=left_deletes)
 
     def save(self, merchant_id: str, before: Customer, after: Customer, *,
              outbox: dict[str, Any] | None = None) -> Customer:
@@ -319,7 +369,7 @@ class CustomerRepository(TableStore):
         holder = f"save:{after.id}:{uuid.uuid4().hex[:8]}"
         fence = self.hold_fence(merchant_id, holder) if claimed else None
         try:
-            tx.commit()
+            self._commit_with_search(tx, search_changes(merchant_id, before, after))
         except TransactionRefused as refused:
             if taken := self._taken(merchant_id, refused, claimed):
                 raise taken from None
@@ -349,16 +399,32 @@ class CustomerRepository(TableStore):
         for tag in absorbed.tags:
             tx.delete(keys.customer_tag(merchant_id, absorbed.id, tag))
         try:
-            tx.commit()
+            self._commit_with_search(tx, search_changes(merchant_id, master_before, master_after),
+                                     search_changes(merchant_id, absorbed, merged))
         except TransactionRefused as refused:
             raise ChangedMeanwhile("A customer of this merge changed meanwhile; retry.") from refused
         return master_after
 
     def replace(self, merchant_id: str, before: Customer, after: Customer) -> None:
         """Writes `after` if the record is still at `before`'s version (ChangedMeanwhile otherwise),
-        absorbed or not (erasure reaches absorbed records too). Its indexes are the caller's."""
-        writes.put(self._table, customer_to_item(merchant_id, after), condition="version = :v",
-                   rule=writes.VERSION_CHANGED, values={":v": before.version})
+        absorbed or not (erasure reaches absorbed records too), with its search entries moved in
+        the same transaction (erasure: the entries of what it redacts go with it). Its other
+        indexes are the caller's."""
+        tx = Transaction(self._table).put(customer_to_item(merchant_id, after), condition="version = :v",
+                                          rule=writes.VERSION_CHANGED, values={":v": before.version})
+        self._commit_with_search(tx, search_changes(merchant_id, before, after))
+
+    def index_search(self, merchant_id: str, customers: Iterable[Customer]) -> int:
+        """Writes every search entry of the records (idempotent puts, in batches; `colis
+        index-search` backfills records written before search existed). The number of entries."""
+        written, pending = 0, []
+        for customer in customers:
+            pending.extend(search_items(merchant_id, customer))
+            if len(pending) >= BACKFILL_BATCH:
+                batch.write(self._table, puts=pending)
+                written, pending = written + len(pending), []
+        batch.write(self._table, puts=pending)
+        return written + len(pending)
 
     def delete_address_entry(self, merchant_id: str, owner_id: str) -> None:
         """The duplicate-address entry of a record or an imported order (its address is going)."""
@@ -371,7 +437,8 @@ class CustomerRepository(TableStore):
                                       condition=UNCHANGED, rule=writes.VERSION_CHANGED, values={":v": before.version}))
 
     def index_changes(self, merchant_id: str, before: Customer, after: Customer) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-        """(items to put, keys to delete) moving tag entries and the address entry from before to after."""
+        """(items to put, keys to delete) moving tag entries, the address entry and the search entries
+        from before to after."""
         return index_changes(merchant_id, before, after)
 
     def batch_write(self, puts: list[dict[str, Any]], deletes: list[dict[str, str]] | None = None) -> None:

@@ -240,6 +240,15 @@ def orders_by_customer(merchant_id: str, customer_id: str) -> str:
     return f"M#{merchant_id}#ORD#C#{customer_id}"
 
 
+def order_search_partition(merchant_id: str) -> str:
+    """Search entries of orders (order number, customer name and email): see `customer_search_partition`."""
+    return f"M#{merchant_id}#ORD#FIND"
+
+
+def order_search_entry(merchant_id: str, term: str, order_id: str) -> dict[str, str]:
+    return key(order_search_partition(merchant_id), f"{term}#{order_id}")
+
+
 def order_import_idempotency_scope(merchant_id: str) -> str:
     """Idempotency keys of order imports are scoped to the merchant: see `idempotency_record`."""
     return f"order-import\x00{merchant_id}"
@@ -304,6 +313,20 @@ def address_entry(merchant_id: str, owner_id: str) -> dict[str, str]:
 def addresses_of_merchant(merchant_id: str) -> str:
     """GSI2 partition of every address entry of a merchant (sort: fingerprint#owner)."""
     return f"M#{merchant_id}#ADDRS"
+
+
+# Search entries (`q` on the customer and order lists): one item per (record, folded term) in one
+# partition per merchant and kind, sorted by term, so a prefix of a term is one `begins_with` Query
+# of the base table, never a scan (no index: half the write cost of a GSI entry, and consistent
+# reads). Unlike the unique-key items, the term is in the key in clear (a digest has no prefix):
+# these entries are personal data, written and removed with their record (edits, merges, retention
+# redaction, erasure). See `shared.values.search_terms`.
+def customer_search_partition(merchant_id: str) -> str:
+    return f"M#{merchant_id}#CUST#FIND"
+
+
+def customer_search_entry(merchant_id: str, term: str, customer_id: str) -> dict[str, str]:
+    return key(customer_search_partition(merchant_id), f"{term}#{customer_id}")
 
 
 def customer_claim_fence(merchant_id: str) -> dict[str, str]:

@@ -109,12 +109,20 @@ def _position_of(item: Mapping[str, Any], index: keys.Index | None) -> dict[str,
     return {name: item[name] for name in attributes if name in item}
 
 
+Select = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+
 def query_limited(table: Any, *, key_condition: ConditionBase, limit: int, start: Mapping[str, Any] | None = None,
                   index: keys.Index | None = None, newest_first: bool = True,
                   filter_expression: ConditionBase | None = None,
-                  keep: Callable[[dict[str, Any]], bool] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+                  keep: Callable[[dict[str, Any]], bool] | None = None, select: Select | None = None,
+                  read_budget: int | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """At most `limit` items after the position `start`, following DynamoDB pages when a filter
-    (or `keep`) thins them out; with the position of the last one when more follow (else None)."""
+    (or `keep`, or `select`) thins them out; with the position of the last one when more follow
+    (else None). `select` sees each page of items at once and answers those kept, in order (one
+    batch read per page instead of one per item). After `read_budget` items read the page ends
+    early, with the position of the last item read: a rare match costs many pages, never one
+    unbounded request."""
     request: dict[str, Any] = {"KeyConditionExpression": key_condition, "ScanIndexForward": not newest_first}
     if index:
         request["IndexName"] = index.name
@@ -122,15 +130,20 @@ def query_limited(table: Any, *, key_condition: ConditionBase, limit: int, start
         request["FilterExpression"] = filter_expression
     position = dict(start) if start else None
     items: list[dict[str, Any]] = []
+    read = 0
     while True:
         request["Limit"] = limit + 1 - len(items)
         if position:
             request["ExclusiveStartKey"] = position
         response = table.query(**request)
-        items.extend(item for item in response.get("Items", []) if keep is None or keep(item))
+        page = [item for item in response.get("Items", []) if keep is None or keep(item)]
+        read += len(response.get("Items", []))
+        items.extend(select(page) if select is not None and page else page)
         position = response.get("LastEvaluatedKey")
         if len(items) > limit or not position:
             break
+        if read_budget is not None and read >= read_budget:
+            return items, dict(position)
     if len(items) > limit:
         return items[:limit], _position_of(items[limit - 1], index)
     return items, None
@@ -139,10 +152,12 @@ def query_limited(table: Any, *, key_condition: ConditionBase, limit: int, start
 def query_page(table: Any, merchant_id: str, *, key_condition: ConditionBase, index: keys.Index | None = None,
                limit: int = DEFAULT_LIMIT, cursor: str | None = None, newest_first: bool = True,
                filter_expression: ConditionBase | None = None,
-               keep: Callable[[dict[str, Any]], bool] | None = None) -> Page:
+               keep: Callable[[dict[str, Any]], bool] | None = None, select: Select | None = None,
+               read_budget: int | None = None) -> Page:
     """One page of at most `limit` items, with a cursor (signed, bound to this list) to the next."""
     scope = query_scope(key_condition, index)
     start = decode_cursor(merchant_id, cursor, scope=scope) if cursor else None
     items, position = query_limited(table, key_condition=key_condition, limit=limit, start=start, index=index,
-                                    newest_first=newest_first, filter_expression=filter_expression, keep=keep)
+                                    newest_first=newest_first, filter_expression=filter_expression, keep=keep,
+                                    select=select, read_budget=read_budget)
     return Page(items, encode_cursor(merchant_id, position, scope=scope) if position is not None else None)

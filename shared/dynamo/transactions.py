@@ -105,3 +105,18 @@ class Transaction:
             if VERSION_CHANGED in failed:
                 raise ChangedMeanwhile(rule=VERSION_CHANGED) from error
             raise TransactionRefused(failed) from error
+
+
+def stage_within(tx: Transaction, *, puts: list[dict[str, Any]],
+                 deletes: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Adds unconditional puts and deletes (derived entries: idempotent) while the transaction has
+    room, deletes first; answers (puts, deletes) left over, for the caller to write after the commit."""
+    room = max(0, MAX_ITEMS - len(tx))
+    staged_deletes, left_deletes = deletes[:room], deletes[room:]
+    room -= len(staged_deletes)
+    staged_puts, left_puts = puts[:room], puts[room:]
+    for key in staged_deletes:
+        tx.delete(key)
+    for item in staged_puts:
+        tx.put(item)
+    return left_puts, left_deletes

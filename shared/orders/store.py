@@ -8,7 +8,7 @@ its pure rules are in `shared.orders.model`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,13 +18,14 @@ from shared.dynamo import batch, keys, writes
 from shared.dynamo.paging import decode_cursor, query_all, query_page
 from shared.dynamo.retry import retry_changed
 from shared.dynamo.table import TableStore
-from shared.dynamo.transactions import Transaction
+from shared.dynamo.transactions import Transaction, stage_within
 from shared.dynamo.writes import ITEM_IS_NEW, VERSION_CHANGED
 from shared.errors import Malformed, NotFound
 from shared.orders.model import Order, OrderActivity, now_ms
 from shared.platform import clock
 from shared.values.models import without_nulls
 from shared.values.money import RECORDED
+from shared.values.search_terms import distinct_terms, first_match, lookup_piece, matches, name_terms, whole_terms
 
 ORDER_EXISTS = "order_exists"
 NUMBER_TAKEN = "order_number_taken"
@@ -32,6 +33,9 @@ IMPORT_KEY_TAKEN = "import_key_taken"
 IMPORT_KEY_HOURS = 24  # a storefront's retries of one import come within hours, not days
 MAX_TAGS_IN_IMPORT = 60  # above this, tag entries are written right after the import transaction
 RELINK_TRIES = 10
+BACKFILL_BATCH = 500
+SEARCH_READ_BUDGET = 2_000  # search entries read per list request before it answers with a cursor
+REDACTED = "redacted"  # what retention and erasure leave in a field (shared.retention.redaction)
 Item = dict[str, Any]
 
 
@@ -65,6 +69,31 @@ def order_from_item(item: Mapping[str, Any]) -> Order:
     data.pop("outbox", None)
     data["version"] = int(data.get("version", 1))
     return Order.model_validate(data, context=RECORDED)
+
+
+def search_terms(order: Order) -> list[str]:
+    """What `q` finds an order by (API.md): its order number, the words of its customer's name and
+    the customer's email; values already redacted are not terms."""
+    def given(value: str | None) -> str | None:
+        return value if value and value != REDACTED else None
+
+    customer = order.customer
+    return distinct_terms([*whole_terms(order.order_number),
+                           *name_terms(given(customer.first_name), given(customer.last_name)),
+                           *whole_terms(given(customer.email))])
+
+
+def search_items(merchant_id: str, order: Order) -> list[Item]:
+    return [{**keys.order_search_entry(merchant_id, term, order.id), "order_id": order.id, "term": term}
+            for term in search_terms(order)]
+
+
+def search_changes(merchant_id: str, before: Order, after: Order) -> tuple[list[Item], list[dict[str, str]]]:
+    """(entries to put, keys to delete) moving an order's search entries from before to after."""
+    old, new = search_terms(before), search_terms(after)
+    puts = [item for item in search_items(merchant_id, after) if item["term"] not in old]
+    deletes = [keys.order_search_entry(merchant_id, term, after.id) for term in old if term not in new]
+    return puts, deletes
 
 
 def _activity_from_item(item: Mapping[str, Any]) -> OrderActivity:
@@ -149,6 +178,53 @@ class OrderRepository(TableStore):
             self._table, [keys.order(merchant_id, order_id) for order_id in order_ids]))}
         return [found[order_id] for order_id in order_ids if order_id in found], page.next_cursor
 
+    def search_page(self, merchant_id: str, pieces: list[str], *, limit: int, cursor: str | None,
+                    accept: Callable[[Order], bool] | None = None) -> tuple[list[Order], str | None]:
+        """Orders matching every piece of a query (`shared.values.search_terms`), in the order of the
+        matched term: one Query of the search entries by the longest piece, then their orders in one
+        batch per page; an entry whose order no longer has its term (it lags) is skipped, and an
+        order with several matching terms shows once."""
+        piece = lookup_piece(pieces)
+        found: dict[str, Order] = {}
+
+        def select(entries: list[Item]) -> list[Item]:
+            ids = {str(entry["order_id"]) for entry in entries}
+            orders = {order.id: order for order in map(order_from_item, batch.get(
+                self._table, [keys.order(merchant_id, order_id) for order_id in ids]))}
+            kept = []
+            for entry in entries:
+                order = orders.get(str(entry["order_id"]))
+                terms = search_terms(order) if order else []
+                if order and entry.get("term") == first_match(piece, terms) and matches(pieces, terms) \
+                        and (accept is None or accept(order)):
+                    found[order.id] = order
+                    kept.append(entry)
+            return kept
+
+        page = query_page(self._table, merchant_id, limit=limit, cursor=cursor, newest_first=False, select=select,
+                          read_budget=SEARCH_READ_BUDGET,
+                          key_condition=Key(keys.PK).eq(keys.order_search_partition(merchant_id))
+                          & Key(keys.SK).begins_with(piece))
+        return [found[str(entry["order_id"])] for entry in page.items], page.next_cursor
+
+    def index_search(self, merchant_id: str, orders: Iterable[Order]) -> int:
+        """Writes every search entry of the orders (idempotent puts, in batches; `colis index-search`
+        backfills orders imported before search existed). The number of entries."""
+        written, pending = 0, []
+        for order in orders:
+            pending.extend(search_items(merchant_id, order))
+            if len(pending) >= BACKFILL_BATCH:
+                batch.write(self._table, puts=pending)
+                written, pending = written + len(pending), []
+        batch.write(self._table, puts=pending)
+        return written + len(pending)
+
+    def iterate(self, merchant_id: str) -> Iterator[Order]:
+        """Every order of the merchant, oldest first."""
+        items = query_all(self._table, IndexName=keys.GSI1.name, ScanIndexForward=True,
+                          KeyConditionExpression=Key(keys.GSI1.pk).eq(keys.orders_of_merchant(merchant_id)))
+        return (order_from_item(item) for item in items)
+
     # --- writes -----------------------------------------------------------------------------------
     def create(self, merchant_id: str, order: Order, created: OrderActivity, *,
                import_key: tuple[str, ImportKeyRecord] | None = None, alongside: Iterable[Item] = ()) -> None:
@@ -164,6 +240,8 @@ class OrderRepository(TableStore):
             tx.put(item)
         if import_key is not None:
             self._stage_import_key(tx, merchant_id, *import_key)
+        for item in search_items(merchant_id, order):
+            tx.put(item)
         tags = self._tag_items(merchant_id, order)
         for item in tags[:MAX_TAGS_IN_IMPORT]:
             tx.put(item)
@@ -173,12 +251,17 @@ class OrderRepository(TableStore):
 
     def save(self, merchant_id: str, changed: Order, entries: Iterable[OrderActivity], *,
              outbox: Mapping[str, Any] | None = None, renumbered_from: str | None = None,
-             alongside: Iterable[Item] = ()) -> None:
+             alongside: Iterable[Item] = (), previous: Order | None = None) -> None:
         """`changed` (version n + 1) if the stored order is still at version n, with its log entries;
-        `renumbered_from` moves the number's unique entry (refused with `NUMBER_TAKEN`)."""
+        `renumbered_from` moves the number's unique entry (refused with `NUMBER_TAKEN`). A change
+        of what search finds the order by (its number, its customer's name or email: an edit, a
+        redaction) passes the order it was made from as `previous`, and the search entries move in
+        the same transaction."""
         entries = list(entries)
         alongside = list(alongside)
-        if not entries and renumbered_from is None and not alongside:  # one item: a conditional put costs half
+        search_puts, search_deletes = search_changes(merchant_id, previous, changed) if previous else ([], [])
+        if not entries and renumbered_from is None and not alongside and not search_puts and not search_deletes:
+            # one item: a conditional put costs half
             writes.put(self._table, order_to_item(merchant_id, changed, outbox), **_version_check(changed))
             return
         tx = Transaction(self._table)
@@ -190,7 +273,10 @@ class OrderRepository(TableStore):
                           values={":id": changed.id}, rule=VERSION_CHANGED)
         for item in alongside:
             tx.put(item)
+        left_puts, left_deletes = stage_within(tx, puts=search_puts, deletes=search_deletes)
         tx.commit()
+        if left_puts or left_deletes:  # only a change far larger than any edit: right after, idempotent
+            batch.write(self._table, puts=left_puts, deletes=left_deletes)
 
     def stage_save(self, tx: Transaction, merchant_id: str, changed: Order, entries: Iterable[OrderActivity], *,
                    outbox: Mapping[str, Any] | None = None) -> None:

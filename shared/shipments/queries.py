@@ -3,8 +3,8 @@
 - `q` that is a tracking number of the merchant: one GetItem.
 - `batch_id`: the batch index; else a single status: the status index; else the created-month
   buckets from the upper bound back to the lower one.
-- The other filters (statuses, batch, `q` as order id or part of the recipient's name) are
-  filter expressions over the chosen, range-bounded partitions.
+- The other filters (statuses, batch, `q` as order id or part of the recipient's name, case and
+  accents ignored) are filter expressions over the chosen, range-bounded partitions.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from shared.shipments.store import (
     month_partitions,
     name_contains,
     order_is,
+    searchable_name,
     status_in,
 )
 from shared.values.models import empty_list
@@ -114,7 +115,8 @@ def _filter_expression(f: ShipmentFilter, *, skip_status: bool, skip_batch: bool
     if f.batch_id and not skip_batch:
         parts.append(batch_is(f.batch_id))
     if f.q:
-        parts.append(order_is(f.q) | name_contains(f.q))
+        # A `q` of spaces (or control characters) only leaves no name to look for: the order id only.
+        parts.append(order_is(f.q) | name_contains(f.q) if searchable_name(f.q) else order_is(f.q))
     expression = None
     for part in parts:
         expression = part if expression is None else expression & part

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
@@ -20,6 +21,7 @@ from shared.platform import clock
 from shared.shipments.model import Parcel, Shipment, TrackingEvent, TrackingNumberEntry
 from shared.values.models import without_nulls
 from shared.values.money import RECORDED
+from shared.values.search_terms import fold
 
 # Rules of the conditional writes (named in `Refused.rule`).
 TRACKING_NUMBER_TAKEN = "tracking_number_taken:"
@@ -51,7 +53,7 @@ def shipment_to_item(merchant_id: str, shipment: Shipment, outbox: dict[str, Any
     data["merchant_status"] = shipment.merchant_status.value if shipment.merchant_status else None
     attributes = {name: data.pop(name) for name in _ATTRIBUTE_FIELDS}
     name = shipment.recipient.display_name()
-    attributes["name_search"] = name.casefold() if name else None
+    attributes["name_search"] = searchable_name(name) if name else None
     attributes["doc"] = _document(data)
     attributes["version"] = shipment.version
     item = {**keys.shipment(merchant_id, shipment.id), **without_nulls(attributes),
@@ -228,6 +230,29 @@ class ShipmentRepository(TableStore):
             request["FilterExpression"] = filter_expression
         return (shipment_from_item(item) for item in query_all(self._table, **request))
 
+    def refresh_name_search(self, merchant_id: str, oldest: datetime) -> int:
+        """Rewrites `name_search` where it is not what `searchable_name` makes of the recipient
+        (shipments written before names were folded for accents), month by month back to `oldest`,
+        never a scan. A shipment written meanwhile is left alone: its write set the attribute.
+        Idempotent; the number of shipments rewritten."""
+        rewritten = 0
+        for partition in month_partitions(merchant_id, clock.now(), oldest):
+            items = query_all(self._table, IndexName=keys.GSI1.name,
+                              KeyConditionExpression=Key(keys.GSI1.pk).eq(partition))
+            for item in items:
+                name = shipment_from_item(item).recipient.display_name()
+                wanted = searchable_name(name) if name else None
+                if item.get("name_search") == wanted:
+                    continue
+                expression = "SET name_search = :name" if wanted else "REMOVE name_search"
+                values: dict[str, Any] = {":expected": item.get("version", 0)}
+                if wanted:
+                    values[":name"] = wanted
+                rewritten += writes.applied(partial(writes.update, self._table, keys.key(item[keys.PK], item[keys.SK]),
+                                                    expression, condition=_VERSION_IS, names=_VERSION, values=values,
+                                                    rule=writes.VERSION_CHANGED))
+        return rewritten
+
 
 def event_item(merchant_id: str, shipment_id: str, event: TrackingEvent, dedup_key: str) -> dict[str, Any]:
     # One JSON string, as the shipment's `doc`: nothing reads a history event's fields in place.
@@ -256,8 +281,15 @@ def month_partitions(merchant_id: str, newest: datetime, oldest: datetime) -> li
     return partitions
 
 
+def searchable_name(name: str) -> str:
+    """The recipient's name as `q` reads it: folded (case and accents ignored, see
+    `shared.values.search_terms`), its words one space apart."""
+    return " ".join(fold(name).split())
+
+
 def name_contains(fragment: str) -> ConditionBase:
-    return Attr("name_search").contains(fragment.casefold())
+    """A part of the recipient's name, whatever its case and accents (`lea` finds Léa)."""
+    return Attr("name_search").contains(searchable_name(fragment))
 
 
 def status_in(statuses: list[str]) -> ConditionBase:
