@@ -45,8 +45,8 @@ def create_shipment(body: ShipmentIn) -> Response[Shipment]:
 
 @app.get("/v1/shipments", tags=["Shipments"], summary="List shipments",
          description=("Newest first, filtered by status, creation time, batch or `q` (tracking "
-                      "number, order id or part of the recipient's name); paged with `limit` and "
-                      "`cursor`."))
+                      "number, order id or part of the recipient's name, case and accents ignored: `lea` "
+                      "finds Léa); paged with `limit` and `cursor`."))
 def list_shipments(
     status: Annotated[str | None, Query(description="one status, or several separated by commas")] = None,
     created_from: Annotated[str | None, Query(description="date (whole UTC day) or date-time, inclusive")] = None,
