@@ -15,7 +15,16 @@ from functions.shipments.handler import lambda_handler as shipments_api
 from shared.dynamo import keys
 from shared.platform import aws
 from tests.apigw import api_event, call
-from tests.component.customer_support import FakeOrders, api, create, listing
+from tests.component.customer_support import (
+    FakeOrders,
+    api,
+    create,
+    csv_bytes,
+    import_file,
+    listing,
+    person,
+    row,
+)
 from tests.component.orders_support import add_tracking, edit, list_orders, new_order
 from tests.component.retention_support import (
     create_shipment,
@@ -179,6 +188,17 @@ def test_erasure_removes_the_entries_of_what_it_redacts(merchant: str, people: d
     assert customer_terms(merchant)[people["lea"]] == {"lea"}
     assert "müller" not in str(entries(keys.customer_search_partition(merchant))).casefold()
     assert "muller" not in str(entries(keys.customer_search_partition(merchant))).casefold()
+
+
+def test_customers_imported_from_csv_are_found_and_their_updates_move_the_entries(merchant: str) -> None:
+    created = import_file(merchant, csv_bytes([person("lmuller", "lea@example.com", **{"First Name": "Léa",
+                                                                                        "Last Name": "Müller"})]))
+    assert created["created"] == 1, created
+    assert names(listing(merchant, q="muller")) == ["Léa Müller"]
+    updated = import_file(merchant, csv_bytes([row(Username="lmuller", **{"Last Name": "Dubois"})]))
+    assert updated["updated"] == 1, updated
+    assert names(listing(merchant, q="muller")) == []
+    assert names(listing(merchant, q="lmul dubois")) == ["Léa Dubois"]
 
 
 # --- orders -----------------------------------------------------------------------------------------
