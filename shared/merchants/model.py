@@ -123,7 +123,7 @@ class Settings(BaseModel):
     @field_validator("display_currency")
     @classmethod
     def _currency(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return currency_code(value, info) if value else value
+        return None if value is None else currency_code(value, info)
 
 
 class Merchant(BaseModel):

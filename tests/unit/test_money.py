@@ -89,6 +89,14 @@ def test_a_new_amount_in_a_withdrawn_currency_is_refused():
         Settings.model_validate({"display_currency": "BGN"})
 
 
+@pytest.mark.parametrize("code", ["", "XXQ", "XAU", "EURO"])
+def test_a_display_currency_that_is_no_currency_is_refused(code):
+    with pytest.raises(ValidationError):
+        Settings.model_validate({"display_currency": code})
+    with pytest.raises(ValidationError):
+        Settings.model_validate({"display_currency": code}, context=RECORDED)
+
+
 def test_a_record_in_a_withdrawn_currency_stays_readable():
     assert Settings.model_validate({"display_currency": "bgn"}, context=RECORDED).display_currency == "BGN"
 
