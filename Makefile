@@ -12,7 +12,7 @@ SAM := .venv-sam/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint openapi bench build system-deps clean
+.PHONY: install run test lint openapi bench build system-deps browser-deps clean
 
 $(VENV)/.installed: requirements-dev.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: install it (pyenv install 3.13) or pass PYTHON=/path/to/python3.13" >&2; exit 1; }
@@ -27,14 +27,28 @@ $(VENV)/.installed: requirements-dev.lock pyproject.toml
 	.venv-sam/bin/pip install -q --disable-pip-version-check -r requirements-sam.lock
 	touch $@
 
+# The browser tooling (playwright-core, axe-core, Lighthouse), pinned by its lock file; it drives
+# Debian's Chromium (system-deps), never a browser of its own. Without npm, outside CI, the browser
+# tests and the Lighthouse bench skip and say why; on CI that is an error.
+BROWSER_TOOLS := tests/browser
+$(BROWSER_TOOLS)/node_modules/.installed: $(BROWSER_TOOLS)/package.json $(BROWSER_TOOLS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		echo "npm ci in $(BROWSER_TOOLS)"; \
+		cd $(BROWSER_TOOLS) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+		echo "browser-deps: npm (Node.js 20) not found: the browser tests will skip" >&2; test -z "$$CI"; \
+	fi
+
 install: $(VENV)/.installed
+
+browser-deps: $(BROWSER_TOOLS)/node_modules/.installed
 
 ## Local stack on http://127.0.0.1:3000 (moto on :5000); Ctrl-C stops it.
 run: install
 	$(PY) -m local
 
 ## Everything CI checks: lint, template checks, OpenAPI drift, the test suites.
-test: install .venv-sam/.installed system-deps lint
+test: install .venv-sam/.installed system-deps browser-deps lint
 	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 lint: install .venv-sam/.installed
@@ -48,7 +62,7 @@ lint: install .venv-sam/.installed
 openapi: install
 	$(PY) -m cli.openapi --write
 
-bench: install
+bench: install system-deps browser-deps
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
 
 build: .venv-sam/.installed

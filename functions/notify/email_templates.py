@@ -21,7 +21,7 @@ def base_html(context: Mapping[str, Any]) -> str:
     write(escape(v_m.language))
     write('">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>')
     write(escape(v_subject))
-    write('</title>\n</head>\n<body style="margin:0;padding:0;background-color:#f3f4f6;font-family:Helvetica,Arial,sans-serif;color:#1f2937;">\n<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background-color:#f3f4f6;">\n  <tr>\n    <td align="center" style="padding:24px 12px;">\n      <table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:600px;background-color:#ffffff;border-top:4px solid ')
+    write('</title>\n</head>\n<body style="margin:0;padding:0;background-color:#f3f4f6;font-family:Helvetica,Arial,sans-serif;color:#1f2937;">\n<main>\n<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background-color:#f3f4f6;">\n  <tr>\n    <td align="center" style="padding:24px 12px;">\n      <table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:600px;background-color:#ffffff;border-top:4px solid ')
     write(escape(v_brand.accent))
     write(';">\n        <tr>\n          <td class="brand" style="padding:24px 24px 8px;">\n')
     if v_brand.logo_src:
@@ -97,7 +97,7 @@ def base_html(context: Mapping[str, Any]) -> str:
         write('            </table>\n')
     write('          </td>\n        </tr>\n        <tr>\n          <td style="padding:16px 24px;border-top:1px solid #e5e7eb;font-size:12px;line-height:1.5;color:#6b7280;">')
     write(escape(v_email.footer))
-    write('</td>\n        </tr>\n      </table>\n    </td>\n  </tr>\n</table>\n</body>\n</html>\n')
+    write('</td>\n        </tr>\n      </table>\n    </td>\n  </tr>\n</table>\n</main>\n</body>\n</html>\n')
     return "".join(parts)
 
 

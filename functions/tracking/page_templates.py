@@ -18,7 +18,7 @@ def lookup_html(context: Mapping[str, Any]) -> str:
     write = parts.append
     write('<!DOCTYPE html>\n<html lang="')
     write(escape(v_m.language))
-    write('">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<meta name="robots" content="noindex">\n<title>')
+    write('">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<meta name="robots" content="noindex">\n<link rel="icon" href="data:,">\n<title>')
     write(escape(v_m.text('page.lookup.title')))
     write(' · ')
     write(escape(v_brand.name))
@@ -77,7 +77,7 @@ def not_found_html(context: Mapping[str, Any]) -> str:
     write = parts.append
     write('<!DOCTYPE html>\n<html lang="')
     write(escape(v_m.language))
-    write('">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<meta name="robots" content="noindex">\n<title>')
+    write('">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<meta name="robots" content="noindex">\n<link rel="icon" href="data:,">\n<title>')
     write(escape(v_m.text('page.not_found.title')))
     write('</title>\n<style>\n  body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1f2937; background: #f3f4f6; line-height: 1.5; }\n  main { max-width: 720px; margin: 0 auto; padding: 48px 16px; }\n  section { background: #fff; border-radius: 8px; padding: 20px 24px; }\n  h1 { font-size: 1.4rem; margin: 0 0 12px; }\n</style>\n</head>\n<body>\n<main>\n  <section class="not-found">\n    <h1 id="not-found">')
     write(escape(v_m.text('page.not_found.title')))
@@ -101,7 +101,7 @@ def track_html(context: Mapping[str, Any]) -> str:
     write = parts.append
     write('<!DOCTYPE html>\n<html lang="')
     write(escape(v_m.language))
-    write('">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<meta name="robots" content="noindex">\n<title>')
+    write('">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<meta name="robots" content="noindex">\n<link rel="icon" href="data:,">\n<title>')
     write(escape(v_m.text('page.title')))
     write(' · ')
     write(escape(v_brand.name))

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,3 +85,18 @@ def test_outbound_bench_loses_no_event_with_30_percent_failures() -> None:
     assert figures["max_lost_events"] == 0 and figures["misdelivered"] == 0 and figures["unverified"] == 0
     assert figures["http_requests"] > figures["expected_deliveries"]  # failures were injected, and retried
     assert figures["deliveries_per_second"] > 0
+
+
+def test_lighthouse_bench_scores_the_tracking_page_at_or_above_its_targets() -> None:
+    missing = [what for what, present in (("headless Chromium (make system-deps)", shutil.which("chromium")),
+                                          ("Node.js", shutil.which("node")),
+                                          ("the npm tooling (make browser-deps)",
+                                           (ROOT / "tests" / "browser" / "node_modules" / "lighthouse").is_dir()))
+               if not present]
+    if missing:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("the Lighthouse bench needs " + ", ".join(missing))
+    figures = run_bench("lighthouse.py", BENCH_LIGHTHOUSE_RUNS="1")
+    assert figures["bench"] == "lighthouse" and figures["runs"] == 1 and figures["form_factor"] == "mobile"
+    for category in ("accessibility", "best_practices", "performance"):
+        assert figures[category] >= figures[f"min_{category}"] >= 95, figures
+    assert figures["lcp_ms"] > 0 and figures["lighthouse"].startswith("12.")
