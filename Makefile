@@ -36,7 +36,7 @@ $(BROWSER_TOOLS)/node_modules/.installed: $(BROWSER_TOOLS)/package.json $(BROWSE
 		echo "npm ci in $(BROWSER_TOOLS)"; \
 		cd $(BROWSER_TOOLS) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
 	else \
-		echo "browser-deps: npm (Node.js 20) not found: the browser tests will skip" >&2; test -z "$$CI"; \
+		echo "browser-deps: npm (Node.js 20) not found: the browser tests will skip (on CI: an error)" >&2; test -z "$$CI"; \
 	fi
 
 install: $(VENV)/.installed
