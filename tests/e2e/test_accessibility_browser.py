@@ -27,7 +27,9 @@ from functions.notify.milestones import Milestone
 from functions.notify.rendering import (
     CancellationEmailContext,
     MilestoneEmailContext,
+    ParcelLink,
     RenderedEmail,
+    SupportContact,
     render_cancellation_email,
     render_milestone_email,
 )
@@ -100,16 +102,22 @@ def tracking_pages(local_stack: dict[str, Any]) -> list[Page]:
     return pages
 
 
+PAGES = "https://track.maison-lune.example/track/maison-lune"
+
+
 def render_email(email: str, brand_color: str, language: str) -> RenderedEmail:
+    """An email as a customer of a two-parcel order receives it, support contact included."""
     brand = Brand(name="Maison Lune", color=brand_color)
+    support = SupportContact(email="help@maison-lune.example", url="https://maison-lune.example/help")
     if email == "order_cancelled":
         return render_cancellation_email(language, CancellationEmailContext(
-            brand=brand, order_number="#1042", reason="Out of stock", refund_total=Decimal("59.80"), currency="EUR",
-            recipient_first_name="Camille", cancelled_at=datetime(2026, 3, 12, 9, 0, tzinfo=UTC)))
+            brand=brand, order_number="#1042", support=support, reason="Out of stock", refund_total=Decimal("59.80"),
+            currency="EUR", recipient_first_name="Camille", cancelled_at=datetime(2026, 3, 12, 9, 0, tzinfo=UTC)))
+    parcels = [ParcelLink(tracking_number=number, url=f"{PAGES}/{number}") for number in ("6A12345678901", "6A12345678902")]
     return render_milestone_email(email, language, MilestoneEmailContext(
-        brand=brand, carrier="Colissimo", parcel_count=2, tracking_url="https://track.example.com/track/maison-lune/6A12345678901",
-        tracking_number="6A12345678901", recipient_first_name="Camille",
-        occurred_at=datetime(2026, 3, 12, 14, 5, tzinfo=UTC), estimated_delivery=date(2026, 3, 14)))
+        brand=brand, carrier="Colissimo", parcels=parcels, tracking_url=parcels[0].url, order_number="#1042",
+        support=support, recipient_first_name="Camille", occurred_at=datetime(2026, 3, 12, 14, 5, tzinfo=UTC),
+        estimated_delivery=date(2026, 3, 14)))
 
 
 def email_pages(folder: Path) -> list[Page]:
