@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -150,18 +151,31 @@ def state_differences(example: Any, actual: Any, urls: dict[str, str], where: st
 
 
 def session_script(blocks: list[Block]) -> str:
-    """One bash session: each block announced on stdout and stderr (so a failure names it)."""
+    """One bash session: each block announced on stdout and stderr (so a failure names it), with the
+    time it starts (bash 5's EPOCHREALTIME; blank in older shells)."""
     parts = ["set -e -o pipefail"]
     for number, block in enumerate(blocks):
         announce = f"{SENTINEL} {number}"
-        parts += [f"printf '\\n%s\\n' '{announce}'; printf '\\n%s\\n' '{announce}' >&2", block.code]
-    parts.append(f"printf '\\n%s\\n' '{SENTINEL} end'")
+        parts += [f"printf '\\n%s %s\\n' '{announce}' \"${{EPOCHREALTIME:-}}\"; printf '\\n%s\\n' '{announce}' >&2",
+                  block.code]
+    parts.append(f"printf '\\n%s %s\\n' '{SENTINEL} end' \"${{EPOCHREALTIME:-}}\"")
     return "\n".join(parts) + "\n"
 
 
+_ANNOUNCED = re.compile(rf"^{re.escape(SENTINEL)} (\d+|end) ?([\d.,]*)$", re.MULTILINE)
+
+
 def outputs_by_block(stdout: str) -> dict[int | str, str]:
-    pieces = re.split(rf"^{re.escape(SENTINEL)} (\d+|end)$", stdout, flags=re.MULTILINE)
-    return {int(key) if key.isdigit() else key: value for key, value in zip(pieces[1::2], pieces[2::2], strict=True)}
+    pieces = _ANNOUNCED.split(stdout)
+    return {int(key) if key.isdigit() else key: value for key, value in zip(pieces[1::3], pieces[3::3], strict=True)}
+
+
+def slowest_blocks(stdout: str, blocks: list[Block], count: int = 3) -> str:
+    """The blocks that took longest, when the shell told their start times."""
+    starts = [(key, float(at.replace(",", "."))) for key, at in _ANNOUNCED.findall(stdout) if at]
+    spans = sorted(((end - start, key) for (key, start), (_, end) in pairwise(starts)),
+                   reverse=True)
+    return ", ".join(f"README.md:{blocks[int(key)].line} {seconds:.1f} s" for seconds, key in spans[:count])
 
 
 def _without_aws_credentials(scratch: Path) -> dict[str, str]:
@@ -212,6 +226,18 @@ def test_expected_lines_match_whole_lines_in_order() -> None:
     assert missing_lines(("shp_...", "Header,A"), output, api) == ["Header,A"]  # out of order
     assert missing_lines(("shp_12",), output, api) == ["shp_12"]  # a part of a line is not the line
     assert missing_lines(("2",), "20\n", api) == ["2"]
+
+
+def test_the_session_keeps_variables_splits_outputs_and_stops_at_a_failure() -> None:
+    blocks = [Block(1, "NAME=lune; echo one"), Block(5, "echo $NAME"), Block(9, "false | cat; echo never"),
+              Block(13, "echo after")]
+    result = subprocess.run(["bash", "--noprofile", "--norc", "-c", session_script(blocks)], capture_output=True,
+                            text=True, timeout=30, check=False)
+    outputs = outputs_by_block(result.stdout)
+    assert result.returncode == 1  # pipefail: a failing command inside a pipe fails its block
+    assert (outputs[0].strip(), outputs[1].strip(), outputs[2].strip()) == ("one", "lune", "")
+    assert 3 not in outputs and "end" not in outputs
+    assert slowest_blocks(result.stdout, blocks, 1).startswith("README.md:")
 
 
 def test_state_example_differences_are_named() -> None:
@@ -279,4 +305,4 @@ def test_readme_blocks_run_as_written(scratch_stack: tuple[Path, dict[str, Any],
             wrong.append(f"README.md:{block.line}: the output lacks {missing[0]!r} (and what follows it);"
                          f" it printed:\n{outputs.get(number, '')[-2000:]}")
     assert not wrong, "\n".join(wrong)
-    print(f"{len(blocks)} README blocks ran in {elapsed:.1f} s")
+    print(f"{len(blocks)} README blocks ran in {elapsed:.1f} s; slowest: {slowest_blocks(result.stdout, blocks)}")
