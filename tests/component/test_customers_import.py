@@ -509,3 +509,192 @@ def test_two_imports_of_overlapping_files_make_one_record_per_identifier(merchan
     # when the first import's row (Phone blank: kept) comes after it.
     assert sum(r["created"] for r in reports) == 120 and sum(r["updated"] + r["unchanged"] for r in reports) == 40
     assert all(r["skipped"] == 0 for r in reports)
+
+
+# --- a forgiving file (issue 19) -----------------------------------------------------------------------------
+def french_excel(rows: list[dict[str, str]], header: list[str] | None = None) -> bytes:
+    """As French Excel saves "CSV UTF-8 (délimité par des points-virgules)": BOM, `;`, CRLF."""
+    return csv_bytes(rows, header=header or HEADER, delimiter=";")
+
+
+def test_a_semicolon_file_with_renamed_reordered_columns_imports(merchant: str) -> None:
+    header = [f" {h.upper().replace(' ', '_')} " for h in reversed(HEADER)] + [""]
+    cells = person("ana", "ana@example.fr", **{"Company Name": "Lune; Fils, \"&\" Cie",
+                                               "Address Line 2": "Bât. B\r\n2e", "Tags": "vip;eu"})
+    data = french_excel([[cells[h] for h in reversed(HEADER)] + [""]], header=header)  # type: ignore[list-item]
+    assert data.count(b";") > data.count(b",")
+    result = import_file(merchant, data)
+    assert (result["status"], result["created"], result["errors"]) == ("done", 1, [])
+    ana = by_username(merchant, "ana")
+    assert (ana["company"], ana["address"]["address_2"], ana["tags"]) == ('Lune; Fils, "&" Cie', "Bât. B\r\n2e",
+                                                                           ["vip", "eu"])
+
+
+@pytest.mark.parametrize("delimiter", ["\t", ","])
+def test_tab_and_comma_files_import_the_same(merchant: str, delimiter: str) -> None:
+    result = import_file(merchant, csv_bytes([person("ana", "ana@example.fr", Tags="a;b")], delimiter=delimiter))
+    assert result["created"] == 1 and by_username(merchant, "ana")["tags"] == ["a", "b"]
+
+
+@pytest.mark.parametrize(("first_line", "says"), [
+    (b"Name|Mail|Phone\r\n", "names none of the template's columns"),
+    ((";".join([*HEADER, "Notes"]) + "\r\n").encode(), "unknown column Notes"),
+    ((";".join(HEADER[:-1]) + "\r\n").encode(), "missing Tags"),
+])
+def test_a_header_that_does_not_fit_is_400_naming_why_and_changes_nothing(merchant: str, first_line: bytes,
+                                                                         says: str) -> None:
+    create(merchant, username="ana", first_name="Ana")
+    response = start_import(merchant, first_line + b"ana;;Changed\r\n")
+    assert response.status == 400 and says in response.json()["detail"], response.body
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert by_username(merchant, "ana")["first_name"] == "Ana"
+    assert aws.client("s3").list_objects_v2(Bucket=settings().import_bucket).get("KeyCount") == 0
+
+
+@pytest.mark.parametrize("query", [{"tags": "append"}, {"tags": ""}, {"blank_cells": "erase"}])
+def test_an_invalid_tags_or_blank_cells_value_is_a_problem_and_starts_nothing(merchant: str,
+                                                                             query: dict[str, str]) -> None:
+    response = api(merchant, "POST", "/v1/customer-imports", body=csv_bytes([person("ana", "a@example.fr")]).decode(),
+                   headers={"Content-Type": "text/csv"}, query=query)
+    assert response.status in (400, 422) and response.headers["content-type"].startswith("application/problem+json")
+    assert api(merchant, "GET", "/v1/customer-imports").json()["items"] == []
+
+
+def test_tags_merge_by_default_and_replace_when_asked(merchant: str) -> None:
+    create(merchant, username="ana", tags=["vip", "eu"])
+    merged = import_file(merchant, csv_bytes([row(Username="ana", Tags="new;vip")]))
+    assert merged["tags"] == "merge" and merged["updated"] == 1
+    assert by_username(merchant, "ana")["tags"] == ["vip", "eu", "new"]
+    assert import_file(merchant, csv_bytes([row(Username="ana")]), blank_cells="clear")["unchanged"] == 1
+    assert by_username(merchant, "ana")["tags"] == ["vip", "eu", "new"]  # merge never removes a tag
+    replaced = import_file(merchant, csv_bytes([row(Username="ana", Tags="only")]), tags="replace")
+    assert replaced["tags"] == "replace" and by_username(merchant, "ana")["tags"] == ["only"]
+    assert [c["username"] for c in listing(merchant, tag="vip").json()["items"]] == []
+
+
+def test_a_postal_code_that_lost_its_leading_zero_is_imported_as_written_with_a_warning(merchant: str) -> None:
+    result = import_file(merchant, csv_bytes([person("ana", "ana@example.fr", **{"Postal Code": "1000"}),
+                                              person("bo", "bo@example.fr", **{"Postal Code": "01000"}),
+                                              person("cy", "cy@example.com", **{"Country Code": "US", "State": "NY",
+                                                                                "Postal Code": "501"})]))
+    assert (result["created"], result["warning_count"]) == (3, 2)
+    assert [(w["row"], w["column"]) for w in result["warnings"]] == [(2, "Postal Code"), (4, "Postal Code")]
+    assert "leading zero" in result["warnings"][0]["reason"]
+    assert by_username(merchant, "ana")["address"]["postal_code"] == "1000"
+
+
+def test_an_upload_that_is_not_utf8_near_its_end_fails_and_changes_nothing(merchant: str) -> None:
+    job = api(merchant, "POST", "/v1/customer-imports", body={"upload": True}).json()
+    good = csv_bytes([person(f"u{n}", f"u{n}@example.fr") for n in range(30)], delimiter=";")
+    data = good + ";".join(person("zz", "zz@example.fr", **{"First Name": "Ren\xe9e"}).values()).encode("cp1252")
+    aws.client("s3").put_object(Bucket=settings().import_bucket, Key=object_key(merchant, job["id"]), Body=data)
+    run_worker(merchant, job["id"])
+    failed = report(merchant, job["id"])
+    assert failed["status"] == "failed" and "UTF-8" in failed["failure"] and "line 32" in failed["failure"]
+    assert (failed["rows_processed"], all_customers(merchant)) == (0, [])
+
+
+# --- the rejected rows, ready to fix and import again ------------------------------------------------------------
+def test_the_rejected_rows_download_in_the_file_s_delimiter_and_columns_with_a_reason(merchant: str) -> None:
+    from tests.export_support import fetch
+
+    header = ["Customer ID", *HEADER]
+    rows = [
+        {"Customer ID": "cus_x", **person("ok", "ok@example.fr")},
+        {"Customer ID": "", **person("bad", "not-an-email", **{"Company Name": "=HYPERLINK(\"http://x\")",
+                                                               "Postal Code": "01000", "Phone": "+33 6"})},
+        {"Customer ID": "", **person("nocity", "nocity@example.fr", City="", **{"Address Line 2": "a;b\r\nc"})},
+    ]
+    result = import_file(merchant, french_excel(rows, header=header))
+    assert (result["created"], result["skipped"]) == (1, 2)
+    assert "X-Amz-Expires=900" in result["errors_url"]
+    data = fetch(result["errors_url"])
+    assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
+    lines = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
+    assert lines[0] == [*header, "reason"]
+    bad, nocity = (dict(zip(lines[0], line, strict=True)) for line in lines[1:])
+    assert bad["reason"] == "Email is not a valid email address." and "City" in nocity["reason"]
+    # Spreadsheet-safe: the merchant's formula is guarded, digits keep their zeros, the phone is text.
+    assert (bad["Company Name"], bad["Postal Code"], bad["Phone"]) == ("'=HYPERLINK(\"http://x\")", '="01000"', "'+33 6")
+    assert nocity["Address Line 2"] == "a;b\r\nc"
+    # One row fixed, the file imported again as it is (the reason column ignored); the other is still rejected.
+    again = import_file(merchant, data.replace(b"not-an-email", b"bad@example.fr"))
+    assert (again["created"], again["skipped"]) == (1, 1), again["errors"]
+    assert by_username(merchant, "bad")["company"] == '=HYPERLINK("http://x")'
+    assert by_username(merchant, "bad")["address"]["postal_code"] == "01000"
+
+
+def test_an_import_without_rejected_rows_has_no_errors_url(merchant: str) -> None:
+    result = import_file(merchant, csv_bytes([person("ana", "ana@example.fr")]))
+    assert result["errors_url"] is None and result["errors"] == []
+
+
+# --- round trip: the customer list export imported back changes nothing ----------------------------------------
+def table_items() -> dict[tuple[str, str], dict[str, Any]]:
+    table = aws.table()
+    items: list[dict[str, Any]] = []
+    request: dict[str, Any] = {}
+    while True:
+        page = table.scan(**request)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return {(i[keys.PK], i[keys.SK]): i for i in items}
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_a_customer_list_export_imported_back_changes_nothing(merchant: str) -> None:
+    from functions.retention.erase_handler import lambda_handler as erase_api
+    from tests.export_support import export_file
+
+    bodies = [
+        {"username": "00042", "email": "zoe@example.fr", "first_name": "Zoé", "last_name": "Müller-Œuvre",
+         "company": "=1+1", "phone": "+33612345678", "tags": ["vip", "-eu", "=x"],
+         "address": address(postal_code="01000", city="Bourg-en-Bresse", address_2="'quoted")},
+        {"email": "lea@example.fr", "name": "'=already guarded", "phone": "0612345678",
+         "address": address(country="US", region="NY", city="Holtsville", postal_code="00501")},
+        {"username": "@home", "first_name": "+Plus", "last_name": "a;=b", "company": "x,\u00a0-y",
+         "address": address(address_1="1 rue; =cmd|' /C calc'!A0", postal_code="75001", city="Paris")},
+        {"username": "shop-1", "email": "shop@example.com", "company": "@Shop", "store": "shopify", "tags": ["s"]},
+        {"username": "erased-with-username", "email": "gone@example.fr", "first_name": "Gone", "last_name": "Away",
+         "phone": "+4930123", "address": address(country="DE", postal_code="01067", city="Dresden")},
+        {"email": "nameless@example.fr", "last_name": "Nobody", "address": address()},
+    ]
+    created = [create(merchant, **body) for body in bodies]
+    assert all(r.status == 201 for r in created), [r.body for r in created]
+    for erased in created[4:]:
+        answer = call(erase_api, api_event("POST", "/v1/customers/{customer_id}/erase",
+                                           path_params={"customer_id": erased.json()["id"]}, merchant_id=merchant))
+        assert answer.status == 200, answer.body
+    before_api = all_customers(merchant)
+    data = export_file(merchant, {"type": "customers", "format": "csv"})
+    before = table_items()
+
+    assert b'"=""01000"""' in data and b"'=1+1" in data and b"'+33612345678" in data and b"redacted" in data
+    result = import_file(merchant, data)
+
+    assert result["status"] == "done" and result["errors"] == [], result["errors"]
+    assert (result["rows_processed"], result["created"], result["updated"], result["unchanged"], result["skipped"]) \
+        == (6, 0, 0, 6, 0)
+    assert all_customers(merchant) == before_api
+    after = table_items()
+    # Only the import's own items (its job, and the claim fence its chunks held) were written.
+    changed = [key for key, item in after.items() if before.get(key) != item and key != tuple(keys.customer_claim_fence(merchant).values())]
+    assert all(result["id"] in "".join(key) for key in changed), changed
+    assert [key for key in before if key not in after] == []
+
+
+@pytest.mark.parametrize("change", ["email", "name"])
+def test_an_erased_customer_is_never_recreated_nor_changed_by_an_import(merchant: str, change: str) -> None:
+    from functions.retention.erase_handler import lambda_handler as erase_api
+    from tests.export_support import export_file
+
+    customer = create(merchant, email="gone@example.fr", first_name="Gone", last_name="Away", address=address()).json()
+    old_export = export_file(merchant, {"type": "customers", "format": "csv"})  # taken before the erasure
+    erased = call(erase_api, api_event("POST", "/v1/customers/{customer_id}/erase",
+                                       path_params={"customer_id": customer["id"]}, merchant_id=merchant)).json()
+    data = old_export if change == "email" else export_file(merchant, {"type": "customers", "format": "csv"}).replace(
+        b",Gone,", b",Back,", 1)
+    result = import_file(merchant, data)
+    assert (result["created"], result["updated"], result["skipped"]) == (0, 0, 1)
+    assert "erased" in result["errors"][0]["reason"]
+    assert all_customers(merchant) == [erased]
