@@ -194,3 +194,11 @@ def test_the_not_found_page_has_no_axe_violation(checked: dict[str, Any], langua
 def test_every_email_has_no_axe_violation(checked: dict[str, Any], email: str, brand: str, language: str,
                                           width: int) -> None:
     assert_accessible(*checked[f"email-{email}-{brand}-{language}-{width}"])
+
+
+@pytest.mark.parametrize("screenshot", ["docs/tracking-page.png", "docs/email-out-for-delivery.png"])
+def test_the_readme_shows_the_page_and_an_email_as_small_screenshots(screenshot: str) -> None:
+    """Copies of this module's screenshots (`artifacts/browser/`), kept small for the repository."""
+    assert f"]({screenshot})" in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    image = (PROJECT_ROOT / screenshot).read_bytes()
+    assert image[:8] == b"\x89PNG\r\n\x1a\n" and 10_000 < len(image) < 200_000
