@@ -24,6 +24,7 @@ from functions.notify.texts import Messages, delivery_day
 from shared.merchants.model import EMAIL_ADDRESS as _EMAIL
 from shared.shipments.statuses import as_utc
 from shared.values.money import is_known_currency, minor_units, round_half_up
+from shared.values.time_zones import in_zone, zone
 
 
 def _http_url(value: str) -> str:
@@ -69,7 +70,10 @@ class MilestoneEmailContext(BaseModel):
     support: SupportContact = Field(default_factory=SupportContact)
     recipient_first_name: str | None = None
     occurred_at: datetime | None = None
+    # The day at the destination (a carrier's datetime is read as its UTC day).
     estimated_delivery: date | None = None
+    # The destination's IANA zone: times are written on its clock with their offset, as on the page.
+    time_zone: str = "UTC"
 
     @property
     def parcel_count(self) -> int:
@@ -177,7 +181,8 @@ def render_milestone_email(milestone: Milestone | str, language: str, context: M
     if context.estimated_delivery is not None:
         details.append(("label.estimated_delivery", messages.date(context.estimated_delivery)))
     if context.occurred_at is not None:
-        details.append(("label.updated_at", messages.moment(context.occurred_at)))
+        local = in_zone(context.occurred_at, zone(context.time_zone))
+        details.append(("label.updated_at", messages.local_moment(local)))
     content = EmailContent(
         subject=messages.text(f"email.{milestone}.subject", **params),
         heading=messages.text(f"email.{milestone}.heading"),

@@ -44,6 +44,7 @@ from shared.shipments.carrier_display import carrier_display
 from shared.shipments.model import Parcel, Shipment
 from shared.shipments.public_links import public_tracking_url
 from shared.shipments.store import ShipmentRepository
+from shared.values.time_zones import destination_zone_name, local_day, zone
 
 ORDER_CANCELLED_MILESTONE = "order_cancelled"
 # A claim still `claimed` after this long belongs to an invocation that died (the function's
@@ -151,12 +152,15 @@ def notify_milestone(deps: Dependencies, merchant_id: str, shipment_id: str, mil
     # handled before the creation's event does not swallow `ready_to_ship`.
     parcels = [ParcelLink(tracking_number=parcel.tracking_number, url=_parcel_page(deps, merchant, parcel))
                for parcel in shipment.parcels]
+    # Times and days on the destination's clock, as the tracking page writes them.
+    zone_name = destination_zone_name(recipient.country, recipient.region, recipient.postal_code)
+    estimate = shipment.estimated_delivery
     context = MilestoneEmailContext(
         brand=merchant_brand(merchant), carrier=carrier_display(shipment.carrier).name, parcels=parcels,
         tracking_url=parcels[_parcel_index(shipment, parcel_id)].url,
         order_number=_order_number(deps, merchant_id, shipment.order_id), support=merchant_support(merchant),
-        recipient_first_name=recipient.first_name, occurred_at=occurred_at,
-        estimated_delivery=shipment.estimated_delivery)
+        recipient_first_name=recipient.first_name, occurred_at=occurred_at, time_zone=zone_name,
+        estimated_delivery=local_day(estimate, zone(zone_name)) if estimate is not None else None)
     outcome = deliver(deps, target, recipient.email, language, context.brand.name,
                       lambda: render_milestone_email(milestone, language, context))
     return _outcome(outcome, milestone, shipment_id=shipment_id)

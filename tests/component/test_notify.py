@@ -269,6 +269,19 @@ def test_an_email_lists_every_parcel_the_order_and_the_shops_contact_in_both_par
     assert 'href="mailto:help@maison-lune.example"' in email.html
 
 
+def test_times_are_on_the_destinations_clock_as_on_the_tracking_page(
+        merchant: str, stream: TableStream, outbox: Outbox, connection: tuple[str, str]) -> None:
+    shipment = new_shipment(merchant, language="fr", country="FR")
+    notify_all(stream)
+    scan(connection, numbers(shipment)[0], "in_transit", 10)  # 12:10 UTC, 14:10 in Paris in May
+    notify_all(stream)
+
+    email = outbox.sent[-1]
+    assert email.subject == subject("fr", "in_transit")
+    texts = catalogue("fr")
+    assert texts["label_value"].format(label=texts["label.updated_at"], value="4 mai 2026, 14:10 UTC+2") in email.text
+
+
 def test_settings_take_effect_for_the_next_email(
         merchant: str, stream: TableStream, outbox: Outbox, connection: tuple[str, str]) -> None:
     # No recipient language, a country without a supported language: the merchant's default decides.

@@ -148,17 +148,28 @@ def test_every_language_renders_every_milestone(language, milestone):
 @pytest.mark.parametrize(
     ("language", "estimated", "updated"),
     [
-        ("en", "March 14, 2025", "March 12, 2025, 2:05\u202fPM UTC"),
-        ("fr", "14 mars 2025", "12 mars 2025, 14:05 TU"),
-        ("de", "14. März 2025", "12. März 2025, 14:05 UTC"),
-        ("nl", "14 maart 2025", "12 maart 2025, 14:05 UTC"),
-        ("es", "14 de marzo de 2025", "12 de marzo de 2025, 14:05 UTC"),
+        ("en", "March 14, 2025", "March 12, 2025, 3:05\u202fPM UTC+1"),
+        ("fr", "14 mars 2025", "12 mars 2025, 15:05 UTC+1"),
+        ("de", "14. März 2025", "12. März 2025, 15:05 UTC+1"),
+        ("nl", "14 maart 2025", "12 maart 2025, 15:05 UTC+1"),
+        ("es", "14 de marzo de 2025", "12 de marzo de 2025, 15:05 UTC+1"),
     ],
 )
 def test_dates_are_written_the_way_each_language_writes_them(language, estimated, updated):
-    email = render_milestone_email(Milestone.in_transit, language, milestone_context())
+    email = render_milestone_email(Milestone.in_transit, language, milestone_context(time_zone="Europe/Paris"))
     assert estimated in email.text and estimated in email.html
     assert updated in email.text
+
+
+@pytest.mark.parametrize(
+    ("time_zone", "updated"),
+    [("UTC", "March 12, 2025, 2:05\u202fPM UTC"), ("America/St_Johns", "March 12, 2025, 11:35\u202fAM UTC-2:30"),
+     ("Asia/Tokyo", "March 12, 2025, 11:05\u202fPM UTC+9"), ("Pacific/Kiritimati", "March 13, 2025, 4:05\u202fAM UTC+14"),
+     ("Not/A_Zone", "March 12, 2025, 2:05\u202fPM UTC")],
+)
+def test_the_last_update_is_on_the_destinations_clock_with_its_offset(time_zone, updated):
+    email = render_milestone_email(Milestone.delayed, "en", milestone_context(time_zone=time_zone))
+    assert f"Last update: {updated}" in email.text and updated in email.html
 
 
 def test_the_same_date_reads_differently_in_every_language():
