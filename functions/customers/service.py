@@ -436,6 +436,9 @@ def run_import(customers: CustomerRepository, imports: CustomerImportRepository,
     try:
         progress = import_stream(customers, merchant_id, import_id, job.blank_cells, obj["Body"].iter_chunks(64 * 1024),
                                  counters=counters, on_chunk=on_chunk, tags=job.tags)
+        # Once every row is done (a retry after a fault here finds them done and writes it then).
+        errors_file = progress.finished and progress.counters.error_count > 0 and _write_rejected_rows(
+            imports, s3, bucket, key, merchant_id, import_id)
     except CsvFileError as error:
         imports.finish(merchant_id, import_id, ImportStatus.failed, failure=str(error))
         return imports.get(merchant_id, import_id)
@@ -445,8 +448,6 @@ def run_import(customers: CustomerRepository, imports: CustomerImportRepository,
     if not progress.finished:
         imports.release_lease(merchant_id, import_id)
         raise ImportTimeBudgetExceeded(f"import {import_id} paused after {progress.counters.rows_processed} rows")
-    errors_file = progress.counters.error_count > 0 and _write_rejected_rows(imports, s3, bucket, key, merchant_id,
-                                                                             import_id)
     imports.finish(merchant_id, import_id, ImportStatus.done, progress.counters, errors_file=errors_file)
     count("CustomerImportFinished")
     logger.info("import done", extra={"import_id": import_id, "progress": progress.counters.model_dump()})

@@ -56,6 +56,11 @@ def test_an_inline_csv_import_runs_and_reports_every_rejected_row(api: ApiClient
     assert (job["rows_processed"], job["created"], job["updated"], job["skipped"]) == (5, 2, 0, 3)
     assert [e["row"] for e in job["errors"]] == [4, 5, 6]
     assert "managed by shopify" in job["errors"][1]["reason"]
+    # The rejected rows, downloadable over HTTP through the signed link, with their reason.
+    rejected = requests.get(job["errors_url"], timeout=30)
+    assert rejected.status_code == 200, rejected.text[:300]
+    lines = list(csv.reader(io.StringIO(rejected.content.decode("utf-8-sig"), newline="")))
+    assert lines[0] == [*HEADER, "reason"] and [line[-1] for line in lines[1:]] == [e["reason"] for e in job["errors"]]
 
     [camille] = api.get("/v1/customers", params={"username": name}).json()["items"]
     assert camille["company"] == "Dupont, Fils & Cie" and camille["address"]["address_2"] == "Bâtiment B\r\n3e étage"
@@ -85,7 +90,8 @@ def test_a_wrong_header_is_400_and_the_template_is_downloadable(api: ApiClient) 
     assert response.status_code == 400 and response.headers["Content-Type"] == "application/problem+json"
     template = api.get("/v1/customers/import-template")
     assert template.status_code == 200 and "CustomerImportSample.csv" in template.headers["Content-Disposition"]
-    assert template.content.decode("utf-8-sig").strip() == ",".join(HEADER)
+    header, sample = template.content.decode("utf-8-sig").splitlines()
+    assert header == ",".join(HEADER) and sample.startswith("camille.dupont,")  # the header and one sample row
 
 
 def test_records_merge_and_are_never_deleted(api: ApiClient) -> None:
