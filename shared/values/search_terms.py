@@ -85,8 +85,10 @@ def distinct_terms(terms: Iterable[str]) -> list[str]:
 
 
 def query_pieces(q: str) -> list[str]:
-    """The pieces of a query (folded, split on spaces), each of which a record must match."""
-    return list(dict.fromkeys(fold(q).split()))
+    """The pieces of a query (folded, split on spaces), each of which a record must match. Cut as
+    the terms are: folding may lengthen a text (NFKD spells U+33AF, rad/s², in 6 characters), and a piece is
+    read as a key prefix, which DynamoDB bounds (1,024 bytes)."""
+    return list(dict.fromkeys(piece[:MAX_QUERY_LENGTH] for piece in fold(q).split()))
 
 
 def lookup_piece(pieces: list[str]) -> str:

@@ -79,3 +79,9 @@ def test_the_query_is_read_with_its_longest_piece_and_a_record_shows_at_its_firs
 def test_a_query_of_control_characters_has_no_pieces() -> None:
     assert query_pieces("\x01\x02") == []
     assert query_pieces("  Léa   LÉA ") == ["lea"]
+
+
+def test_a_piece_is_cut_as_terms_are_whatever_folding_makes_of_it() -> None:
+    pieces = query_pieces("\u33af" * 100)  # the square unit rad/s², which NFKD spells in 6 characters
+    assert len(pieces) == 1 and len(pieces[0]) == 100
+    assert matches(pieces, distinct_terms(name_terms("\u33af" * 100)))
