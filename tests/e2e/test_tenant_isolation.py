@@ -316,6 +316,8 @@ def _lists_hold_nothing_of_a(w: World, b: ApiClient) -> None:
                         ("/v1/orders", {"order_number": w["order_number"]}), ("/v1/orders", {"customer_id": w["customer"]}),
                         ("/v1/customers", {}), ("/v1/customers", {"email": w["customer_email"]}),
                         ("/v1/customers", {"username": f"iso-c-{w.tag}"}), ("/v1/customers/duplicates", {}),
+                        ("/v1/customers", {"q": w["customer_email"]}), ("/v1/customers", {"q": f"iso-c-{w.tag}"}),
+                        ("/v1/orders", {"q": w["order_number"]}), ("/v1/orders", {"q": w["customer_email"]}),
                         ("/v1/api-keys", {}), ("/v1/connections", {}), ("/v1/settings", {}),
                         ("/v1/exports", {}), ("/v1/customer-imports", {}), ("/v1/webhook-endpoints", {}),
                         ("/v1/customers/import-template", {})]:
