@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from shared.merchants.connections import CARRIERS
 
@@ -23,8 +23,16 @@ class CliError(Exception):
     """A failure the operator fixes: printed as one line."""
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """A usage mistake is one line too (argparse prints the whole usage above it); `--help` still
+    shows everything. Subcommand parsers are of the same class (add_subparsers' default)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="colis", description=__doc__)
+    parser = _OneLineParser(prog="colis", description=__doc__)
     parser.add_argument("--local", action="store_true",
                         help="work against the local stack: endpoint, table, secret prefix and usage plan from "
                              "its state file; no AWS credentials needed")

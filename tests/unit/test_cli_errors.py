@@ -42,6 +42,18 @@ def test_without_credentials_the_cli_says_so_in_one_line(tmp_path: Path) -> None
     assert _one_line(done) == "colis: no AWS credentials found; use --local or configure credentials"
 
 
+def test_a_usage_mistake_is_one_line_naming_the_help() -> None:
+    for arguments, says in ((("create-connection", "mer_1", "nosuch", "--api-url", "https://x"),
+                             "colis create-connection: argument carrier: invalid choice: 'nosuch'"),
+                            ((), "colis: the following arguments are required: command")):
+        done = _run(*arguments)
+        assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(says), done.stderr
+        assert lines[0].endswith("--help)")
+    assert "usage: colis" in _run("--help").stdout
+
+
 def test_local_without_a_state_file_says_how_to_get_one(tmp_path: Path) -> None:
     done = _run("--local", "list-merchants", cwd=tmp_path)
     line = _one_line(done)
