@@ -4,6 +4,8 @@ and the Lighthouse bench open the same page."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,11 +26,30 @@ def product_now(api_url: str) -> datetime:
 
 def brand_merchant(api_url: str, api_key: str, name: str, color: str) -> str:
     """The merchant's brand and support contact set; its tracking slug."""
-    answer = requests.patch(f"{api_url}/v1/settings", json={"brand": {"name": name, "color": color}, **SUPPORT},
-                            headers={"Authorization": f"Bearer {api_key}"}, timeout=TIMEOUT_S)
-    assert answer.status_code == 200, answer.text
-    slug: str = answer.json()["tracking_slug"]
+    answer = _patch_settings(api_url, api_key, {"brand": {"name": name, "color": color}, **SUPPORT})
+    slug: str = answer["tracking_slug"]
     return slug
+
+
+@contextmanager
+def branded(api_url: str, api_key: str, name: str, color: str) -> Iterator[str]:
+    """`brand_merchant` for a while: the brand and support contact it found are put back after, so
+    that tests sharing the stack see the seeded merchant as it was."""
+    answer = requests.get(f"{api_url}/v1/settings", headers={"Authorization": f"Bearer {api_key}"}, timeout=TIMEOUT_S)
+    assert answer.status_code == 200, answer.text
+    before = {key: answer.json()[key] for key in ("brand", *SUPPORT)}
+    try:
+        yield brand_merchant(api_url, api_key, name, color)
+    finally:
+        _patch_settings(api_url, api_key, before)
+
+
+def _patch_settings(api_url: str, api_key: str, changes: dict[str, Any]) -> dict[str, Any]:
+    answer = requests.patch(f"{api_url}/v1/settings", json=changes, headers={"Authorization": f"Bearer {api_key}"},
+                            timeout=TIMEOUT_S)
+    assert answer.status_code == 200, answer.text
+    settings: dict[str, Any] = answer.json()
+    return settings
 
 
 def scan(webhook: dict[str, Any], now: datetime, number: str, status: str, at: datetime, **extra: Any) -> None:

@@ -35,7 +35,7 @@ from functions.notify.rendering import (
 )
 from functions.notify.texts import SUPPORTED_LANGUAGES
 from tests.e2e.conftest import PROJECT_ROOT
-from tests.tracking_story import brand_merchant, shipment_with_history
+from tests.tracking_story import branded, shipment_with_history
 
 pytestmark = pytest.mark.xdist_group("e2e")
 
@@ -86,12 +86,7 @@ class Page:
                 "screenshot": str(SCREENSHOTS / f"{self.name}.png")}
 
 
-def tracking_pages(local_stack: dict[str, Any]) -> list[Page]:
-    api_url, webhook, second = local_stack["api_url"], local_stack["webhooks"]["colis"], local_stack["second_merchant"]
-    brand_merchant(api_url, local_stack["api_key"], "Maison Lune", BRANDS["dark"])
-    brand_merchant(api_url, second["api_key"], "Citron Vert", BRANDS["light"])
-    page_url = shipment_with_history(api_url, local_stack["api_key"], webhook)
-    pale_page_url = shipment_with_history(api_url, second["api_key"], webhook)
+def tracking_pages(page_url: str, pale_page_url: str) -> list[Page]:
     lookup_url = page_url.rsplit("/", 1)[0]
     pages = []
     for language, width in PAGE_CASES:
@@ -138,12 +133,18 @@ def checked(local_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactor
     """Every page opened once, in one browser: page name → (page, what the browser found)."""
     node, chromium = browser_tools()
     work = tmp_path_factory.mktemp("axe")
-    pages = tracking_pages(local_stack) + email_pages(work / "emails")
-    jobs, results = work / "jobs.json", work / "results.json"
-    jobs.write_text(json.dumps({"pages": [page.job() for page in pages]}), encoding="utf-8")
-    finished = subprocess.run([node, str(BROWSER_TOOLS / "axe.mjs"), str(jobs), str(results)], cwd=BROWSER_TOOLS,
-                              env={**os.environ, "CHROME_PATH": chromium}, capture_output=True, text=True,
-                              timeout=AXE_TIMEOUT_SECONDS, check=False)
+    api_url, webhook, second = local_stack["api_url"], local_stack["webhooks"]["colis"], local_stack["second_merchant"]
+    # The seeded merchants, one with a dark brand colour and one with a pale one.
+    with (branded(api_url, local_stack["api_key"], "Maison Lune", BRANDS["dark"]),
+          branded(api_url, second["api_key"], "Citron Vert", BRANDS["light"])):
+        page_url = shipment_with_history(api_url, local_stack["api_key"], webhook)
+        pale_page_url = shipment_with_history(api_url, second["api_key"], webhook)
+        pages = tracking_pages(page_url, pale_page_url) + email_pages(work / "emails")
+        jobs, results = work / "jobs.json", work / "results.json"
+        jobs.write_text(json.dumps({"pages": [page.job() for page in pages]}), encoding="utf-8")
+        finished = subprocess.run([node, str(BROWSER_TOOLS / "axe.mjs"), str(jobs), str(results)],
+                                  cwd=BROWSER_TOOLS, env={**os.environ, "CHROME_PATH": chromium}, capture_output=True,
+                                  text=True, timeout=AXE_TIMEOUT_SECONDS, check=False)
     assert finished.returncode == 0, finished.stderr[-3000:]
     found = json.loads(results.read_text(encoding="utf-8"))["pages"]
     return {page.name: (page, found[page.name]) for page in pages}
