@@ -112,7 +112,7 @@ def render_email(email: str, brand_color: str, language: str) -> RenderedEmail:
     return render_milestone_email(email, language, MilestoneEmailContext(
         brand=brand, carrier="Colissimo", parcels=parcels, tracking_url=parcels[0].url, order_number="#1042",
         support=support, recipient_first_name="Camille", occurred_at=datetime(2026, 3, 12, 14, 5, tzinfo=UTC),
-        estimated_delivery=date(2026, 3, 14)))
+        estimated_delivery=date(2026, 3, 14), time_zone="Europe/Paris"))
 
 
 def email_pages(folder: Path) -> list[Page]:
