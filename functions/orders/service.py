@@ -20,10 +20,9 @@ from shared.dynamo import keys
 from shared.dynamo.paging import decode_cursor, list_scope
 from shared.dynamo.retry import retry_changed
 from shared.dynamo.transactions import Transaction, TransactionRefused
-from shared.errors import ChangedMeanwhile, NotFound, Refused, Unavailable
+from shared.errors import ChangedMeanwhile, Refused, Unavailable
 from shared.merchants.store import MerchantRepository
 from shared.orders.model import (
-    ActivityType,
     Order,
     OrderActivity,
     OrderIn,
@@ -34,8 +33,8 @@ from shared.orders.model import (
     now_ms,
     order_fee,
     order_total,
-    shipping_status,
 )
+from shared.orders.shipment_links import follow_shipment
 from shared.orders.shipping import check_claimable, check_takes_shipments, recipient_of, shipped_by
 from shared.orders.store import (
     IMPORT_KEY_TAKEN,
@@ -52,7 +51,6 @@ from shared.platform.observability import count, logger
 from shared.refunds.store import ledger_item
 from shared.shipments.creation import create_shipment
 from shared.shipments.model import Package, ParcelIn, Shipment, ShipmentIn, valid_tracking_number
-from shared.shipments.statuses import TrackingStatus
 from shared.shipments.store import TRACKING_NUMBER_TAKEN, ShipmentRepository, month_partitions
 from shared.values.models import Address, ShortText, WebUrl
 from shared.values.money import zero
@@ -390,46 +388,10 @@ def _return_address(shipments: ShipmentRepository, merchants: MerchantRepository
 def link_shipment(orders: OrderRepository, shipments: ShipmentRepository, merchant_id: str, order_id: str,
                   shipment_id: str) -> Order | None:
     """Add the shipment to the order and derive its status again. Idempotent (events repeat)."""
-    return _update_shipping(orders, shipments, merchant_id, order_id, shipment_id, linking=True)
+    return follow_shipment(orders, shipments, merchant_id, order_id, shipment_id, linking=True)
 
 
 def shipment_voided(orders: OrderRepository, shipments: ShipmentRepository, merchant_id: str, order_id: str,
                     shipment_id: str) -> Order | None:
     """A linked label was voided: back to `paid`/`open` unless another linked shipment is active."""
-    return _update_shipping(orders, shipments, merchant_id, order_id, shipment_id, linking=False)
-
-
-def _update_shipping(orders: OrderRepository, shipments: ShipmentRepository, merchant_id: str, order_id: str,
-                     shipment_id: str, *, linking: bool) -> Order | None:
-    def update() -> Order | None:
-        order = orders.find(merchant_id, order_id, consistent=True)
-        if order is None:
-            logger.warning("shipment names an unknown order", extra={"shipment_id": shipment_id})
-            return None
-        newly_linked = linking and shipment_id not in order.shipment_ids
-        shipment_ids = [*order.shipment_ids, shipment_id] if newly_linked else order.shipment_ids
-        status = shipping_status(order, any(_is_active(shipments, merchant_id, s) for s in shipment_ids))
-        if not newly_linked and status is order.status:
-            return order
-        changed = order.revised()
-        changed.shipment_ids, changed.status = shipment_ids, status
-        entries = []
-        if newly_linked:
-            kind: ActivityType = "shipped" if status is OrderStatus.shipped else "shipment_linked"
-            entries.append(OrderActivity(type=kind, at=changed.updated_at, details={"shipment_id": shipment_id}))
-        if order.status is OrderStatus.shipped and status is not OrderStatus.shipped:
-            entries.append(OrderActivity(type="shipment_voided", at=changed.updated_at,
-                                         details={"shipment_id": shipment_id, "status": status.value}))
-        orders.save(merchant_id, changed, entries)
-        return changed
-
-    return retry_changed(update, tries=MAX_ATTEMPTS)
-
-
-def _is_active(shipments: ShipmentRepository, merchant_id: str, shipment_id: str) -> bool:
-    """A shipment keeps its order shipped unless its label was voided (one removed by retention
-    was shipped and never voided)."""
-    try:
-        return shipments.get(merchant_id, shipment_id, consistent=True).status is not TrackingStatus.cancelled
-    except NotFound:
-        return True
+    return follow_shipment(orders, shipments, merchant_id, order_id, shipment_id, linking=False)

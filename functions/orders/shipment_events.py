@@ -3,7 +3,7 @@
 `ShipmentCreated` with an `order_id`: the creation linked the order in its own transaction, so this
 finds the link made and writes nothing (it links only a shipment written before that rule, never
 twice); `ShipmentStatusChanged` with `action: void_label` returns the order to `paid`/`open` unless another
-linked shipment is still active. Both derive the status from the shipments themselves, so events
+linked shipment is still active (the void-label request did it already; this finds it done). Both derive the status from the shipments themselves, so events
 that repeat or arrive out of order converge on the same answer. A failure raises: Lambda retries
 the asynchronous invocation, then hands the event to the dead-letter queue.
 """

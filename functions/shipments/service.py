@@ -13,6 +13,8 @@ from shared.events.outbox import outbox_entry
 from shared.merchants.store import MerchantRepository
 from shared.notifications.model import NotificationState
 from shared.notifications.store import NotificationRepository
+from shared.orders.shipment_links import follow_shipment
+from shared.orders.store import OrderRepository
 from shared.platform import clock
 from shared.shipments.creation import attach_orphan_updates, create_shipment
 from shared.shipments.model import Shipment, TrackingEvent, with_merchant_status
@@ -83,4 +85,9 @@ def set_merchant_status(shipments: ShipmentRepository, merchant_id: str, shipmen
         shipments.save(merchant_id, changed, shipment.version, outbox_entry(event))
         return changed
 
-    return retry_changed(attempt, tries=5)
+    shipment = retry_changed(attempt, tries=5)
+    if action == "void_label" and shipment.order_id:
+        # The order answers `paid`/`open` from this 200 on, not once the event has gone round.
+        follow_shipment(OrderRepository(shipments.table), shipments, merchant_id, shipment.order_id, shipment.id,
+                        linking=False)
+    return shipment

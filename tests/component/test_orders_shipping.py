@@ -164,6 +164,30 @@ def test_a_shipped_order_refuses_cancellation_until_its_label_is_voided(merchant
     assert cancel(merchant, order["id"]).status == 200
 
 
+def test_the_void_label_answer_already_finds_the_order_unshipped(merchant: str, stream: TableStream) -> None:
+    # No event forwarded: a storefront that voids the label and cancels straight after is not refused.
+    order = new_order(merchant)
+    shipment = create_shipment(merchant, order_id=order["id"])
+    assert get_order(merchant, order["id"]).json()["status"] == "shipped"
+    assert void_label(merchant, shipment["id"]).status == 200
+    after = get_order(merchant, order["id"]).json()
+    assert after["status"] == "paid" and after["shipment_ids"] == [shipment["id"]]
+    assert [entry["type"] for entry in activity(merchant, order["id"]).json()["items"]][-1] == "shipment_voided"
+    forward(stream)  # the event applies it again: nothing changes, no second log entry
+    assert get_order(merchant, order["id"]).json() == after
+    assert [e["type"] for e in activity(merchant, order["id"]).json()["items"]].count("shipment_voided") == 1
+    assert cancel(merchant, order["id"]).status == 200
+
+
+def test_voiding_one_of_two_labels_keeps_the_order_shipped_at_once(merchant: str) -> None:
+    order = new_order(merchant)
+    first = add_tracking(merchant, order["id"], tracking_number()).json()["shipment"]
+    add_tracking(merchant, order["id"], tracking_number())
+    assert void_label(merchant, first["id"]).status == 200
+    assert get_order(merchant, order["id"]).json()["status"] == "shipped"
+    assert cancel(merchant, order["id"]).status == 409
+
+
 def test_events_for_unknown_orders_or_other_actions_change_nothing(merchant: str) -> None:
     order = new_order(merchant)
     deliver("ShipmentCreated", {"merchant_id": merchant, "shipment_id": "shp_x", "order_id": "ord_unknown"})
