@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import requests
@@ -60,9 +60,14 @@ def scan(webhook: dict[str, Any], now: datetime, number: str, status: str, at: d
     assert answer.status_code == 200, answer.text
 
 
+def _day(moment: datetime) -> str:
+    """The day of `moment` as a carrier gives a day-only estimate (midnight UTC)."""
+    return datetime.combine(moment.date(), time(0), UTC).isoformat()
+
+
 def shipment_with_history(api_url: str, api_key: str, webhook: dict[str, Any]) -> str:
-    """Three parcels as a shopper finds them mid-journey: one out for delivery after two scans, with
-    an estimated delivery and its carrier's page; one delivered; one not scanned yet. The page of
+    """Three parcels as a shopper finds them mid-journey: one out for delivery after two scans, due
+    today, with its carrier's page; one delivered; one not scanned yet. The page of
     the first."""
     now = product_now(api_url)
     body = shipment_body(parcels=3, carrier="colissimo", recipient=address(language="fr"))
@@ -75,7 +80,7 @@ def shipment_with_history(api_url: str, api_key: str, webhook: dict[str, Any]) -
     scan(webhook, now, first["tracking_number"], "in_transit", start, city="Paris", country="FR")
     scan(webhook, now, first["tracking_number"], "in_transit", start + timedelta(hours=20), city="Lyon", country="FR")
     scan(webhook, now, first["tracking_number"], "out_for_delivery", now - timedelta(hours=3), city="Lyon",
-         country="FR", estimated_delivery=(now + timedelta(hours=5)).isoformat())
+         country="FR", estimated_delivery=_day(now))
     scan(webhook, now, second["tracking_number"], "in_transit", start, city="Paris", country="FR")
     scan(webhook, now, second["tracking_number"], "delivered", now - timedelta(hours=1), city="Lyon", country="FR")
     url: str = first["public_tracking_url"]

@@ -109,10 +109,12 @@ def render_email(email: str, brand_color: str, language: str) -> RenderedEmail:
             brand=brand, order_number="#1042", support=support, reason="Out of stock", refund_total=Decimal("59.80"),
             currency="EUR", recipient_first_name="Camille", cancelled_at=datetime(2026, 3, 12, 9, 0, tzinfo=UTC)))
     parcels = [ParcelLink(tracking_number=number, url=f"{PAGES}/{number}") for number in ("6A12345678901", "6A12345678902")]
+    # Out for delivery: due the day of the scan.
+    due = date(2026, 3, 12) if email == "out_for_delivery" else date(2026, 3, 14)
     return render_milestone_email(email, language, MilestoneEmailContext(
         brand=brand, carrier="Colissimo", parcels=parcels, tracking_url=parcels[0].url, order_number="#1042",
-        support=support, recipient_first_name="Camille", occurred_at=datetime(2026, 3, 12, 14, 5, tzinfo=UTC),
-        estimated_delivery=date(2026, 3, 14), time_zone="Europe/Paris"))
+        support=support, recipient_first_name="Camille", occurred_at=datetime(2026, 3, 12, 7, 40, tzinfo=UTC),
+        estimated_delivery=due, time_zone="Europe/Paris"))
 
 
 def email_pages(folder: Path) -> list[Page]:
