@@ -30,13 +30,19 @@ def problem_response(status: int, title: str, detail: str, *, errors: list[dict[
                     headers=dict(headers or {}))
 
 
+# Patterns whose own message ("String should match pattern '\S'") tells a reader nothing.
+_PATTERN_MESSAGES = {r"\S": "must not be blank"}
+
+
 def _field_errors(raw_errors: list[Any]) -> list[dict[str, Any]]:
     """Field problems without echoing input values (they may be personal data)."""
     out = []
     for error in raw_errors:
         location = [str(part) for part in error.get("loc", ())]
-        out.append({"field": ".".join(location), "type": error.get("type", "invalid"),
-                    "message": str(error.get("msg", "invalid value"))})
+        message = str(error.get("msg", "invalid value"))
+        if error.get("type") == "string_pattern_mismatch":
+            message = _PATTERN_MESSAGES.get(str((error.get("ctx") or {}).get("pattern")), message)
+        out.append({"field": ".".join(location), "type": error.get("type", "invalid"), "message": message})
     return out
 
 

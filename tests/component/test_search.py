@@ -153,6 +153,8 @@ def test_a_blank_or_overlong_q_is_422(merchant: str, q: str) -> None:
     response = listing(merchant, q=q)
     assert response.status == 422, response.body
     assert [e["field"] for e in response.json()["errors"]] == ["query.q"]
+    if q and not q.strip():
+        assert response.json()["errors"][0]["message"] == "must not be blank"
 
 
 def test_a_q_of_control_characters_finds_nothing(merchant: str, people: dict[str, str]) -> None:
