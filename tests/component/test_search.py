@@ -148,6 +148,24 @@ def test_pages_follow_the_matched_words_with_cursors_bound_to_their_query(mercha
     assert listing(merchant, limit="3", cursor=first).status == 400
 
 
+def test_a_rare_match_answers_within_a_read_budget_and_its_cursor_goes_on(merchant: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.customers import store
+
+    for n in range(6):
+        assert create(merchant, email=f"ann{n}@example.com", first_name=f"Ann{n}", last_name="Smith").status == 201
+    monkeypatch.setattr(store, "SEARCH_READ_BUDGET", 2)
+    pages, found, cursor = 0, [], None
+    while True:
+        # Read by its longest piece, `smith`: six entries, of which the fifth's record matches `ann5`.
+        body = listing(merchant, q="smith ann5", limit="1", **({"cursor": cursor} if cursor else {})).json()
+        pages, found, cursor = pages + 1, found + body["items"], body["next_cursor"]
+        if not cursor:
+            break
+    assert [c["first_name"] for c in found] == ["Ann5"]
+    assert pages > 2  # two entries a request (limit 1), and a page ends once the budget is read
+
+
 @pytest.mark.parametrize("q", ["", "   ", "x" * 101])
 def test_a_blank_or_overlong_q_is_422(merchant: str, q: str) -> None:
     response = listing(merchant, q=q)
