@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from shared.events.catalogue import MerchantAction, ShipmentStatusChanged
 from shared.shipments.statuses import TrackingStatus, derive_shipment_status
 from shared.values.models import Address, Amount, Measure, OptionalText, ShortText, WebUrl, empty_list
-from shared.values.money import currency_code, has_valid_precision
+from shared.values.money import currency_code, has_valid_precision, in_precision
 
 _TRACKING_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
 MAX_PARCELS = 50
@@ -89,6 +89,13 @@ class ShipmentIn(BaseModel):
         for field, amount in amounts.items():
             if amount is not None and not has_valid_precision(amount, currency):
                 raise ValueError(f"{field} has more decimals than {currency} allows")
+        # Amounts are written in the currency's precision ("20" EUR answers "20.00"), as orders' are.
+        self.package.value = in_precision(self.package.value, currency)
+        if self.insurance_amount is not None:
+            self.insurance_amount = in_precision(self.insurance_amount, currency)
+        for name, fee in self.fees:
+            if fee is not None:
+                setattr(self.fees, name, in_precision(fee, currency))
         numbers = [p.tracking_number for p in self.parcels]
         if len(set(numbers)) != len(numbers):
             raise ValueError("each parcel needs its own tracking number")

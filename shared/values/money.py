@@ -103,6 +103,11 @@ def has_valid_precision(amount: Decimal, currency: str) -> bool:
     return isinstance(exponent, int) and (exponent >= 0 or -exponent <= minor_units(currency))
 
 
+def in_precision(amount: Decimal, currency: str) -> Decimal:
+    """An amount already within the currency's precision, written with all its decimals ("20" → "20.00")."""
+    return amount.quantize(quantum(currency))
+
+
 def parse_amount(value: str | int | Decimal, currency: str) -> Decimal:
     """Parse a decimal string into the currency's precision; refuse extra decimals."""
     try:

@@ -126,7 +126,7 @@ def test_every_column_of_a_full_shipment(merchant: str) -> None:
         "return_city": "Paris", "return_region": "IDF", "return_postal_code": '="75007"', "return_country": "FR",
         "contents": "gift", "description": "Théière", "value": "120.00", "currency": "CAD", "order_id": order_id,
         "store": "Boutique Lyon", "package_type": "box", "size_unit": "in", "length": "12.5", "width": "8",
-        "height": "4", "weight_unit": "lb", "weight": "3.25", "insurance_amount": "50",
+        "height": "4", "weight_unit": "lb", "weight": "3.25", "insurance_amount": "50.00",
         "signature_confirmation": "true", "postage_type": "standard", "carrier": "colissimo",
         "tracking_number": number, "tracking_url": "", "ship_date": "2026-03-11", "shipping_fee": "6.90",
         "provincial_tax": "", "federal_tax": "", "postage_fee": "", "insurance_fee": "",

@@ -57,6 +57,19 @@ def test_a_new_shipment_is_pre_transit_with_indexed_parcels(merchant: str) -> No
     assert get(merchant, shipment["id"]).json() == shipment
 
 
+@pytest.mark.parametrize(("currency", "sent", "written"), [
+    ("EUR", "20", "20.00"), ("EUR", "5.5", "5.50"), ("JPY", "1500", "1500"), ("KWD", "1.2", "1.200")])
+def test_amounts_are_answered_in_the_currency_precision(merchant: str, currency: str, sent: str,
+                                                        written: str) -> None:
+    body = shipment_body(insurance_amount=sent, fees={"shipping": sent, "federal_tax": sent})
+    body["package"] = {**body["package"], "value": sent, "currency": currency}
+    shipment = create(merchant, body).json()
+    assert shipment["package"]["value"] == written and shipment["insurance_amount"] == written
+    assert shipment["fees"]["shipping"] == shipment["fees"]["federal_tax"] == written
+    assert shipment["fees"]["postage"] is None
+    assert get(merchant, shipment["id"]).json() == shipment
+
+
 def test_a_tracking_number_already_used_by_the_merchant_is_409_and_nothing_is_written(merchant: str) -> None:
     first = create(merchant, shipment_body()).json()
     taken = first["parcels"][0]["tracking_number"]
