@@ -2,10 +2,10 @@
 does to a record. No I/O here; the importer feeds bytes in and writes records out.
 
 File rules, forgiving where a spreadsheet would be:
-- Encoding: UTF-8, with or without BOM (Excel's "CSV UTF-8" writes one). Anything else is refused
-  as a whole (400), naming the row of the first byte that is not UTF-8: guessing a legacy code
-  page (Windows-1252, -1250, Mac Roman all map the same bytes to other letters) would store wrong
-  names without anyone noticing.
+- Encoding: UTF-8, with or without BOM (Excel's "CSV UTF-8" writes one), or UTF-16 with its BOM
+  (Excel's "Unicode Text", tab-separated). Anything else is refused as a whole (400), naming the
+  line of the first byte that is not UTF-8: guessing a legacy code page (Windows-1252, -1250, Mac
+  Roman all map the same bytes to other letters) would store wrong names without anyone noticing.
 - Delimiter: `,`, `;` (French and German Excel) or tab, chosen on the header line alone: the one
   that splits it into the most recognised column names; on a tie, the first of `,` `;` tab. When
   no split yields a recognised name the file is refused, saying so.
@@ -182,14 +182,22 @@ _CUSTOMER_ID_KEY = header_key(next(c.header for c in CUSTOMER_LIST_EXTRA_COLUMNS
 
 # --- bytes → rows -----------------------------------------------------------------------------------
 def decoded_lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """UTF-8 text (a leading BOM dropped) cut after each LF, in constant memory. csv.reader joins
-    lines itself when a quoted field spans them, and handles the CR of CRLF."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+    """Text cut after each LF, in constant memory: UTF-8 (a leading BOM dropped), or UTF-16 when
+    the file starts with its BOM (Excel's "Unicode Text"; the BOM leaves no doubt). csv.reader
+    joins lines itself when a quoted field spans them, and handles the CR of CRLF."""
+    stream = iter(chunks)
+    head = b""
+    for chunk in stream:
+        head += chunk
+        if len(head) >= 2:
+            break
+    utf16 = head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    decoder = codecs.getincrementaldecoder("utf-16" if utf16 else "utf-8-sig")(errors="strict")
     pending = ""
     lines = 0
     chunk = b""
     try:
-        for chunk in chunks:
+        for chunk in itertools.chain([head], stream):
             pending += decoder.decode(chunk)
             *complete, pending = pending.split("\n")
             for line in complete:
@@ -198,7 +206,7 @@ def decoded_lines(chunks: Iterable[bytes]) -> Iterator[str]:
         chunk = b""
         pending += decoder.decode(chunk, final=True)
     except UnicodeDecodeError as error:
-        line_number = lines + 1 + chunk[:error.start].count(b"\n")
+        line_number = lines + 1 + (0 if utf16 else chunk[:error.start].count(b"\n"))
         raise CsvFileError(
             f"The file is not UTF-8 text (line {line_number} holds the first byte that is not). "
             "Save it as \"CSV UTF-8\" (Excel: File > Save As > CSV UTF-8; LibreOffice: character set Unicode "
@@ -210,6 +218,9 @@ def decoded_lines(chunks: Iterable[bytes]) -> Iterator[str]:
 def detect_delimiter(header_line: str) -> str:
     """The delimiter that splits the header line into the most recognised column names; on a tie
     the first of `,` `;` tab. A header no delimiter splits into a recognised name is refused."""
+    if "\x00" in header_line:
+        raise CsvFileError("The first line holds NUL bytes: the file looks like UTF-16 without its byte order mark. "
+                           "Save it as \"CSV UTF-8\" and import it again.")
     best, best_score = None, 0
     for delimiter in DELIMITERS:
         try:

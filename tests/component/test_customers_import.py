@@ -698,3 +698,16 @@ def test_an_erased_customer_is_never_recreated_nor_changed_by_an_import(merchant
     assert (result["created"], result["updated"], result["skipped"]) == (0, 0, 1)
     assert "erased" in result["errors"][0]["reason"]
     assert all_customers(merchant) == [erased]
+
+
+def test_an_upload_saved_as_excel_unicode_text_imports(merchant: str) -> None:
+    """Excel's "Unicode Text": UTF-16 LE with its BOM, tab-separated, CRLF."""
+    job = api(merchant, "POST", "/v1/customer-imports", body={"upload": True}).json()
+    data = csv_bytes([person("zoe", "zoe@example.fr", **{"First Name": "Zoé", "Tags": "vip;eu"})], bom=False,
+                     delimiter="\t").decode("utf-8").encode("utf-16")
+    assert data.startswith(b"\xff\xfe")
+    aws.client("s3").put_object(Bucket=settings().import_bucket, Key=object_key(merchant, job["id"]), Body=data)
+    run_worker(merchant, job["id"])
+    assert report(merchant, job["id"])["created"] == 1
+    zoe = by_username(merchant, "zoe")
+    assert (zoe["first_name"], zoe["tags"]) == ("Zoé", ["vip", "eu"])

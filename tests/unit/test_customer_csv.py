@@ -3,6 +3,7 @@ record, the export column table and address fingerprints."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from datetime import UTC, datetime
@@ -411,3 +412,21 @@ def test_a_value_written_for_a_spreadsheet_reads_back_exactly_and_never_as_a_for
         written = spreadsheet_text(value, digits_text=digits_text, starts_line=starts_line)
         assert read_text(written) == value.strip()
         assert not written.lstrip(" \u00a0").startswith(("=", "+", "-", "@")) or written == f'="{value}"'
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_excel_unicode_text_utf16_with_its_bom_reads_like_utf8(encoding: str) -> None:
+    text = "\t".join(HEADER) + "\r\n" + "\t".join(full(**{"First Name": "Zoé Œuvre", "Tags": "vip;eu"})) + "\r\n"
+    data = text.encode(encoding)
+    if encoding != "utf-16":  # the plain codec writes its BOM itself
+        data = (codecs.BOM_UTF16_LE if encoding.endswith("le") else codecs.BOM_UTF16_BE) + data
+    for size in (1, 3, 64):
+        layout, records = open_csv(decoded_lines(data[i:i + size] for i in range(0, len(data), size)))
+        row = parse_row(2, next(records), layout)
+        assert layout.delimiter == "\t" and isinstance(row, CustomerRow)
+        assert row.values["first_name"] == "Zoé Œuvre" and row.tags == ["vip", "eu"]
+
+
+def test_utf16_without_its_bom_is_refused_saying_so() -> None:
+    with pytest.raises(CsvFileError, match="UTF-16 without its byte order mark"):
+        open_csv(decoded_lines([("\t".join(HEADER) + "\r\n").encode("utf-16-le")]))
