@@ -317,6 +317,7 @@ class ImportOut(ImportSummary):
     errors: list[ImportRowError]
     errors_truncated: bool = False
     warnings: list[ImportRowWarning] = []
+    warnings_truncated: bool = False
     # The rejected rows as CSV (the input's delimiter and columns, plus `reason`) once the import is
     # done: a link signed for 15 minutes at each read of the report.
     errors_url: str | None = None
@@ -388,7 +389,8 @@ def import_report(imports: CustomerImportRepository, merchant_id: str, import_id
             "ResponseContentDisposition": f'attachment; filename="{import_id}-rejected-rows.csv"',
             "ResponseContentType": "text/csv; charset=utf-8"})
     return ImportOut(**job.model_dump(exclude={"lease_until"}), errors=errors, warnings=warnings,
-                     errors_truncated=job.error_count > MAX_ERRORS_SHOWN, errors_url=errors_url)
+                     errors_truncated=job.error_count > MAX_ERRORS_SHOWN,
+                     warnings_truncated=job.warning_count > MAX_ERRORS_SHOWN, errors_url=errors_url)
 
 
 class ImportTimeBudgetExceeded(Exception):
