@@ -129,11 +129,17 @@ def email_pages(folder: Path) -> list[Page]:
     return pages
 
 
+@pytest.fixture(scope="session")
+def tools() -> tuple[str, str]:
+    """Node and Chromium, looked for before the local stack starts (a skip then costs nothing)."""
+    return browser_tools()
+
+
 @pytest.fixture(scope="module")
-def checked(local_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory,
+def checked(tools: tuple[str, str], local_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory,
             ) -> dict[str, tuple[Page, dict[str, Any]]]:
     """Every page opened once, in one browser: page name → (page, what the browser found)."""
-    node, chromium = browser_tools()
+    node, chromium = tools
     work = tmp_path_factory.mktemp("axe")
     api_url, webhook, second = local_stack["api_url"], local_stack["webhooks"]["colis"], local_stack["second_merchant"]
     # The seeded merchants, one with a dark brand colour and one with a pale one.
