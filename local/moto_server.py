@@ -14,7 +14,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from local import transactions
+from local import indexes, transactions
 
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account for any credentials
@@ -50,14 +50,18 @@ class _InArrivalOrder:
                 self._held = False
 
 
+# Held while the engine serves a request, and by the stack's own in-process work on the engine
+# (TTL expiry): moto's backends are not thread-safe.
+ENGINE = _InArrivalOrder()
+
+
 def _one_request_at_a_time(app: Any) -> Any:
     """moto's backends are not thread-safe: concurrent transactions and conditional writes lose
     updates (seen: refunded totals short under concurrent refunds). AWS applies each request
     atomically, so the local engine serves one request at a time, in arrival order."""
-    lock = _InArrivalOrder()
 
     def serialised(environ: Any, start_response: Any) -> list[bytes]:
-        with lock:
+        with ENGINE:
             return list(app(environ, start_response))
 
     return serialised
@@ -105,6 +109,12 @@ class Aws:
                     config=Config(retries={"max_attempts": 2, "mode": "standard"}, read_timeout=30))
             return self._clients[service]
 
+    def dynamodb_backend(self) -> Any:
+        """The engine's DynamoDB backend, in this process (hold ENGINE while using it)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        return dynamodb_backends[self.account_id][self.region]
+
     def queue_url(self, queue_arn: str) -> str:
         return self.client("sqs").get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
 
@@ -113,6 +123,7 @@ def start_moto(port: int, middleware: Middleware | None = None) -> tuple[MotoSer
     # werkzeug logs every request at INFO: far too loud next to the functions' own logs.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     transactions.install()  # moto copies the whole table per transaction item: O(table) per write
+    indexes.install()  # moto's Query sorts the whole table: O(table) per read (after transactions: see there)
     server = MotoServer(port, middleware)
     server.start()
     if server.startup_error is not None:
