@@ -65,6 +65,8 @@ class AsyncQueueFeed(Poller):
     up to the function's concurrency at once (Lambda's asynchronous queue takes the event at once
     and runs it when an execution environment is free)."""
 
+    polls_the_engine = True
+
     def __init__(self, name: str, invoker: Invoker, aws: Aws, function: FunctionSpec, queue_url: str,
                  events_from: EventsFromMessage, stop: threading.Event) -> None:
         super().__init__(name, stop)

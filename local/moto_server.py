@@ -14,7 +14,8 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from local import indexes, transactions
+from local import indexes, serialization, transactions
+from local.pollers import ENGINE_ACTIVITY
 
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account for any credentials
@@ -50,6 +51,23 @@ class _InArrivalOrder:
                 self._held = False
 
 
+# Requests that never give a poller work: the pollers' own, and reads. Anything else wakes them
+# (local/pollers.py); a request missed here only waits for the pollers' idle period.
+_READS = frozenset({
+    "GetItem", "BatchGetItem", "TransactGetItems", "Query", "Scan", "DescribeTable", "ListTables",
+    "DescribeTimeToLive", "GetRecords", "GetShardIterator", "DescribeStream", "ListStreams",
+    "ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "GetQueueUrl", "GetQueueAttributes", "ListQueues",
+    "GetSecretValue", "DescribeSecret",
+})
+
+
+def _may_make_work(environ: Any) -> bool:
+    target = environ.get("HTTP_X_AMZ_TARGET") or ""
+    if target:
+        return target.rpartition(".")[2] not in _READS
+    return environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
+
+
 # Held while the engine serves a request, and by the stack's own in-process work on the engine
 # (TTL expiry): moto's backends are not thread-safe.
 ENGINE = _InArrivalOrder()
@@ -62,7 +80,10 @@ def _one_request_at_a_time(app: Any) -> Any:
 
     def serialised(environ: Any, start_response: Any) -> list[bytes]:
         with ENGINE:
-            return list(app(environ, start_response))
+            answer = list(app(environ, start_response))
+        if _may_make_work(environ):
+            ENGINE_ACTIVITY.bump()
+        return answer
 
     return serialised
 
@@ -124,6 +145,7 @@ def start_moto(port: int, middleware: Middleware | None = None) -> tuple[MotoSer
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     transactions.install()  # moto copies the whole table per transaction item: O(table) per write
     indexes.install()  # moto's Query sorts the whole table: O(table) per read (after transactions: see there)
+    serialization.install()  # moto's generic serializer: most of the engine's time on items and stream records
     server = MotoServer(port, middleware)
     server.start()
     if server.startup_error is not None:

@@ -46,6 +46,8 @@ def _filterable(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class QueueConsumer(Poller):
+    polls_the_engine = True
+
     def __init__(self, invoker: Invoker, aws: Aws, function: FunctionSpec, source: EventSource,
                  stop: threading.Event) -> None:
         super().__init__(f"sqs:{function.logical_id}.{source.name}", stop)

@@ -141,6 +141,8 @@ def _iso(moment: datetime) -> str:
 class StreamReader(Poller):
     """Reads a table's stream from TRIM_HORIZON once and hands every record to each consumer."""
 
+    polls_the_engine = True
+
     def __init__(self, aws: Aws, stream_arn: str, table_name: str, consumers: list[StreamConsumer],
                  deletions: ServiceDeletions, stop: threading.Event) -> None:
         super().__init__(f"stream-reader:{table_name}", stop)

@@ -23,7 +23,7 @@ from typing import Any
 
 from local import indexes
 from local.moto_server import ENGINE, Aws
-from local.pollers import Poller
+from local.pollers import ENGINE_ACTIVITY, Poller
 from local.resources import LocalResource, truthy
 
 log = logging.getLogger("local.ttl")
@@ -115,5 +115,6 @@ class TtlSweeper(Poller):
             deleted = indexes.expire(self._aws.dynamodb_backend(), table.name, table.attribute, now - _FIVE_YEARS,
                                      now, service_deletion)
         if deleted:
+            ENGINE_ACTIVITY.bump()  # REMOVE records for the stream reader
             log.info("TTL expired %d item(s) of %s", deleted, table.name)
         return deleted
