@@ -38,9 +38,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from moto.core.utils import utcnow
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, GlobalSecondaryIndex, Table
+from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, GlobalSecondaryIndex, StreamRecord, Table
+from moto.dynamodb.models.utilities import dynamo_json_dump
+from moto.moto_api._internal import mock_random
 
 SortKey = tuple[Any, ...]
 Typed = tuple[str, Any]  # (DynamoDB type, value as moto keeps it): a key value that compares across types
@@ -52,7 +55,9 @@ _bypass = threading.local()
 
 
 def _cast(value: DynamoType | None) -> Any:
-    return None if value is None else value.cast_value
+    if value is None:
+        return None
+    return value.value if value.type == "S" else value.cast_value  # a string's cast value is itself
 
 
 def _typed(value: DynamoType) -> Typed:
@@ -428,10 +433,53 @@ def expire(backend: DynamoDBBackend, table_name: str, attribute: str, floor: int
             if item is None:
                 continue
             on_delete(_wire_key(table, item))
-            table.delete_item(item.hash_key, item.range_key)
+            _delete(table, item)
             indexes.reconcile((hash_key, range_key), None)
             deleted += 1
         return deleted
+
+
+def _delete(table: Table, item: Item) -> None:
+    """`Table.delete_item`, with a REMOVE record built when first read (`_TtlRemoveRecord`)."""
+    if item.range_key is None:
+        table.items.pop(item.hash_key, None)
+    else:
+        table.items[item.hash_key].pop(item.range_key, None)  # moto leaves an emptied partition in place too
+    shard = table.stream_shard
+    if shard is None:
+        return
+    if table.lambda_event_source_mappings:
+        shard.add(item, None)  # moto's own delivery to its Lambda mappings wants the records now
+        return
+    shard.items.append(_TtlRemoveRecord(table, item, len(shard.items) + shard.starting_sequence_number))
+
+
+class _TtlRemoveRecord(StreamRecord):
+    """moto's REMOVE record, built by moto's own code when a reader first asks for it, with the id
+    and time it has now. Building records (an item image and a JSON size each) was most of a long
+    expiry; a deleted item never changes again, so building it later gives the same record."""
+
+    def __init__(self, table: Table, old: Item, sequence_number: int) -> None:
+        self._arguments = (table, table.stream_specification["StreamViewType"], "REMOVE", old, None, sequence_number)
+        self._event_id = mock_random.uuid4().hex
+        self._created = utcnow()
+        self._built: dict[str, Any] | None = None
+
+    @property  # type: ignore[override]
+    def record(self) -> dict[str, Any]:
+        if self._built is None:
+            StreamRecord.__init__(self, *self._arguments)  # sets `record` below
+        assert self._built is not None
+        return self._built
+
+    @record.setter
+    def record(self, value: dict[str, Any]) -> None:
+        value["eventID"] = self._event_id
+        change = value["dynamodb"]
+        change["ApproximateCreationDateTime"] = self._created
+        change["SizeBytes"] = 1  # then measured as moto measures it, with the time of the deletion
+        change["SizeBytes"] = len(dynamo_json_dump(change))
+        self._built = value
 
 
 class _Top:
