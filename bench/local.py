@@ -106,8 +106,10 @@ def load_shipments(state: dict[str, Any], now: datetime) -> list[tuple[str, str]
     """Writes SHIPMENTS shipments; returns (shipment id, tracking number) of each."""
     import boto3
 
-    table = boto3.resource("dynamodb", endpoint_url=state["aws_endpoint_url"], region_name="eu-west-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing").Table(state["table_name"])
+    from local.moto_server import CREDENTIALS, REGION
+
+    table = boto3.resource("dynamodb", endpoint_url=state["aws_endpoint_url"], region_name=REGION,
+                           **CREDENTIALS).Table(state["table_name"])
     made: list[tuple[str, str]] = []
     started = time.monotonic()
     with table.batch_writer() as batch:

@@ -104,3 +104,15 @@ def test_lighthouse_bench_scores_the_tracking_page_at_or_above_its_targets() -> 
         assert figures[category] >= figures[f"min_{category}"] == 95, figures
     assert 0 < figures["performance"] <= 100 and figures["min_performance"] == 95
     assert figures["lcp_ms"] > 0 and figures["lighthouse"].startswith("12.")
+
+
+def test_local_bench_loads_the_stack_and_times_every_kind() -> None:
+    figures = run_bench("local.py", BENCH_LOCAL_SMOKE="1")
+    assert figures["bench"] == "local" and figures["smoke"] is True
+    assert (figures["shipments"], figures["customers"]) == (60, 40)
+    for kind in ("get_shipment", "list_shipments", "list_customers", "get_customer", "tracking_page", "duplicates"):
+        assert figures[kind]["n"] >= 1 and 0 < figures[kind]["p50_ms"] <= figures[kind]["p95_ms"], kind
+    assert figures["duplicate_groups"] >= 1  # the file repeats addresses: the check finds them
+    assert figures["import_3000_s"] > 0 and figures["clock_move_s"] > 0
+    assert (figures["max_read_p50_ms"], figures["max_tracking_page_p50_ms"], figures["max_import_3000_s"],
+            figures["max_clock_move_s"]) == (100, 200, 20, 5)
