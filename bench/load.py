@@ -87,7 +87,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 # --- the local stack, as `make run` starts it ---------------------------------------------------
 @contextmanager
-def local_stack(work: Path) -> Iterator[dict[str, Any]]:
+def local_stack(work: Path, start_timeout_s: float = START_TIMEOUT_S) -> Iterator[dict[str, Any]]:
     state_file = work / "local-stack.json"
     logs: list[IO[bytes]] = [(work / "stdout.log").open("wb"), (work / "stderr.log").open("wb")]
     command = [sys.executable, "-m", "local", "--api-port", "0", "--moto-port", "0", "--state-file", str(state_file)]
@@ -95,7 +95,7 @@ def local_stack(work: Path) -> Iterator[dict[str, Any]]:
     process = subprocess.Popen(command, cwd=ROOT, stdout=logs[0], stderr=logs[1],
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
+        deadline = time.monotonic() + start_timeout_s
         while not state_file.exists():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the local stack did not start (see {work / 'stderr.log'})")
