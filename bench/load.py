@@ -100,7 +100,7 @@ def local_stack(work: Path, start_timeout_s: float = START_TIMEOUT_S) -> Iterato
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the local stack did not start (see {work / 'stderr.log'})")
             time.sleep(0.2)
-        yield json.loads(state_file.read_text(encoding="utf-8"))
+        yield {**json.loads(state_file.read_text(encoding="utf-8")), "pid": process.pid}
     finally:
         if process.poll() is None:
             process.terminate()
