@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
 
     key = commands.add_parser("create-api-key", help="create an API key for a merchant")
     key.add_argument("merchant_id")
+    key.add_argument("--name", help="what the key is for (1-100 characters), shown by list-api-keys")
+    key.add_argument("--scope", choices=("read", "write"), default="write",
+                     help="read: the key's writes answer 403 (default: write)")
 
     commands.add_parser("list-merchants", help="list every merchant (id, name, created_at, tracking slug)")
     commands.add_parser("assign-tracking-slugs", help="give every merchant without a tracking slug a default one "
@@ -128,7 +131,7 @@ def _run(args: argparse.Namespace) -> Any:
     commands: dict[str, Callable[[], Any]] = {
         "create-merchant": lambda: _create_merchant(args),
         "enrol-merchant": lambda: operations.enrol(args.merchant_id, _usage_plan(args)),
-        "create-api-key": lambda: operations.create_api_key(args.merchant_id),
+        "create-api-key": lambda: operations.create_api_key(args.merchant_id, args.name, args.scope),
         "list-merchants": operations.list_merchants,
         "assign-tracking-slugs": operations.assign_tracking_slugs,
         "index-search": lambda: operations.index_search(args.merchant_id),

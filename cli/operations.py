@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.errors import Invalid
-from shared.merchants.api_keys import ApiKeyRepository
+from shared.merchants.api_keys import ApiKeyRepository, ApiKeyRequest
 from shared.merchants.connections import ConnectionRepository, webhook_url
 from shared.merchants.model import FeeSettings
 from shared.merchants.store import MerchantRepository
@@ -33,10 +33,21 @@ def enrol(merchant_id: str, usage_plan_id: str) -> dict[str, Any]:
     return {"usage_plan_id": usage_plan_id, "usage_key_id": key_id, "merchant_id": merchant_id}
 
 
-def create_api_key(merchant_id: str) -> dict[str, Any]:
+def create_api_key(merchant_id: str, name: str | None = None, scope: str = "write") -> dict[str, Any]:
+    """The same rules as `POST /v1/api-keys` (a name of 1-100 characters, scope read or write)."""
+    request = _api_key_request(name, scope)
     MerchantRepository().get(merchant_id)
-    created = ApiKeyRepository().create(merchant_id)
-    return {"id": created.id, "key": created.key, "scope": created.scope, "merchant_id": merchant_id}
+    created = ApiKeyRepository().create(merchant_id, request)
+    return {"id": created.id, "key": created.key, "name": created.name, "scope": created.scope,
+            "merchant_id": merchant_id}
+
+
+def _api_key_request(name: str | None, scope: str) -> ApiKeyRequest:
+    try:
+        return ApiKeyRequest.model_validate({"name": name, "scope": scope})
+    except ValidationError as error:
+        problem = error.errors()[0]
+        raise Invalid(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}") from error
 
 
 def list_merchants() -> list[dict[str, Any]]:

@@ -81,3 +81,35 @@ def test_merchants_created_before_slugs_get_a_default_one_once(aws_env: dict[str
     assert repository.merchant_for_slug(slug) == older["merchant_id"]
     assert repository.get(with_slug["merchant_id"]).settings.tracking_slug == with_slug["tracking_slug"]
     assert _colis(capsys, table, "assign-tracking-slugs")[1] == []  # nothing left to do
+
+
+def test_a_named_read_key_is_created_and_listed(aws_env: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    table = aws_env["TABLE_NAME"]
+    _, merchant, _ = _colis(capsys, table, "create-merchant", "Atelier Lune", "--no-key")
+
+    code, created, _ = _colis(capsys, table, "create-api-key", merchant["merchant_id"], "--name", "Storefront reports",
+                              "--scope", "read")
+
+    assert code == 0 and created["name"] == "Storefront reports" and created["scope"] == "read"
+    listed = _colis(capsys, table, "list-api-keys", merchant["merchant_id"])[1]
+    assert [(k["id"], k["name"], k["scope"]) for k in listed] == [(created["id"], "Storefront reports", "read")]
+
+
+@pytest.mark.parametrize(("arguments", "says"), [
+    (("--name", "x" * 101), "name"),
+    (("--name", "   "), "name"),
+    (("--scope", "admin"), "invalid choice"),
+])
+def test_a_bad_key_name_or_scope_is_one_line_and_creates_nothing(aws_env: dict[str, Any],
+                                                                 capsys: pytest.CaptureFixture[str],
+                                                                 arguments: tuple[str, ...], says: str) -> None:
+    table = aws_env["TABLE_NAME"]
+    _, merchant, _ = _colis(capsys, table, "create-merchant", "Atelier Lune", "--no-key")
+
+    try:
+        code, _, err = _colis(capsys, table, "create-api-key", merchant["merchant_id"], *arguments)
+    except SystemExit as usage_error:  # argparse refuses a choice before the command runs
+        code, err = int(str(usage_error.code)), capsys.readouterr().err
+
+    assert code in (1, 2) and says in err and len(err.strip().splitlines()) == 1, err
+    assert _colis(capsys, table, "list-api-keys", merchant["merchant_id"])[1] == []
