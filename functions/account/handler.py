@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.account import service
 from functions.account.service import ConnectionOut, CreatedConnection
 from functions.account.settings_patch import SettingsPatch
+from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shared.http.api import api_resolver, json_response, merchant_id, public_base_url
 from shared.merchants.api_keys import ApiKey, ApiKeyRepository, ApiKeyRequest, CreatedApiKey
 from shared.merchants.connections import Carrier, ConnectionRepository, ConnectionSecret
@@ -67,8 +68,12 @@ def create_api_key(body: Annotated[ApiKeyRequest | None, Body()] = None) -> Resp
 @app.get("/v1/api-keys", tags=["API keys"], summary="List the API keys",
          description=("Every key of the merchant with its name, scope and `last_used_at` (to within "
                       "a minute), without the key values (they are shown once, at creation)."))
-def list_api_keys() -> ApiKeyList:
-    return ApiKeyList(items=service.list_api_keys(ApiKeyRepository(), merchant_id(app)))
+def list_api_keys(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> ApiKeyList:
+    items, next_cursor = service.list_api_keys(ApiKeyRepository(), merchant_id(app), limit, cursor)
+    return ApiKeyList(items=items, next_cursor=next_cursor)
 
 
 @app.delete("/v1/api-keys/<key_id>", tags=["API keys"], summary="Revoke an API key",
@@ -92,9 +97,13 @@ def create_connection(body: ConnectionRequest) -> Response[CreatedConnection]:
 
 @app.get("/v1/connections", tags=["Connections"], summary="List the carrier connections",
          description="Each connection's carrier and webhook URL (never its secret).")
-def list_connections() -> ConnectionList:
-    return ConnectionList(items=service.list_connections(ConnectionRepository(), merchant_id(app),
-                                                         public_base_url(app)))
+def list_connections(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> ConnectionList:
+    items, next_cursor = service.list_connections(ConnectionRepository(), merchant_id(app), public_base_url(app),
+                                                  limit, cursor)
+    return ConnectionList(items=items, next_cursor=next_cursor)
 
 
 @app.delete("/v1/connections/<connection_id>", tags=["Connections"], summary="Delete a carrier connection",

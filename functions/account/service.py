@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from functions.account.settings_patch import SettingsPatch, apply_settings_patch
+from shared.dynamo.paging import list_scope, page_of_read_list
 from shared.merchants.api_keys import ApiKey, ApiKeyRepository, ApiKeyRequest, CreatedApiKey
 from shared.merchants.connections import Connection, ConnectionRepository, webhook_url
 from shared.merchants.model import Settings
@@ -37,8 +38,16 @@ def create_api_key(api_keys: ApiKeyRepository, merchant_id: str, request: ApiKey
     return api_keys.create(merchant_id, request)
 
 
-def list_api_keys(api_keys: ApiKeyRepository, merchant_id: str) -> list[ApiKey]:
-    return sorted(api_keys.list(merchant_id), key=lambda key: key.created_at)
+def list_api_keys(api_keys: ApiKeyRepository, merchant_id: str, limit: int,
+                  cursor: str | None) -> tuple[list[ApiKey], str | None]:
+    """Oldest first; a merchant has few keys, read whole and paged like every list."""
+    ordered = sorted(api_keys.list(merchant_id), key=_created)
+    return page_of_read_list(merchant_id, ordered, _created, limit=limit, cursor=cursor,
+                             scope=list_scope("api-keys"))
+
+
+def _created(record: ApiKey | Connection) -> str:
+    return f"{record.created_at} {record.id}"
 
 
 def revoke_api_key(api_keys: ApiKeyRepository, merchant_id: str, key_id: str) -> None:
@@ -56,8 +65,13 @@ def create_connection(connections: ConnectionRepository, merchant_id: str, carri
     return CreatedConnection(**_connection_out(connection, base_url).model_dump(), secret=secret)
 
 
-def list_connections(connections: ConnectionRepository, merchant_id: str, base_url: str) -> list[ConnectionOut]:
-    return [_connection_out(c, base_url) for c in sorted(connections.list(merchant_id), key=lambda c: c.created_at)]
+def list_connections(connections: ConnectionRepository, merchant_id: str, base_url: str, limit: int,
+                     cursor: str | None) -> tuple[list[ConnectionOut], str | None]:
+    """Oldest first; a merchant has few connections, read whole and paged like every list."""
+    ordered = sorted(connections.list(merchant_id), key=_created)
+    page, next_cursor = page_of_read_list(merchant_id, ordered, _created, limit=limit, cursor=cursor,
+                                          scope=list_scope("connections"))
+    return [_connection_out(c, base_url) for c in page], next_cursor
 
 
 def delete_connection(connections: ConnectionRepository, merchant_id: str, connection_id: str) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from functions.refund import service
+from shared.dynamo.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shared.http.api import api_resolver, merchant_id
 from shared.platform.observability import entrypoint
 from shared.refunds.model import Refund
@@ -50,8 +51,13 @@ def create_refund(order_id: str, body: RefundRequest,
 
 @app.get("/v1/orders/<order_id>/refunds", tags=["Refunds"], summary="List an order's refunds",
          description="The order's settled refunds, oldest first, with their amounts.")
-def list_refunds(order_id: str) -> RefundList:
-    return RefundList(items=service.list_refunds(RefundStore(), merchant_id(app), order_id))
+def list_refunds(
+    order_id: str,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> RefundList:
+    items, next_cursor = service.list_refunds(RefundStore(), merchant_id(app), order_id, limit, cursor)
+    return RefundList(items=items, next_cursor=next_cursor)
 
 
 @app.post("/v1/orders/<order_id>/cancel", tags=["Orders"], summary="Cancel an order",

@@ -24,6 +24,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.dynamo.paging import list_scope, page_of_read_list
 from shared.dynamo.retry import retry_changed
 from shared.errors import ChangedMeanwhile, Malformed, Refused, Unavailable
 from shared.events.catalogue import OrderCancelled, RefundIssued
@@ -122,9 +123,17 @@ def refund(store: RefundStore, provider: PaymentProvider, merchant_id: str, orde
     raise Unavailable("The refund could not be completed now; retry with the same Idempotency-Key.")
 
 
-def list_refunds(store: RefundStore, merchant_id: str, order_id: str) -> list[Refund]:
+def list_refunds(store: RefundStore, merchant_id: str, order_id: str, limit: int,
+                 cursor: str | None) -> tuple[list[Refund], str | None]:
+    """Oldest first; an order has few refunds, read whole and paged like every list."""
     store.orders.get(merchant_id, order_id)
-    return store.list(merchant_id, order_id)
+    return page_of_read_list(merchant_id, store.list(merchant_id, order_id), _issued, limit=limit, cursor=cursor,
+                             scope=list_scope("refunds", order_id))
+
+
+def _issued(refund: Refund) -> str:
+    """The order `store.list` gives, as sortable text (refund ids derive from idempotency keys: not time-ordered)."""
+    return f"{refund.sequence or 0:012d} {refund.created_at.isoformat()} {refund.id}"
 
 
 def _valid_key(idempotency_key: str | None) -> str:

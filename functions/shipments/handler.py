@@ -93,10 +93,14 @@ class SentEmailList(BaseModel):
 @app.get("/v1/shipments/<shipment_id>/notifications", tags=["Shipments"], summary="List a shipment's emails",
          description=("The emails about the shipment to its recipient, oldest first: each milestone's "
                       "`language`, `state` (sent, or why not) and `sent_at`."))
-def shipment_notifications(shipment_id: str) -> SentEmailList:
-    items = service.shipment_notifications(ShipmentRepository(), NotificationRepository(), merchant_id(app),
-                                           shipment_id)
-    return SentEmailList(items=items)
+def shipment_notifications(
+    shipment_id: str,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> SentEmailList:
+    items, next_cursor = service.shipment_notifications(ShipmentRepository(), NotificationRepository(),
+                                                        merchant_id(app), shipment_id, limit, cursor)
+    return SentEmailList(items=items, next_cursor=next_cursor)
 
 
 @app.post("/v1/shipments/<shipment_id>/void-label", tags=["Shipments"], summary="Void a shipment's label",

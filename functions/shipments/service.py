@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from shared.dynamo.paging import list_scope, page_of_read_list
 from shared.dynamo.retry import retry_changed
 from shared.errors import Refused
 from shared.events.catalogue import MerchantAction
@@ -42,12 +43,19 @@ class SentEmail(BaseModel):
 
 
 def shipment_notifications(shipments: ShipmentRepository, notifications: NotificationRepository, merchant_id: str,
-                           shipment_id: str) -> list[SentEmail]:
-    """The emails sent (or decided against) about the shipment, oldest first; 404 as for the shipment."""
+                           shipment_id: str, limit: int, cursor: str | None) -> tuple[list[SentEmail], str | None]:
+    """The emails sent (or decided against) about the shipment, oldest first; 404 as for the shipment.
+    At most one per milestone: read whole and paged like every list."""
     shipments.get(merchant_id, shipment_id)
-    records = sorted(notifications.for_shipment(merchant_id, shipment_id), key=lambda n: (n.created_at, n.milestone))
-    return [SentEmail(milestone=n.milestone, language=n.language, state=n.state, sent_at=n.sent_at,
-                      feedback=n.feedback, created_at=n.created_at) for n in records]
+    emails = [SentEmail(milestone=n.milestone, language=n.language, state=n.state, sent_at=n.sent_at,
+                        feedback=n.feedback, created_at=n.created_at)
+              for n in notifications.for_shipment(merchant_id, shipment_id)]
+    return page_of_read_list(merchant_id, sorted(emails, key=_decided), _decided, limit=limit, cursor=cursor,
+                             scope=list_scope("shipment-emails", shipment_id))
+
+
+def _decided(email: SentEmail) -> str:
+    return f"{email.created_at.isoformat()} {email.milestone}"
 
 
 def list_shipments(shipments: ShipmentRepository, merchants: MerchantRepository, merchant_id: str,

@@ -9,10 +9,10 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
 
@@ -21,6 +21,7 @@ from shared.errors import Malformed
 from shared.platform.settings import settings
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
+T = TypeVar("T")
 
 
 def _secret() -> bytes:
@@ -161,3 +162,20 @@ def query_page(table: Any, merchant_id: str, *, key_condition: ConditionBase, in
                                     newest_first=newest_first, filter_expression=filter_expression, keep=keep,
                                     select=select, read_budget=read_budget)
     return Page(items, encode_cursor(merchant_id, position, scope=scope) if position is not None else None)
+
+
+def page_of_read_list(merchant_id: str, items: Sequence[T], position_of: Callable[[T], str], *, limit: int,
+                      cursor: str | None, scope: str) -> tuple[list[T], str | None]:
+    """One page of a short list read whole (a merchant's API keys, an order's refunds), so that
+    every list takes `limit` and `cursor` alike. `items` come sorted by `position_of` (text, each
+    unique): the cursor, signed and bound to `scope`, names the last item given, and the next page
+    starts after it even when that item has gone meanwhile."""
+    start = 0
+    if cursor:
+        after = decode_cursor(merchant_id, cursor, scope=scope).get("after")
+        if not isinstance(after, str):
+            raise Malformed("The cursor is not valid.")
+        start = next((n for n, item in enumerate(items) if position_of(item) > after), len(items))
+    page = list(items[start:start + limit])
+    more = start + limit < len(items)
+    return page, encode_cursor(merchant_id, {"after": position_of(page[-1])}, scope=scope) if more else None
