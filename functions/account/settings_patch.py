@@ -45,6 +45,7 @@ class SettingsPatch(BaseModel):
     tracking_slug: str | None = None
     support_email: str | None = None
     support_url: str | None = None
+    notification_email: str | None = None
     default_language: str | None = None
     display_currency: str | None = None
     notifications: NotificationsPatch | None = None

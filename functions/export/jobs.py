@@ -175,7 +175,7 @@ def _publish(worker: Worker, merchant_id: str, job: ExportJob, attempt: str, key
     assert job.started_at is not None  # set by the claim
     try:
         # The object was created after the claim, so the lifecycle rule keeps it at least this long.
-        worker.exports.mark_ready(merchant_id, job.id, attempt, row_count=rows, object_key=key, filename=filename,
+        worker.exports.mark_ready(merchant_id, job, attempt, row_count=rows, object_key=key, filename=filename,
                                   object_expires_at=job.started_at + OBJECT_LIFETIME)
     except AttemptSuperseded:
         _discard(worker, job.id, key)
@@ -202,7 +202,7 @@ def _discard(worker: Worker, export_id: str, key: str) -> None:
 def _fail(worker: Worker, merchant_id: str, job: ExportJob, attempt: str, error: Exception) -> ExportStatus | None:
     _log_failure(job.id, error)
     try:
-        worker.exports.mark_failed(merchant_id, job.id, attempt, failure_reason(error))
+        worker.exports.mark_failed(merchant_id, job, attempt, failure_reason(error))
     except AttemptSuperseded:
         return None
     except Exception as recording_error:

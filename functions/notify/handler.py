@@ -14,7 +14,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.notify import service
 from functions.notify.sender import ses_sender
-from shared.events.catalogue import OrderCancelled, ShipmentCreated, ShipmentTrackingUpdated, read
+from shared.events.catalogue import (
+    OrderCancelled,
+    ShipmentCreated,
+    ShipmentTrackingUpdated,
+    WebhookEndpointAutoDisabled,
+    read,
+)
 from shared.merchants.store import MerchantRepository
 from shared.notifications.store import NotificationRepository
 from shared.notifications.suppression import SuppressionList
@@ -28,6 +34,7 @@ HANDLERS: dict[str, Handler] = {
     ShipmentCreated.name: service.on_shipment_created,
     ShipmentTrackingUpdated.name: service.on_tracking_updated,
     OrderCancelled.name: service.on_order_cancelled,
+    WebhookEndpointAutoDisabled.name: service.on_endpoint_disabled,
 }
 
 
@@ -37,6 +44,12 @@ def _orders() -> service.OrderReader:
     return OrderRepository()
 
 
+def _endpoints() -> service.EndpointReader:
+    from shared.webhooks.store import WebhookEndpointStore  # imported on use, as the orders
+
+    return WebhookEndpointStore()
+
+
 def dependencies() -> service.Dependencies:
     """Built per invocation (cheap: clients are cached), so settings and tables are read fresh."""
     tracking_base_url = settings().tracking_base_url
@@ -44,7 +57,8 @@ def dependencies() -> service.Dependencies:
         raise MissingSetting("TRACKING_BASE_URL")
     return service.Dependencies(
         shipments=ShipmentRepository(), merchants=MerchantRepository(), notifications=NotificationRepository(),
-        sender=ses_sender(), tracking_base_url=tracking_base_url, orders=_orders(), suppressions=SuppressionList())
+        sender=ses_sender(), tracking_base_url=tracking_base_url, orders=_orders(), suppressions=SuppressionList(),
+        endpoints=_endpoints())
 
 
 @entrypoint(correlation_id_path="id")

@@ -120,6 +120,25 @@ class CancellationEmailContext(BaseModel):
         return self
 
 
+class EndpointDisabledEmailContext(BaseModel):
+    """To the merchant (not a customer): one of its webhook endpoints was disabled."""
+
+    account_name: str = Field(min_length=1)
+    endpoint_id: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    failing_since: datetime
+    disabled_at: datetime
+
+    @field_validator("failing_since", "disabled_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
+
+# Colis writes to merchants in its own name, not in a merchant's brand.
+COLIS_BRAND = Brand(name="Colis")
+
+
 @dataclass(frozen=True)
 class RenderedEmail:
     subject: str
@@ -245,6 +264,24 @@ def _support(messages: Messages, brand: str, contact: SupportContact) -> EmailSu
     if contact.url:
         links.append(EmailLink(messages.text("email.support.url"), contact.url, contact.url))
     return EmailSupport(messages.text("email.support.heading", brand=brand), links) if links else None
+
+
+def render_endpoint_disabled_email(language: str, context: EndpointDisabledEmailContext) -> RenderedEmail:
+    messages = Messages(language)
+    since = messages.moment(context.failing_since)
+    content = EmailContent(
+        subject=messages.text("endpoint_disabled.subject"),
+        heading=messages.text("endpoint_disabled.heading"),
+        greeting=messages.text("email.greeting_anonymous"),
+        paragraphs=[messages.text("endpoint_disabled.body", url=context.url, since=since),
+                    messages.text("endpoint_disabled.fix", endpoint_id=context.endpoint_id)],
+        details=[(messages.text("label.endpoint"), f"{context.endpoint_id} ({context.url})"),
+                 (messages.text("label.failing_since"), since),
+                 (messages.text("label.disabled_at"), messages.moment(context.disabled_at))],
+        action=None,
+        footer=messages.text("endpoint_disabled.footer", brand=context.account_name),
+    )
+    return _render(content, messages, COLIS_BRAND)
 
 
 def money(amount: Decimal, currency: str, language: str) -> str:

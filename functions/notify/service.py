@@ -21,18 +21,26 @@ from functions.notify.milestones import (
     milestones_for_change,
 )
 from functions.notify.rendering import (
+    COLIS_BRAND,
     CancellationEmailContext,
+    EndpointDisabledEmailContext,
     MilestoneEmailContext,
     ParcelLink,
     RenderedEmail,
     SupportContact,
     render_cancellation_email,
+    render_endpoint_disabled_email,
     render_milestone_email,
 )
 from functions.notify.sender import EmailNotSent, EmailOutcomeUnknown, EmailSender
 from functions.notify.texts import choose_language
 from shared.errors import NotFound, Refused
-from shared.events.catalogue import OrderCancelled, ShipmentCreated, ShipmentTrackingUpdated
+from shared.events.catalogue import (
+    OrderCancelled,
+    ShipmentCreated,
+    ShipmentTrackingUpdated,
+    WebhookEndpointAutoDisabled,
+)
 from shared.merchants.model import Merchant
 from shared.merchants.store import MerchantRepository
 from shared.notifications.model import REDACTED, Notification, NotificationState, NotificationTarget
@@ -72,6 +80,10 @@ class OrderReader(Protocol):
     def get(self, merchant_id: str, order_id: str) -> Any: ...
 
 
+class EndpointReader(Protocol):
+    def get(self, merchant_id: str, endpoint_id: str) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Dependencies:
     shipments: ShipmentRepository
@@ -82,6 +94,8 @@ class Dependencies:
     orders: OrderReader
     # Addresses that bounced for good or complained (SES feedback); None: nothing is suppressed.
     suppressions: SuppressionList | None = None
+    # The merchants' webhook endpoints (an email about one names its URL).
+    endpoints: EndpointReader | None = None
 
     def tracking_url(self, tracking_slug: str | None, tracking_number: str) -> str:
         """The parcel's public page under the merchant's current slug (a merchant without one,
@@ -212,6 +226,40 @@ def notify_cancellation(deps: Dependencies, event: OrderCancelled) -> Outcome:
     return _outcome(outcome, ORDER_CANCELLED_MILESTONE, order_id=event.order_id)
 
 
+# --- to the merchant: a webhook endpoint disabled ------------------------------------------------
+def endpoint_disabled_milestone(event: WebhookEndpointAutoDisabled) -> str:
+    """One record (so one email) per disablement: an endpoint re-enabled and disabled again is a
+    new one."""
+    return f"endpoint_disabled_{clock.epoch_seconds(event.disabled_at)}"
+
+
+def on_endpoint_disabled(deps: Dependencies, event: WebhookEndpointAutoDisabled) -> Outcomes:
+    milestone = endpoint_disabled_milestone(event)
+    return _each({milestone: lambda: notify_endpoint_disabled(deps, event, milestone)})
+
+
+def notify_endpoint_disabled(deps: Dependencies, event: WebhookEndpointAutoDisabled, milestone: str) -> Outcome:
+    """Emails the merchant's contact (settings `notification_email`, else `support_email`) in the
+    merchant's `default_language`, once per disablement, through the same claim and suppression
+    list as customer emails."""
+    if deps.endpoints is None:
+        raise RuntimeError("the notify function needs the webhook endpoints to write about one")
+    try:
+        merchant = deps.merchants.get(event.merchant_id)
+        endpoint = deps.endpoints.get(event.merchant_id, event.endpoint_id)
+    except NotFound:
+        return _outcome(Outcome.gone, milestone, endpoint_id=event.endpoint_id)
+    settings = merchant.settings
+    language = choose_language(None, None, settings.default_language)
+    context = EndpointDisabledEmailContext(account_name=merchant_brand(merchant).name, endpoint_id=endpoint.id,
+                                           url=endpoint.url, failing_since=event.failing_since,
+                                           disabled_at=event.disabled_at)
+    target = NotificationTarget(event.merchant_id, milestone, endpoint_id=event.endpoint_id)
+    outcome = deliver(deps, target, settings.merchant_contact(), language, COLIS_BRAND.name,
+                      lambda: render_endpoint_disabled_email(language, context))
+    return _outcome(outcome, milestone, endpoint_id=event.endpoint_id)
+
+
 # --- the one way an email leaves ---------------------------------------------------------------
 def deliver(deps: Dependencies, target: NotificationTarget, to: str | None, language: str, from_name: str,
             render: Callable[[], RenderedEmail]) -> Outcome:
@@ -256,6 +304,8 @@ def feedback_tags(target: NotificationTarget) -> dict[str, str]:
         tags["shipment_id"] = target.shipment_id
     if target.order_id is not None:
         tags["order_id"] = target.order_id
+    if target.endpoint_id is not None:
+        tags["endpoint_id"] = target.endpoint_id
     return tags
 
 
@@ -268,10 +318,10 @@ def target_of_tags(tags: Mapping[str, Any]) -> NotificationTarget | None:
         return value if isinstance(value, str) and value else None
 
     merchant, milestone = one("merchant_id"), one("milestone")
-    shipment, order = one("shipment_id"), one("order_id")
-    if merchant is None or milestone is None or (shipment is None) == (order is None):
+    shipment, order, endpoint = one("shipment_id"), one("order_id"), one("endpoint_id")
+    if merchant is None or milestone is None or [shipment, order, endpoint].count(None) != 2:
         return None
-    return NotificationTarget(merchant, milestone, shipment_id=shipment, order_id=order)
+    return NotificationTarget(merchant, milestone, shipment_id=shipment, order_id=order, endpoint_id=endpoint)
 
 
 def _close_interrupted(notifications: NotificationRepository, record: Notification) -> None:

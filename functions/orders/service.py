@@ -21,6 +21,7 @@ from shared.dynamo.paging import decode_cursor, list_scope
 from shared.dynamo.retry import retry_changed
 from shared.dynamo.transactions import Transaction, TransactionRefused
 from shared.errors import ChangedMeanwhile, Refused, Unavailable
+from shared.events.outbox import outbox_entry
 from shared.merchants.store import MerchantRepository
 from shared.orders.model import (
     Order,
@@ -31,6 +32,7 @@ from shared.orders.model import (
     estimated_weight,
     import_fingerprint,
     now_ms,
+    order_created,
     order_fee,
     order_total,
 )
@@ -149,7 +151,8 @@ def _import(orders: OrderRepository, merchants: MerchantRepository, customers: C
                                     order.shipping_address)
     try:
         orders.create(merchant_id, order, created, alongside=[ledger_item(merchant_id, order), *([entry] if entry else [])],
-                      import_key=(import_key[0], ImportKeyRecord(order.id, import_key[1])) if import_key else None)
+                      import_key=(import_key[0], ImportKeyRecord(order.id, import_key[1])) if import_key else None,
+                      outbox=outbox_entry(order_created(merchant_id, order)))
     except TransactionRefused as refused:
         if NUMBER_TAKEN in refused.rules and IMPORT_KEY_TAKEN not in refused.rules:
             raise _number_taken(order.order_number or "") from None

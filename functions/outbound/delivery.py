@@ -23,7 +23,8 @@ from typing import Any
 
 from functions.outbound import sender
 from shared.errors import ChangedMeanwhile, NotFound
-from shared.events.catalogue import parse
+from shared.events.catalogue import WebhookEndpointAutoDisabled, parse
+from shared.events.outbox import outbox_entry
 from shared.platform import clock
 from shared.platform.ids import new_id
 from shared.platform.observability import count, logger
@@ -153,21 +154,28 @@ class Deliverer:
         if succeeded and endpoint.failing_since is None:
             return
         current = self._store.get(merchant_id, endpoint.id)
+        outbox = None
         if succeeded:
             changes: dict[str, Any] = {"failing_since": None}
         elif current.failing_since is None:
             changes = {"failing_since": now}
         elif current.enabled and now - current.failing_since >= DISABLE_AFTER:
             changes = {"enabled": False, "disabled_reason": DISABLED_REASON, "updated_at": now}
-            count("WebhookEndpointDisabled")
-            logger.warning("webhook endpoint disabled", extra={"endpoint_id": endpoint.id})
+            # The merchant is emailed (functions/notify) from this event, written with the change:
+            # only the write that disables the endpoint publishes it, so once per disablement.
+            outbox = outbox_entry(WebhookEndpointAutoDisabled(
+                merchant_id=merchant_id, endpoint_id=endpoint.id, failing_since=current.failing_since,
+                disabled_at=now))
         else:
             return
         if succeeded and current.failing_since is None:
             return
         # Another attempt changing it meanwhile is fine: the next outcome brings it up to date.
         with contextlib.suppress(ChangedMeanwhile):
-            self._store.save(merchant_id, current.model_copy(update=changes))
+            self._store.save(merchant_id, current.model_copy(update=changes), outbox=outbox)
+            if outbox is not None:
+                count("WebhookEndpointDisabled")
+                logger.warning("webhook endpoint disabled", extra={"endpoint_id": endpoint.id})
 
 
 def _first(event: WebhookEvent, endpoint: StoredEndpoint) -> PendingDelivery:

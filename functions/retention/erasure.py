@@ -18,6 +18,9 @@ from shared.customers.store import CustomerRepository
 from shared.dynamo import keys
 from shared.dynamo.retry import retry_changed
 from shared.errors import Unavailable
+from shared.events.catalogue import CustomerErased
+from shared.events.outbox import outbox_entry
+from shared.platform import clock
 from shared.platform.observability import count, logger
 from shared.retention.redaction import REDACTED, redact_customer
 
@@ -45,7 +48,19 @@ def erase_customer(repos: Repositories, customers: CustomerRepository, merchant_
     count("CustomersErased")
     logger.info("customer erased", extra={"merchant_id": merchant_id, "customer_id": master.id,
                                           "records": len(record_ids), "orders": len(done)})
-    return customers.get(merchant_id, master.id, consistent=True)
+    erased = customers.get(merchant_id, master.id, consistent=True)
+    _announce(customers, merchant_id, erased, record_ids[1:])
+    return erased
+
+
+def _announce(customers: CustomerRepository, merchant_id: str, erased: Customer, absorbed_ids: list[str]) -> None:
+    """`CustomerErased`, once the whole erasure is done (a request cut short announces nothing;
+    the request that finishes it does), and once per erasure."""
+    if erased.erased_at is None:
+        return
+    event = CustomerErased(merchant_id=merchant_id, customer_id=erased.id, absorbed_ids=absorbed_ids,
+                           erased_at=erased.erased_at)
+    customers.announce_erasure(merchant_id, erased.id, clock.isoformat(erased.erased_at), outbox_entry(event))
 
 
 def _erase_order(repos: Repositories, merchant_id: str, order_id: str, now: datetime) -> None:

@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.dynamo import keys, writes
 from shared.dynamo.paging import query_all, query_page
 from shared.errors import NotFound
+from shared.events.catalogue import CustomerImportEnded
+from shared.events.outbox import outbox_entry
 from shared.platform import aws, clock
 
 OBJECT_PREFIX = "customer-imports/"
@@ -142,9 +144,13 @@ class CustomerImportRepository:
 
     def finish(self, merchant_id: str, import_id: str, status: ImportStatus, counters: Counters | None = None,
                failure: str | None = None, errors_file: bool = False) -> None:
+        """Ends the job, with its `CustomerImportEnded` event (published once this write lands)."""
+        now = clock.now()
+        finished = CustomerImportEnded(merchant_id=merchant_id, import_id=import_id, status=status.value,
+                                       finished_at=now, **(counters.model_dump() if counters else {}))
         names = {"#s": "status"}
-        values: dict[str, Any] = {":status": status.value, ":now": _iso(clock.now())}
-        sets = ["#s = :status", "finished_at = :now"]
+        values: dict[str, Any] = {":status": status.value, ":now": _iso(now), ":outbox": outbox_entry(finished)}
+        sets = ["#s = :status", "finished_at = :now", "outbox = :outbox"]
         if errors_file:
             sets.append("errors_file = :yes")
             values[":yes"] = True

@@ -57,7 +57,7 @@ def customer_to_item(merchant_id: str, customer: Customer, *, outbox: dict[str, 
 
 def customer_from_item(item: dict[str, Any]) -> Customer:
     data = keys.strip_keys(item)
-    for internal in ("outbox", "merchant_id", "import_id", "import_row"):
+    for internal in ("outbox", "merchant_id", "import_id", "import_row", "erasure_announced"):
         data.pop(internal, None)
     data["version"] = int(data.get("version", 0))
     return Customer.model_validate(data)

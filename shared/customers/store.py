@@ -426,6 +426,16 @@ class CustomerRepository(TableStore):
         batch.write(self._table, puts=pending)
         return written + len(pending)
 
+    def announce_erasure(self, merchant_id: str, customer_id: str, erased_at: str, outbox: dict[str, Any]) -> bool:
+        """Puts the erasure's event (`outbox`) on the record once per erasure (`erased_at`, set
+        once): a request sent again to finish an erasure announces nothing more. False: already
+        announced."""
+        return writes.applied(partial(
+            writes.update, self._table, keys.customer(merchant_id, customer_id),
+            "SET outbox = :outbox, erasure_announced = :at",
+            condition="attribute_exists(pk) AND (attribute_not_exists(erasure_announced) OR erasure_announced <> :at)",
+            rule="erasure_announced", values={":outbox": outbox, ":at": erased_at}))
+
     def delete_address_entry(self, merchant_id: str, owner_id: str) -> None:
         """The duplicate-address entry of a record or an imported order (its address is going)."""
         writes.delete(self._table, keys.address_entry(merchant_id, owner_id))

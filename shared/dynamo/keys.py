@@ -371,6 +371,11 @@ def order_notification(merchant_id: str, order_id: str, milestone: str) -> dict[
     return key(order_partition(merchant_id, order_id), f"{NOTIFICATION_PREFIX}{milestone}")
 
 
+def endpoint_notification(merchant_id: str, endpoint_id: str, milestone: str) -> dict[str, str]:
+    """An email to the merchant about one of its webhook endpoints, in the merchant's partition."""
+    return key(f"M#{merchant_id}", f"{NOTIFICATION_PREFIX}WHE#{endpoint_id}#{milestone}")
+
+
 def shipment_notifications_prefix(merchant_id: str, shipment_id: str) -> tuple[str, str]:
     """(pk, sk prefix) of every notification of a shipment."""
     return shipment_partition(merchant_id, shipment_id), NOTIFICATION_PREFIX

@@ -89,6 +89,19 @@ class ShipmentStatusChanged(Event):
 
 
 # --- orders and refunds -----------------------------------------------------------------------
+class OrderCreated(Event):
+    """An order was imported (its status is `paid` for platform orders, `open` for external ones)."""
+
+    order_id: str
+    order_number: str | None = None
+    customer_id: str | None = None
+    status: str
+    payment_mode: str
+    currency: str
+    total: DecimalText
+    created_at: Instant
+
+
 class OrderCancelled(Event):
     order_id: str
     notify_customer: bool = False
@@ -119,8 +132,52 @@ class CustomerMerged(Event):
     absorbed_id: str
 
 
+class CustomerErased(Event):
+    """The customer (and the records merged into it) was erased on request, with their orders and
+    those orders' shipments (DESIGN.md §1.6)."""
+
+    customer_id: str
+    absorbed_ids: list[str] = []
+    erased_at: Instant
+
+
+class CustomerImportEnded(Event):
+    """A customer CSV import ended, `done` or `failed`, with its row counts."""
+
+    import_id: str
+    status: Literal["done", "failed"]
+    # Counts are those of the finished run (None: a job that failed before counting rows).
+    rows_processed: int | None = None
+    created: int | None = None
+    updated: int | None = None
+    skipped: int | None = None
+    error_count: int | None = None
+    finished_at: Instant
+
+
 class ExportRequested(Event):
     export_id: str
+
+
+class ExportFinished(Event):
+    """An export job ended: its file is ready to download, or it failed (the job says why)."""
+
+    export_id: str
+    export_type: str
+    format: str
+    status: Literal["ready", "failed"]
+    row_count: int | None = None
+    finished_at: Instant
+
+
+# --- merchants' webhook endpoints ------------------------------------------------------------
+class WebhookEndpointAutoDisabled(Event):
+    """An endpoint failing without a break since `failing_since` was disabled (the merchant is
+    emailed once per disablement)."""
+
+    endpoint_id: str
+    failing_since: Instant
+    disabled_at: Instant
 
 
 def event_type(name: str) -> type[Event]:

@@ -17,7 +17,7 @@ from boto3.dynamodb.conditions import Key
 from shared.dynamo import keys, writes
 from shared.dynamo.paging import query_page
 from shared.errors import NotFound, Refused
-from shared.events.catalogue import ExportRequested
+from shared.events.catalogue import ExportFinished, ExportRequested
 from shared.events.outbox import outbox_entry
 from shared.exports.model import JOB_LIFETIME, ExportJob, ExportStatus
 from shared.platform import aws, clock
@@ -47,6 +47,13 @@ def _job_from_item(item: dict[str, Any]) -> ExportJob:
     data = keys.strip_keys(item)
     data.pop("outbox", None)
     return ExportJob.model_validate(data)
+
+
+def _finished(merchant_id: str, job: ExportJob, status: ExportStatus, at: datetime,
+              row_count: int | None) -> dict[str, Any]:
+    """The outbox entry of a job's end: published once the write that ends the run lands."""
+    return outbox_entry(ExportFinished(merchant_id=merchant_id, export_id=job.id, export_type=job.type.value,
+                                       format=job.format, status=status.value, row_count=row_count, finished_at=at))
 
 
 class ExportRepository:
@@ -95,19 +102,24 @@ class ExportRepository:
         self._update_owned(merchant_id, export_id, attempt, "SET rows_written = :rows, heartbeat_at = :now",
                            {":rows": rows_written, ":now": _iso(clock.now())})
 
-    def mark_ready(self, merchant_id: str, export_id: str, attempt: str, *, row_count: int, object_key: str,
+    def mark_ready(self, merchant_id: str, job: ExportJob, attempt: str, *, row_count: int, object_key: str,
                    filename: str, object_expires_at: datetime) -> None:
+        """The file is there: the job says where, and its `ExportFinished` event goes out with it."""
+        now = clock.now()
         self._update_owned(
-            merchant_id, export_id, attempt,
+            merchant_id, job.id, attempt,
             "SET #status = :ready, rows_written = :rows, row_count = :rows, object_key = :key, "
-            "filename = :filename, object_expires_at = :expires, finished_at = :now",
+            "filename = :filename, object_expires_at = :expires, finished_at = :now, outbox = :outbox",
             {":ready": ExportStatus.READY.value, ":rows": row_count, ":key": object_key, ":filename": filename,
-             ":expires": _iso(object_expires_at), ":now": _iso(clock.now())})
+             ":expires": _iso(object_expires_at), ":now": _iso(now),
+             ":outbox": _finished(merchant_id, job, ExportStatus.READY, now, row_count)})
 
-    def mark_failed(self, merchant_id: str, export_id: str, attempt: str, reason: str) -> None:
-        self._update_owned(merchant_id, export_id, attempt,
-                           "SET #status = :failed, #error = :reason, finished_at = :now",
-                           {":failed": ExportStatus.FAILED.value, ":reason": reason, ":now": _iso(clock.now())})
+    def mark_failed(self, merchant_id: str, job: ExportJob, attempt: str, reason: str) -> None:
+        now = clock.now()
+        self._update_owned(merchant_id, job.id, attempt,
+                           "SET #status = :failed, #error = :reason, finished_at = :now, outbox = :outbox",
+                           {":failed": ExportStatus.FAILED.value, ":reason": reason, ":now": _iso(now),
+                            ":outbox": _finished(merchant_id, job, ExportStatus.FAILED, now, None)})
 
     def _update_owned(self, merchant_id: str, export_id: str, attempt: str, expression: str,
                       values: dict[str, Any]) -> None:

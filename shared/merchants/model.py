@@ -85,6 +85,9 @@ class Settings(BaseModel):
     # Where shoppers reach the shop: shown on the tracking page (and its JSON) and in emails.
     support_email: str | None = Field(default=None, max_length=254)
     support_url: WebUrl | None = None
+    # Where Colis writes to the merchant's own team (never shown to shoppers): e.g. a webhook
+    # endpoint disabled after failing for 5 days. Unset: `support_email` is written to instead.
+    notification_email: str | None = Field(default=None, max_length=254)
     default_language: str = "en"
     display_currency: str | None = None
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
@@ -99,12 +102,16 @@ class Settings(BaseModel):
             raise ValueError("default_language must be a BCP 47 language tag such as 'fr'")
         return value
 
-    @field_validator("support_email")
+    @field_validator("support_email", "notification_email")
     @classmethod
-    def _support_email(cls, value: str | None) -> str | None:
+    def _email(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and not EMAIL_ADDRESS.fullmatch(value):
-            raise ValueError("support_email must be an email address such as help@shop.example")
+            raise ValueError(f"{info.field_name} must be an email address such as help@shop.example")
         return value
+
+    def merchant_contact(self) -> str | None:
+        """The address Colis writes to about the merchant's account."""
+        return self.notification_email or self.support_email
 
     @field_validator("support_url")
     @classmethod

@@ -29,20 +29,24 @@ RECLAIMABLE: frozenset[NotificationState] = frozenset({NotificationState.failed}
 
 @dataclass(frozen=True)
 class NotificationTarget:
-    """What an email is about: a shipment's milestone, or an order's (e.g. its cancellation)."""
+    """What an email is about: a shipment's milestone, an order's (e.g. its cancellation), or, for
+    an email to the merchant, one of its webhook endpoints (e.g. its disablement)."""
 
     merchant_id: str
     milestone: str
     shipment_id: str | None = None
     order_id: str | None = None
+    endpoint_id: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.shipment_id is None) == (self.order_id is None):
-            raise ValueError("a notification is about exactly one shipment or one order")
+        if [self.shipment_id, self.order_id, self.endpoint_id].count(None) != 2:
+            raise ValueError("a notification is about exactly one shipment, order or webhook endpoint")
 
     def item_key(self) -> dict[str, str]:
         if self.shipment_id is not None:
             return keys.shipment_notification(self.merchant_id, self.shipment_id, self.milestone)
+        if self.endpoint_id is not None:
+            return keys.endpoint_notification(self.merchant_id, self.endpoint_id, self.milestone)
         assert self.order_id is not None
         return keys.order_notification(self.merchant_id, self.order_id, self.milestone)
 
@@ -53,6 +57,7 @@ class Notification(BaseModel):
     merchant_id: str
     shipment_id: str | None = None
     order_id: str | None = None
+    endpoint_id: str | None = None
     milestone: str
     language: str | None = None
     state: NotificationState
@@ -70,7 +75,7 @@ class Notification(BaseModel):
 
     @property
     def target(self) -> NotificationTarget:
-        return NotificationTarget(self.merchant_id, self.milestone, self.shipment_id, self.order_id)
+        return NotificationTarget(self.merchant_id, self.milestone, self.shipment_id, self.order_id, self.endpoint_id)
 
 
 @dataclass(frozen=True)

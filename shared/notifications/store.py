@@ -37,6 +37,7 @@ class NotificationRepository:
         now = clock.isoformat(clock.now())
         fields: dict[str, Any] = {
             "merchant_id": target.merchant_id, "shipment_id": target.shipment_id, "order_id": target.order_id,
+            "endpoint_id": target.endpoint_id,
             "milestone": target.milestone, "language": language, "state": state.value, "reason": reason,
             "recipient_email": recipient_email, "claim_id": uuid.uuid4().hex, "claimed_at": now, "updated_at": now,
         }

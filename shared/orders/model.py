@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.events.catalogue import OrderCreated
 from shared.merchants.model import FeeSettings
 from shared.platform import clock
 from shared.platform.ids import new_id
@@ -261,6 +262,13 @@ class Order(OrderIn):
         changed = self.model_copy(deep=True)
         changed.version, changed.updated_at = self.version + 1, now_ms()
         return changed
+
+
+def order_created(merchant_id: str, order: Order) -> OrderCreated:
+    """The order's `OrderCreated` event: ids, status and total only (no customer details)."""
+    return OrderCreated(merchant_id=merchant_id, order_id=order.id, order_number=order.order_number,
+                        customer_id=order.customer_id, status=order.status.value, payment_mode=order.payment_mode,
+                        currency=order.currency, total=order.total, created_at=order.created_at)
 
 
 def order_total(amounts: OrderAmounts) -> Decimal:

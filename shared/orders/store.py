@@ -227,12 +227,14 @@ class OrderRepository(TableStore):
 
     # --- writes -----------------------------------------------------------------------------------
     def create(self, merchant_id: str, order: Order, created: OrderActivity, *,
-               import_key: tuple[str, ImportKeyRecord] | None = None, alongside: Iterable[Item] = ()) -> None:
+               import_key: tuple[str, ImportKeyRecord] | None = None, alongside: Iterable[Item] = (),
+               outbox: Mapping[str, Any] | None = None) -> None:
         """The order, its number's unique entry, its first log entry, its tags and the items of other
-        domains that come with it (`alongside`: the refund ledger, an address entry), all at once.
+        domains that come with it (`alongside`: the refund ledger, an address entry), all at once,
+        with its `outbox` entry (`OrderCreated`) on the order item.
         Refused with `NUMBER_TAKEN` or `IMPORT_KEY_TAKEN` (the key's live record)."""
         tx = Transaction(self._table)
-        tx.put(order_to_item(merchant_id, order), condition=ITEM_IS_NEW, rule=ORDER_EXISTS)
+        tx.put(order_to_item(merchant_id, order, outbox), condition=ITEM_IS_NEW, rule=ORDER_EXISTS)
         if order.order_number:
             self._stage_number(tx, merchant_id, order.order_number, order.id)
         self._stage_activity(tx, merchant_id, order.id, order.version, [created])

@@ -6,10 +6,10 @@ give several webhook events (a carrier update that delivers the shipment is both
 `shipment.status_changed` and `shipment.delivered`). Ids are derived from the bus event's id, so
 the same bus event always yields the same `webhook-id` and a receiver can drop a duplicate.
 
-Sourced today: shipment.created, shipment.status_changed, shipment.delivered, shipment.exception,
-order.shipped (a shipment created for an order ships it), order.cancelled, refund.succeeded,
-customer.merged. Not yet published on the bus, so never sent: order.created, export.ready,
-export.failed, customer_import.done, customer.erased.
+Every type of `EVENT_TYPES` is sourced: shipment.created, shipment.status_changed,
+shipment.delivered, shipment.exception, order.created, order.shipped (a shipment created for an
+order ships it), order.cancelled, refund.succeeded, export.ready and export.failed (an export's
+end), customer_import.done (an import's end, `done` or `failed`), customer.merged, customer.erased.
 """
 
 from __future__ import annotations
@@ -23,11 +23,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.catalogue import (
+    CustomerErased,
+    CustomerImportEnded,
     CustomerMerged,
     DecimalText,
     Event,
+    ExportFinished,
     Instant,
     OrderCancelled,
+    OrderCreated,
     RefundIssued,
     ShipmentCreated,
     ShipmentStatusChanged,
@@ -62,6 +66,17 @@ class ShipmentCreatedData(WebhookData):
     shipment_id: str
     order_id: str | None = None
     parcel_count: int | None = None
+
+
+class OrderCreatedData(WebhookData):
+    order_id: str
+    order_number: str | None = None
+    customer_id: str | None = None
+    status: str = Field(description="paid (platform payment) or open (paid elsewhere)")
+    payment_mode: str
+    currency: str
+    total: DecimalText
+    created_at: Instant
 
 
 class OrderShippedData(WebhookData):
@@ -107,6 +122,32 @@ class CustomerMergedData(WebhookData):
     absorbed_id: str
 
 
+class CustomerErasedData(WebhookData):
+    customer_id: str
+    absorbed_ids: list[str] = Field(default_factory=list, description="records merged into it, erased with it")
+    erased_at: Instant
+
+
+class CustomerImportDoneData(WebhookData):
+    import_id: str
+    status: str = Field(description="done, or failed (the import's `failure` says why)")
+    rows_processed: int | None = None
+    created: int | None = None
+    updated: int | None = None
+    skipped: int | None = None
+    error_count: int | None = None
+    finished_at: Instant
+
+
+class ExportEndedData(WebhookData):
+    export_id: str
+    export_type: str = Field(description="shipments, customers or customer_data")
+    format: str
+    status: str = Field(description="ready (download it from GET /v1/exports/{id}/download) or failed")
+    row_count: int | None = None
+    finished_at: Instant
+
+
 class PingData(WebhookData):
     endpoint_id: str
 
@@ -115,8 +156,10 @@ class PingData(WebhookData):
 DATA_OF: dict[str, type[WebhookData]] = {
     "shipment.created": ShipmentCreatedData, "shipment.status_changed": ShipmentStatusData,
     "shipment.delivered": ShipmentStatusData, "shipment.exception": ShipmentStatusData,
-    "order.shipped": OrderShippedData, "order.cancelled": OrderCancelledData,
-    "refund.succeeded": RefundSucceededData, "customer.merged": CustomerMergedData, PING: PingData,
+    "order.created": OrderCreatedData, "order.shipped": OrderShippedData, "order.cancelled": OrderCancelledData,
+    "refund.succeeded": RefundSucceededData, "export.ready": ExportEndedData, "export.failed": ExportEndedData,
+    "customer_import.done": CustomerImportDoneData, "customer.merged": CustomerMergedData,
+    "customer.erased": CustomerErasedData, PING: PingData,
 }
 
 
@@ -164,10 +207,35 @@ def _customer_merged(event: CustomerMerged) -> list[tuple[str, WebhookData]]:
     return [("customer.merged", CustomerMergedData(customer_id=event.master_id, absorbed_id=event.absorbed_id))]
 
 
+def _order_created(event: OrderCreated) -> list[tuple[str, WebhookData]]:
+    return [("order.created", OrderCreatedData(
+        order_id=event.order_id, order_number=event.order_number, customer_id=event.customer_id,
+        status=event.status, payment_mode=event.payment_mode, currency=event.currency, total=event.total,
+        created_at=event.created_at))]
+
+
+def _export_finished(event: ExportFinished) -> list[tuple[str, WebhookData]]:
+    return [(f"export.{event.status}", ExportEndedData(
+        export_id=event.export_id, export_type=event.export_type, format=event.format, status=event.status,
+        row_count=event.row_count, finished_at=event.finished_at))]
+
+
+def _import_ended(event: CustomerImportEnded) -> list[tuple[str, WebhookData]]:
+    return [("customer_import.done", CustomerImportDoneData(
+        import_id=event.import_id, status=event.status, rows_processed=event.rows_processed, created=event.created,
+        updated=event.updated, skipped=event.skipped, error_count=event.error_count, finished_at=event.finished_at))]
+
+
+def _customer_erased(event: CustomerErased) -> list[tuple[str, WebhookData]]:
+    return [("customer.erased", CustomerErasedData(customer_id=event.customer_id, absorbed_ids=event.absorbed_ids,
+                                                   erased_at=event.erased_at))]
+
+
 _MAKERS: Mapping[type[Event], Callable[[Any], list[tuple[str, WebhookData]]]] = {
     ShipmentCreated: _shipment_created, ShipmentTrackingUpdated: _tracking_updated,
-    ShipmentStatusChanged: _status_changed, OrderCancelled: _order_cancelled, RefundIssued: _refund_issued,
-    CustomerMerged: _customer_merged,
+    ShipmentStatusChanged: _status_changed, OrderCreated: _order_created, OrderCancelled: _order_cancelled,
+    RefundIssued: _refund_issued, ExportFinished: _export_finished, CustomerImportEnded: _import_ended,
+    CustomerMerged: _customer_merged, CustomerErased: _customer_erased,
 }
 SOURCED_DOMAIN_EVENTS: tuple[str, ...] = tuple(kind.__name__ for kind in _MAKERS)
 

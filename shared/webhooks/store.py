@@ -109,11 +109,16 @@ class WebhookEndpointStore:
                           ConsistentRead=True)
         return [_endpoint_of(item) for item in items]
 
-    def save(self, merchant_id: str, endpoint: StoredEndpoint) -> StoredEndpoint:
-        """Writes `endpoint` over the version it was read at (`ChangedMeanwhile` otherwise)."""
+    def save(self, merchant_id: str, endpoint: StoredEndpoint, *,
+             outbox: dict[str, Any] | None = None) -> StoredEndpoint:
+        """Writes `endpoint` over the version it was read at (`ChangedMeanwhile` otherwise), with
+        the `outbox` entry of an event the change publishes."""
         saved = endpoint.model_copy(update={"version": endpoint.version + 1})
-        writes.put(self._table, _endpoint_item(merchant_id, saved), condition="version = :read",
-                   values={":read": endpoint.version}, rule=writes.VERSION_CHANGED)
+        item = _endpoint_item(merchant_id, saved)
+        if outbox:
+            item["outbox"] = outbox
+        writes.put(self._table, item, condition="version = :read", values={":read": endpoint.version},
+                   rule=writes.VERSION_CHANGED)
         return saved
 
     def delete(self, merchant_id: str, endpoint_id: str) -> None:

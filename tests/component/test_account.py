@@ -29,7 +29,7 @@ def test_settings_have_every_default_of_the_contract(merchant: str) -> None:
     assert re.fullmatch(r"atelier-lune-[a-z0-9]{6}", body.pop("tracking_slug"))  # made from the name at creation
     assert body == {
         "brand": {"name": None, "logo_url": None, "color": None},
-        "support_email": None, "support_url": None,
+        "support_email": None, "support_url": None, "notification_email": None,
         "default_language": "en",
         "display_currency": None,
         "notifications": {"ready_to_ship": True, "in_transit": True, "delayed": True,
