@@ -7,6 +7,7 @@ have drifted apart.
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import json
 import sys
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from cfnlint.decode import decode
+
+from shared.http import problems
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = ROOT / "openapi.json"
@@ -66,9 +69,9 @@ PROBLEM_SCHEMAS = {
 # powertools' own validation-error models: our resolver answers problem details instead.
 _POWERTOOLS_ERROR_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 ERROR_DESCRIPTIONS = {
-    400: "Malformed JSON, a tampered or foreign cursor, or a missing required header",
+    400: "Malformed JSON, an unknown query parameter, a tampered or foreign cursor, or a missing required header",
     401: "Missing or invalid API key (webhooks: a bad signature)",
-    403: "The merchant is not enrolled in a usage plan",
+    403: "A read-only API key on a write, or the merchant is not enrolled in a usage plan",
     404: "No such resource (another merchant's is not found either)",
     405: "This method is not allowed on this resource",
     409: "Conflicts with the resource's current state",
@@ -79,12 +82,53 @@ ERROR_DESCRIPTIONS = {
     429: "Too many requests (API Gateway throttling): retry later",
     503: "A dependency failed: send the same request again",
 }
-# Which errors each family of routes can answer (API.md), beside any its handler declares.
+# Which errors each family of routes can answer (API.md), beside any its handler declares and those
+# that depend on the route's shape (`_errors_of`).
 _ERRORS_BY_PREFIX = {
-    "/v1/": (400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+    "/v1/": (400, 401, 403, 422, 429, 503),
     "/webhooks/": (400, 401, 404, 413, 422, 429, 503),
     "/track/": (404, 422, 429),
 }
+# A typical `detail` per status, for the problem example each error response shows.
+_EXAMPLE_DETAILS = {
+    400: "Unknown query parameter(s): colour. This route accepts: limit, cursor.",
+    401: "Missing or invalid API key: send Authorization: Bearer <api key>.",
+    403: "This API key is read-only (scope read): use a key with scope write.",
+    404: "Shipment shp_1m98w6q3cz7m2k5x0n4t8r9ab does not exist.",
+    405: "Customers cannot be deleted; erase one with POST /v1/customers/{id}/erase.",
+    409: "The resource changed meanwhile or its state refuses this request; the detail says which rule.",
+    410: "The export's file has expired; create the export again.",
+    413: "The request body is larger than 1 MiB.",
+    415: "Send the body as application/json (Content-Type: application/json).",
+    422: "The request has invalid fields.",
+    429: "Too many requests: retry later.",
+    503: "A dependency failed: send the same request again.",
+}
+_EXAMPLE_FIELD_ERRORS = [{"field": "body.currency", "type": "value_error",
+                          "message": "currency must be an ISO 4217 code such as EUR"}]
+EXAMPLES = Path(__file__).resolve().parent / "openapi_examples.json"
+
+
+def _errors_of(method: str, path: str, operation: dict[str, Any]) -> set[int]:
+    """The errors `operation` can answer: its family's, 404 where the path or the body names a
+    resource (an export's `customer_id`, a shipment's `order_id`), 409 on writes (a refusing rule
+    or a version changed meanwhile), 413 and 415 where it takes a body."""
+    statuses = set(next((codes for prefix, codes in _ERRORS_BY_PREFIX.items() if path.startswith(prefix)), ()))
+    if path.startswith("/v1/"):
+        if "{" in path or operation.get("requestBody"):
+            statuses.add(404)
+        if method != "get":
+            statuses.add(409)
+        if operation.get("requestBody"):
+            statuses |= {413, 415}
+    return statuses
+
+
+def problem_example(status: int) -> dict[str, Any]:
+    """The problem details `shared.http.problems` answers with this status (its `type` and title)."""
+    title = next(title for _, code, title in problems.STATUS if code == status)
+    return problems.problem_body(status, title, _EXAMPLE_DETAILS[status],
+                                 _EXAMPLE_FIELD_ERRORS if status == 422 else None)
 # How each carrier signs its deliveries (carriers/README.md), for the webhook's documentation.
 _CARRIER_SIGNATURES = {
     "aftership": "header `aftership-hmac-sha256`: base64 HMAC-SHA256 of the body",
@@ -148,24 +192,45 @@ def _problem_response(status: int, existing: dict[str, Any] | None) -> dict[str,
     description = (existing or {}).get("description")
     if not description or description == "Validation Error":
         description = ERROR_DESCRIPTIONS.get(status, "Error")
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}, **content}}
+    example = problem_example(status)
+    problem = {"schema": PROBLEM_REF, "examples": {example["title"]: {"value": example}}}
+    return {"description": f"{description} (problem type `{example['type']}`)",
+            "content": {PROBLEM_JSON: problem, **content}}
 
 
 def document_errors(method: str, path: str, operation: dict[str, Any]) -> None:
-    """Every 4xx/5xx of `operation` as application/problem+json, the request body of raw-body
-    routes, and no body on a 204 or a redirect."""
+    """Every 4xx/5xx of `operation` as application/problem+json with an example of the problem
+    answered, the request body of raw-body routes, and no body on a 204 or a redirect."""
+    raw_body = _RAW_BODIES.get((method, path))
+    if raw_body is not None:
+        operation["requestBody"] = copy.deepcopy(raw_body)
     responses = operation.setdefault("responses", {})
     statuses = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
-    statuses |= set(next((codes for prefix, codes in _ERRORS_BY_PREFIX.items() if path.startswith(prefix)), ()))
+    statuses |= _errors_of(method, path, operation)
     for status in sorted(statuses):
         responses[str(status)] = _problem_response(status, responses.get(str(status)))
     for code, response in responses.items():
-        if code == "204" or code.startswith("3"):  # powertools gives every response a JSON body
+        # powertools gives every response a JSON body, even a 204, a redirect or a `Response[None]`.
+        json_schema = ((response.get("content") or {}).get("application/json") or {}).get("schema") or {}
+        if code == "204" or code.startswith("3") or json_schema.get("type") == "null":
             response.pop("content", None)
     operation["responses"] = dict(sorted(responses.items()))
-    raw_body = _RAW_BODIES.get((method, path))
-    if raw_body is not None:
-        operation["requestBody"] = raw_body
+
+
+def add_examples(method: str, path: str, operation: dict[str, Any], examples: dict[str, Any]) -> None:
+    """The operation's request and response examples (`openapi_examples.json`: real requests and
+    the answers Colis gave them, one per media type). An example the operation has no place for
+    stops the generation: the data is stale."""
+    found = examples.get(f"{method.upper()} {path}", {})
+    places: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        ("request", (operation.get("requestBody") or {}).get("content") or {}, found.get("request") or {})]
+    places += [(f"response {code}", (operation["responses"].get(code) or {}).get("content") or {}, by_media)
+               for code, by_media in (found.get("responses") or {}).items()]
+    for where, content, by_media in places:
+        for media, value in by_media.items():
+            if media not in content:
+                raise SystemExit(f"openapi_examples.json: {method.upper()} {path} has no {media} {where}")
+            content[media].setdefault("examples", {})["example"] = {"value": value}
 
 
 def _merge_components(into: dict[str, Any], schemas: dict[str, Any], module: str) -> None:
@@ -184,6 +249,7 @@ def generate() -> dict[str, Any]:
         "paths": {},
         "components": {"schemas": {}, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
+    examples = json.loads(EXAMPLES.read_text(encoding="utf-8"))
     for module_name in sorted(set(routes.values())):
         app = importlib.import_module(module_name).app
         schema = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
@@ -195,6 +261,7 @@ def generate() -> dict[str, Any]:
                     operation["security"] = [{"bearer": []}]
                 document_errors(method, path, operation)
                 mark_required_headers(method, path, operation)
+                add_examples(method, path, operation, examples)
                 document["paths"].setdefault(path, {})[method] = operation
         _merge_components(document["components"]["schemas"], schema.get("components", {}).get("schemas", {}),
                           module_name)

@@ -60,10 +60,11 @@ def get_export(export_id: str, expires_in: LinkSeconds = LINK_DEFAULT_SECONDS) -
 
 
 @app.get("/v1/exports/<export_id>/download", tags=["Exports"], summary="Download an export",
-         description=("Redirects (302) to a fresh presigned link to the file; 410 once the file has "
-                      "expired."),
+         description=("Redirects (302) to a fresh presigned link to the file; 409 while the export is "
+                      "not ready; 410 once the file has expired."),
          responses={302: {"description": "Found: a fresh presigned link"},
-                                                        410: {"description": "Gone: the file has expired"}})
+                    409: {"description": "The export is not ready (pending, running or failed)"},
+                    410: {"description": "Gone: the file has expired"}})
 def download_export(export_id: str, expires_in: LinkSeconds = LINK_DEFAULT_SECONDS) -> Response[None]:
     link = service.download_link(ExportRepository(), ExportFiles(), merchant_id(app), export_id, expires_in)
     return Response(status_code=302, headers={"Location": link.url, "Cache-Control": "no-store"})

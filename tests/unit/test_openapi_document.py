@@ -42,11 +42,128 @@ def test_every_error_response_is_problem_json() -> None:
     problem = {"$ref": "#/components/schemas/Problem"}
     for method, path, operation in _operations(document):
         errors = {code: spec for code, spec in operation["responses"].items() if int(code) >= 400}
-        assert {"404", "422", "429"} <= set(errors), f"{method} {path}"
+        assert {"422", "429"} <= set(errors), f"{method} {path}"
         for code, spec in errors.items():
-            assert spec["content"]["application/problem+json"] == {"schema": problem}, f"{method} {path} {code}"
+            assert spec["content"]["application/problem+json"]["schema"] == problem, f"{method} {path} {code}"
             assert "application/json" not in spec["content"], f"{method} {path} {code}"
     assert {"type", "title", "status", "detail"} <= set(document["components"]["schemas"]["Problem"]["required"])
+
+
+def _has_body(operation: dict) -> bool:
+    return bool(operation.get("requestBody"))
+
+
+def test_each_operation_lists_the_errors_its_route_can_answer() -> None:
+    committed = json.loads(openapi.DOCUMENT.read_text())
+    for method, path, operation in _operations(committed):
+        label = f"{method} {path}"
+        codes = {int(code) for code in operation["responses"] if int(code) >= 400}
+        if path.startswith("/v1/"):
+            # Unknown query parameters (400), the API key (401) and its scope (403), validation (422),
+            # throttling (429) everywhere; the rest by the route's shape.
+            assert {400, 401, 403, 422, 429} <= codes, label
+            assert (404 in codes) == ("{" in path or _has_body(operation)), label
+            assert ({413, 415} <= codes) == _has_body(operation), label
+        if method != "GET" and path.startswith("/v1/"):
+            assert 409 in codes, label
+        if path.startswith("/webhooks/"):
+            assert {400, 401, 404, 413} <= codes, label
+
+
+def test_each_error_response_shows_the_problem_type_that_problems_py_answers() -> None:
+    from shared import errors
+    from shared.http.problems import problem_of
+
+    committed = json.loads(openapi.DOCUMENT.read_text())
+    produced = {}
+    for failure in (errors.Malformed("x"), errors.NotAuthenticated("x"), errors.Forbidden("x"), errors.NotFound("x"),
+                    errors.NotSupported("x"), errors.Refused("x"), errors.Gone("x"), errors.TooLarge("x"),
+                    errors.WrongContentType("x"), errors.Invalid("x"), errors.TooManyRequests("x"),
+                    errors.Unavailable("x")):
+        status, body = problem_of(failure)
+        produced[status] = (body["type"], body["title"])
+    for method, path, operation in _operations(committed):
+        for code, spec in operation["responses"].items():
+            if int(code) < 400:
+                continue
+            (example,) = spec["content"]["application/problem+json"]["examples"].values()
+            value = example["value"]
+            assert (value["type"], value["title"]) == produced[int(code)], f"{method} {path} {code}"
+            assert value["status"] == int(code) and value["detail"], f"{method} {path} {code}"
+            assert f"`{value['type']}`" in spec["description"], f"{method} {path} {code}"
+            if code == "422":
+                assert value["errors"] and {"field", "type", "message"} <= set(value["errors"][0])
+
+
+# A rendered HTML page is described in words: it is not an API shape an example could stand for.
+_NO_EXAMPLE_MEDIA = {"text/html"}
+
+
+def _examples_of(media: dict) -> list:
+    return [example["value"] for example in (media.get("examples") or {}).values()]
+
+
+def test_every_request_body_and_response_body_has_an_example() -> None:
+    committed = json.loads(openapi.DOCUMENT.read_text())
+    for method, path, operation in _operations(committed):
+        label = f"{method} {path}"
+        for media_type, media in ((operation.get("requestBody") or {}).get("content") or {}).items():
+            assert _examples_of(media), f"{label}: request {media_type}"
+        successes = {code: spec for code, spec in operation["responses"].items() if int(code) < 400}
+        assert successes or "405" in operation["responses"], label  # DELETE of a customer: always 405
+        for code, spec in successes.items():
+            for media_type, media in (spec.get("content") or {}).items():
+                if media_type not in _NO_EXAMPLE_MEDIA:
+                    assert _examples_of(media), f"{label}: {code} {media_type}"
+
+
+def _floats(value: object, where: str = "") -> list[str]:
+    if isinstance(value, float):
+        return [where]
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in _floats(item, f"{where}.{key}")]
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value) for found in _floats(item, f"{where}[{index}]")]
+    return []
+
+
+def test_every_example_is_valid_against_its_schema_and_carries_money_as_strings() -> None:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    committed = json.loads(openapi.DOCUMENT.read_text())
+    registry = Registry().with_resource("urn:colis", Resource.from_contents(
+        {**committed, "$schema": "https://json-schema.org/draft/2020-12/schema"}))
+
+    def check(label: str, media_type: str, media: dict) -> None:
+        schema = media.get("schema")
+        for value in _examples_of(media):
+            # Colis's own bodies only: a carrier's delivery is in the carrier's format.
+            if "/webhooks/" not in label:
+                assert not _floats(value), f"{label}: amounts are decimal strings, not numbers: {_floats(value)}"
+            if schema and media_type.endswith("json"):
+                resolved = json.loads(json.dumps(schema).replace('"#/components', '"urn:colis#/components'))
+                found = [error.message for error in Draft202012Validator(resolved, registry=registry)
+                         .iter_errors(value)]
+                assert not found, f"{label} {media_type}: {found[:3]}"
+
+    for method, path, operation in _operations(committed):
+        label = f"{method} {path}"
+        for media_type, media in ((operation.get("requestBody") or {}).get("content") or {}).items():
+            check(f"{label} request", media_type, media)
+        for code, spec in operation["responses"].items():
+            for media_type, media in (spec.get("content") or {}).items():
+                check(f"{label} {code}", media_type, media)
+
+
+def test_an_example_for_an_operation_that_has_no_place_for_it_stops_the_generation() -> None:
+    import pytest
+
+    operation = {"responses": {"200": {"content": {"application/json": {}}}}}
+    with pytest.raises(SystemExit):
+        openapi.add_examples("get", "/v1/x", operation, {"GET /v1/x": {"responses": {"201": {"application/json": {}}}}})
+    openapi.add_examples("get", "/v1/x", operation, {"GET /v1/x": {"responses": {"200": {"application/json": {"a": "1"}}}}})
+    assert operation["responses"]["200"]["content"]["application/json"]["examples"] == {"example": {"value": {"a": "1"}}}
 
 
 def test_contract_statuses_are_documented() -> None:
