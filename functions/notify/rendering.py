@@ -278,10 +278,13 @@ def render_endpoint_disabled_email(language: str, context: EndpointDisabledEmail
         details=[(messages.text("label.endpoint"), f"{context.endpoint_id} ({context.url})"),
                  (messages.text("label.failing_since"), since),
                  (messages.text("label.disabled_at"), messages.moment(context.disabled_at))],
+        parcels=[],
         action=None,
+        support=None,
         footer=messages.text("endpoint_disabled.footer", brand=context.account_name),
     )
-    return _render(content, messages, COLIS_BRAND)
+    # No Reply-To: the merchant's own support address is where its customers write, not Colis.
+    return _render(content, messages, COLIS_BRAND, SupportContact())
 
 
 def money(amount: Decimal, currency: str, language: str) -> str:

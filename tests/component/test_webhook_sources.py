@@ -235,7 +235,8 @@ def test_a_disabled_endpoint_emails_the_merchant_once_in_its_language(merchant: 
     events = _one_failed_delivery(merchant, receiver, stream)
     assert len(events) == 1 and events[0].detail["endpoint_id"] == receiver.endpoint_id
     assert WebhookEndpointStore().get(merchant, receiver.endpoint_id).enabled is False
-    assert notify(events[0])["outcomes"] == {f"endpoint_disabled_{clock.epoch_seconds(clock.now())}": "sent"}
+    disabled_at = datetime.fromisoformat(events[0].detail["disabled_at"])
+    assert notify(events[0])["outcomes"] == {f"endpoint_disabled_{clock.epoch_seconds(disabled_at)}": "sent"}
     assert [email.to for email in outbox.sent] == ["tech@atelier-lune.example"]
     email = outbox.sent[0]
     assert email.language == "fr" and email.subject == "Votre point de terminaison webhook Colis a été désactivé"
