@@ -145,7 +145,7 @@ class CustomerImportEnded(Event):
     """A customer CSV import ended, `done` or `failed`, with its row counts."""
 
     import_id: str
-    status: Literal["done", "failed"]
+    status: str  # done or failed
     # Counts are those of the finished run (None: a job that failed before counting rows).
     rows_processed: int | None = None
     created: int | None = None
@@ -165,7 +165,7 @@ class ExportFinished(Event):
     export_id: str
     export_type: str
     format: str
-    status: Literal["ready", "failed"]
+    status: str  # ready or failed
     row_count: int | None = None
     finished_at: Instant
 

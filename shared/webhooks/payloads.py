@@ -214,8 +214,13 @@ def _order_created(event: OrderCreated) -> list[tuple[str, WebhookData]]:
         created_at=event.created_at))]
 
 
+_EXPORT_ENDS = {"ready": "export.ready", "failed": "export.failed"}
+
+
 def _export_finished(event: ExportFinished) -> list[tuple[str, WebhookData]]:
-    return [(f"export.{event.status}", ExportEndedData(
+    if event.status not in _EXPORT_ENDS:
+        return []
+    return [(_EXPORT_ENDS[event.status], ExportEndedData(
         export_id=event.export_id, export_type=event.export_type, format=event.format, status=event.status,
         row_count=event.row_count, finished_at=event.finished_at))]
 
