@@ -163,6 +163,47 @@ DATA_OF: dict[str, type[WebhookData]] = {
 }
 
 
+# One example `data` per event type, for the OpenAPI document (each is read by its model in a test).
+_SHIPMENT = "shp_1m98w6q3cz7m2k5x0n4t8r9ab"
+_ORDER = "ord_1m98w4azsqhamdcy0bwzgdmf5"
+DATA_EXAMPLES: dict[str, dict[str, Any]] = {
+    "shipment.created": {"shipment_id": _SHIPMENT, "order_id": _ORDER, "parcel_count": 2},
+    "shipment.status_changed": {"shipment_id": _SHIPMENT, "parcel_id": "prc_1m98w6q3d0aa1b2c3d4e5f6g7",
+                                "previous_parcel_status": "in_transit", "parcel_status": "out_for_delivery",
+                                "previous_status": "in_transit", "status": "in_transit",
+                                "occurred_at": "2026-12-07T08:12:00.000Z"},
+    "shipment.delivered": {"shipment_id": _SHIPMENT, "parcel_id": "prc_1m98w6q3d0aa1b2c3d4e5f6g7",
+                           "previous_parcel_status": "out_for_delivery", "parcel_status": "delivered",
+                           "previous_status": "out_for_delivery", "status": "delivered",
+                           "occurred_at": "2026-12-07T14:03:00.000Z"},
+    "shipment.exception": {"shipment_id": _SHIPMENT, "parcel_id": "prc_1m98w6q3d0aa1b2c3d4e5f6g7",
+                           "previous_parcel_status": "in_transit", "parcel_status": "exception",
+                           "previous_status": "in_transit", "status": "exception",
+                           "occurred_at": "2026-12-07T10:40:00.000Z"},
+    "order.created": {"order_id": _ORDER, "order_number": "#1042", "customer_id": "cus_1m98w4b0k3r5t7v9x1z3b5d7f",
+                      "status": "paid", "payment_mode": "platform", "currency": "EUR", "total": "120.00",
+                      "created_at": "2026-12-07T09:30:00.000Z"},
+    "order.shipped": {"order_id": _ORDER, "shipment_id": _SHIPMENT},
+    "order.cancelled": {"order_id": _ORDER, "source": "merchant", "currency": "EUR",
+                        "refund_id": "ref_1m98w8c2e4g6j8l0n2q4s6u8w", "refund_total": "120.00",
+                        "cancelled_at": "2026-12-07T11:00:00.000Z"},
+    "refund.succeeded": {"refund_id": "ref_1m98w8c2e4g6j8l0n2q4s6u8w", "order_id": _ORDER, "total": "10.00",
+                         "currency": "EUR", "fee_returned": "0.00", "kind": "partial",
+                         "created_at": "2026-12-07T10:15:00.000Z"},
+    "export.ready": {"export_id": "exp_1m98w770xvwcg40r2q8hmg4e8", "export_type": "shipments", "format": "csv",
+                     "status": "ready", "row_count": 1250, "finished_at": "2026-12-07T18:28:29.000Z"},
+    "export.failed": {"export_id": "exp_1m98w770xvwcg40r2q8hmg4e9", "export_type": "shipments", "format": "xlsx",
+                      "status": "failed", "row_count": None, "finished_at": "2026-12-07T18:29:02.000Z"},
+    "customer_import.done": {"import_id": "imp_1m98w76q6vd4hdwn52t7j90jm", "status": "done", "rows_processed": 120,
+                             "created": 97, "updated": 20, "skipped": 3, "error_count": 3,
+                             "finished_at": "2026-12-07T18:31:10.000Z"},
+    "customer.merged": {"customer_id": "cus_1m98w4b0k3r5t7v9x1z3b5d7f", "absorbed_id": "cus_1m98w5c1m4p6r8t0v2x4z6b8d"},
+    "customer.erased": {"customer_id": "cus_1m98w4b0k3r5t7v9x1z3b5d7f", "absorbed_ids": ["cus_1m98w5c1m4p6r8t0v2x4z6b8d"],
+                        "erased_at": "2026-12-07T12:00:00.000Z"},
+    PING: {"endpoint_id": "whe_1m98w777q5rjwhg0sm2yxp3dc"},
+}
+
+
 def _shipment_created(event: ShipmentCreated) -> list[tuple[str, WebhookData]]:
     found: list[tuple[str, WebhookData]] = [("shipment.created", ShipmentCreatedData(
         shipment_id=event.shipment_id, order_id=event.order_id, parcel_count=event.parcel_count))]
@@ -281,7 +322,12 @@ def openapi_webhooks() -> tuple[dict[str, Any], dict[str, Any]]:
         webhooks[event_type] = {"post": {
             "summary": f"{event_type} (signed per Standard Webhooks; at least once, in no guaranteed order)",
             "parameters": headers,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": envelope}}},
+            "requestBody": {"required": True, "content": {"application/json": {"schema": envelope, "examples": {
+                "example": {"value": {"id": "evt_1m98wb2d4f6h8k0m2p4r6t8v0", "type": event_type,
+                                      "created_at": "2026-12-07T18:30:00.000Z",
+                                      # as sent: through the model (absent fields are null)
+                                      "data": model.model_validate(DATA_EXAMPLES[event_type]).model_dump(
+                                          mode="json")}}}}}},
             "responses": {"2XX": {"description": "Received (anything else, or no answer within 10 s, is retried "
                                                  "with backoff for about 3 days)"}}}}
     return webhooks, schemas

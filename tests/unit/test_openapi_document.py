@@ -224,3 +224,16 @@ def test_the_carrier_webhook_body_is_documented_per_registered_carrier_with_exam
         assert "Signed with" in example["description"], carrier
         parsed = parse_delivery(carrier, example["value"])
         assert parsed.updates and not parsed.failures, carrier
+
+
+def test_each_webhook_event_type_has_an_example_its_model_reads_back_unchanged() -> None:
+    from shared.webhooks.payloads import DATA_EXAMPLES, DATA_OF
+
+    committed = json.loads(openapi.DOCUMENT.read_text())
+    assert set(DATA_EXAMPLES) == set(DATA_OF) == set(committed["webhooks"])
+    for event_type, data in DATA_EXAMPLES.items():
+        sent = DATA_OF[event_type].model_validate(data).model_dump(mode="json")
+        assert {key: value for key, value in sent.items() if key in data} == data, event_type
+        media = committed["webhooks"][event_type]["post"]["requestBody"]["content"]["application/json"]
+        (example,) = _examples_of(media)
+        assert example["type"] == event_type and example["data"] == sent and not _floats(example)
