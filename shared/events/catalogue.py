@@ -150,8 +150,10 @@ class CustomerImportEnded(Event):
     rows_processed: int | None = None
     created: int | None = None
     updated: int | None = None
+    unchanged: int | None = None
     skipped: int | None = None
     error_count: int | None = None
+    warning_count: int | None = None
     finished_at: Instant
 
 

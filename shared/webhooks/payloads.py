@@ -134,8 +134,10 @@ class CustomerImportDoneData(WebhookData):
     rows_processed: int | None = None
     created: int | None = None
     updated: int | None = None
+    unchanged: int | None = Field(default=None, description="rows that matched a record and changed nothing")
     skipped: int | None = None
     error_count: int | None = None
+    warning_count: int | None = None
     finished_at: Instant
 
 
@@ -195,7 +197,8 @@ DATA_EXAMPLES: dict[str, dict[str, Any]] = {
     "export.failed": {"export_id": "exp_1m98w770xvwcg40r2q8hmg4e9", "export_type": "shipments", "format": "xlsx",
                       "status": "failed", "row_count": None, "finished_at": "2026-12-07T18:29:02.000Z"},
     "customer_import.done": {"import_id": "imp_1m98w76q6vd4hdwn52t7j90jm", "status": "done", "rows_processed": 120,
-                             "created": 97, "updated": 20, "skipped": 3, "error_count": 3,
+                             "created": 90, "updated": 20, "unchanged": 7, "skipped": 3, "error_count": 3,
+                             "warning_count": 2,
                              "finished_at": "2026-12-07T18:31:10.000Z"},
     "customer.merged": {"customer_id": "cus_1m98w4b0k3r5t7v9x1z3b5d7f", "absorbed_id": "cus_1m98w5c1m4p6r8t0v2x4z6b8d"},
     "customer.erased": {"customer_id": "cus_1m98w4b0k3r5t7v9x1z3b5d7f", "absorbed_ids": ["cus_1m98w5c1m4p6r8t0v2x4z6b8d"],
@@ -269,7 +272,8 @@ def _export_finished(event: ExportFinished) -> list[tuple[str, WebhookData]]:
 def _import_ended(event: CustomerImportEnded) -> list[tuple[str, WebhookData]]:
     return [("customer_import.done", CustomerImportDoneData(
         import_id=event.import_id, status=event.status, rows_processed=event.rows_processed, created=event.created,
-        updated=event.updated, skipped=event.skipped, error_count=event.error_count, finished_at=event.finished_at))]
+        updated=event.updated, unchanged=event.unchanged, skipped=event.skipped, error_count=event.error_count,
+        warning_count=event.warning_count, finished_at=event.finished_at))]
 
 
 def _customer_erased(event: CustomerErased) -> list[tuple[str, WebhookData]]:
