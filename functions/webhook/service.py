@@ -78,7 +78,7 @@ def ingest_delivery(connections: CachedConnections, shipments: ShipmentRepositor
     if not any(outcome in WRITTEN for outcome in result.outcomes) and not connections.confirm(connection.id):
         # Nothing written, so no write checked the connection: a repeat from a deleted one is 404 too.
         raise NotFound("No such webhook connection for this carrier.")
-    if result.batch and not result.outcomes:
+    if result.batch and not result.outcomes and result.failures:
         raise InvalidPayload("No event of the batch could be applied.",
                              errors=[{"index": f.index, "detail": f.detail} for f in result.failures])
     logger.info("delivery ingested", extra={"carrier": carrier, "connection_id": connection_id,

@@ -597,3 +597,29 @@ def test_sendcloud_announcing_a_parcel_without_a_number_is_200_and_records_nothi
     assert answer.status == 200 and answer.json()["accepted"] == 0 and answer.json()["ignored"] is True
     items = boto3.resource("dynamodb").Table(aws_env["TABLE_NAME"]).scan()["Items"]
     assert not [item for item in items if "ORPHAN" in str(item.get("pk")) or str(item.get("sk")).startswith("EVENT#")]
+
+
+@pytest.mark.parametrize("carrier", ["colis", "easypost", "aftership", "shippo"])
+def test_every_carrier_announcing_a_parcel_without_a_number_is_200_and_records_nothing(
+        carrier: str, merchant: str, connections: dict[str, tuple[str, str]], aws_env: dict[str, Any]) -> None:
+    # DESIGN.md §1.1 states it for every update, not for Sendcloud alone: a 400 would only be retried.
+    bodies: dict[str, tuple[str, tuple[str, ...]]] = {
+        "easypost": ("easypost_tracker.updated.json", ("result", "tracking_code")),
+        "aftership": ("aftership_tracking_update.json", ("msg", "tracking_number")),
+        "shippo": ("shippo_track_updated.json", ("data", "tracking_number"))}
+    if carrier == "colis":
+        body: dict[str, Any] = colis_event("", "in_transit", clock.now() - timedelta(hours=1))
+    else:
+        name, path = bodies[carrier]
+        body = json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
+        holder = body
+        for key in path[:-1]:
+            holder = holder[key]
+        holder[path[-1]] = ""
+    answer = signed(connections, carrier, body)
+    assert answer.status == 200 and answer.json()["accepted"] == 0 and answer.json()["ignored"] is True
+    if carrier == "colis":
+        batch = signed(connections, "colis", {"events": [body, body]})
+        assert batch.status == 200 and batch.json()["accepted"] == 0 and batch.json()["failed"] == []
+    items = boto3.resource("dynamodb").Table(aws_env["TABLE_NAME"]).scan()["Items"]
+    assert not [item for item in items if "ORPHAN" in str(item.get("pk")) or str(item.get("sk")).startswith("EVENT#")]

@@ -345,14 +345,11 @@ INVALID = [
     ("sendcloud", _setting("sendcloud_parcel_status_changed.json", ("carrier_status_change_timestamp",), "yesterday"), "carrier_status_change_timestamp"),
     ("sendcloud", _setting("sendcloud_parcel_status_changed.json", ("carrier_status_change_timestamp",), 10**30), "carrier_status_change_timestamp"),
     ("sendcloud", _without("sendcloud_parcel_status_changed.json", ("timestamp",)) | {"carrier_status_change_timestamp": None}, "timestamp"),
-    ("easypost", _without("easypost_tracker.updated.json", ("result", "tracking_code")), "result.tracking_code"),
     ("easypost", _without("easypost_tracker.updated.json", ("result",)), "result"),
     ("easypost", _setting("easypost_tracker.updated.json", ("result", "tracking_details", 2, "datetime"), "31/07/2024"), "result.tracking_details[2].datetime"),
     ("easypost", _setting("easypost_tracker.updated.json", ("result", "tracking_details"), "none"), "result.tracking_details"),
-    ("aftership", _without("aftership_tracking_update.json", ("msg", "tracking_number")), "msg.tracking_number"),
     ("aftership", _setting("aftership_tracking_update.json", ("msg", "checkpoints", 0, "checkpoint_time"), "soon"), "msg.checkpoints[0].checkpoint_time"),
     ("aftership", _setting("aftership_tracking_update.json", ("msg",), "text"), "msg"),
-    ("shippo", _without("shippo_track_updated.json", ("data", "tracking_number")), "data.tracking_number"),
     ("shippo", _setting("shippo_track_updated.json", ("data", "tracking_status"), None), "data.tracking_status"),
     ("shippo", _setting("shippo_track_updated.json", ("data", "tracking_status", "status_date"), "23 July"), "data.tracking_status.status_date"),
     ("shippo", _setting("shippo_track_updated.json", ("data", "tracking_number"), ["x"]), "data.tracking_number"),
@@ -364,6 +361,35 @@ def test_malformed_payloads_are_invalid_naming_the_field(carrier: str, body: dic
     with pytest.raises(InvalidPayload) as raised:
         parse_delivery(carrier, body)
     assert field in raised.value.detail
+
+
+NUMBER_FIELDS = {"sendcloud": ("sendcloud_parcel_status_changed.json", ("parcel", "tracking_number")),
+                 "easypost": ("easypost_tracker.updated.json", ("result", "tracking_code")),
+                 "aftership": ("aftership_tracking_update.json", ("msg", "tracking_number")),
+                 "shippo": ("shippo_track_updated.json", ("data", "tracking_number"))}
+
+
+@pytest.mark.parametrize("carrier", sorted(NUMBER_FIELDS))
+@pytest.mark.parametrize("blank", [None, "", "   ", "missing"])
+def test_an_update_without_a_tracking_number_is_ignored(carrier: str, blank: str | None) -> None:
+    # DESIGN.md §1.1: answered 200 and recorded nowhere, whatever the carrier (not a 400 it would retry).
+    name, path = NUMBER_FIELDS[carrier]
+    body = _without(name, path) if blank == "missing" else _setting(name, path, blank)
+    assert parse_delivery(carrier, body) == ParsedDelivery.ignore()
+
+
+@pytest.mark.parametrize("blank", [None, "", "  ", "missing"])
+def test_a_colis_event_without_a_tracking_number_is_ignored_alone_or_in_a_batch(blank: str | None) -> None:
+    event: dict[str, Any] = {"event_id": "e1", "carrier": "ups", "tracking_number": blank, "status": "in_transit",
+                             "occurred_at": "2026-03-10T10:00:00Z"}
+    if blank == "missing":
+        del event["tracking_number"]
+    assert parse_delivery("colis", event) == ParsedDelivery.ignore()
+    kept = dict(event, tracking_number="1Z999", event_id="e2")
+    batch = parse_delivery("colis", {"events": [event, kept, [1]]})
+    assert [u.tracking_number for u in batch.updates] == ["1Z999"] and [f.index for f in batch.failures] == [2]
+    assert not batch.ignored
+    assert parse_delivery("colis", {"events": [event, event]}).ignored
 
 
 def test_invalid_payload_is_a_bad_request() -> None:
@@ -456,8 +482,6 @@ def test_colis_unrecognised_status_is_kept_as_unknown() -> None:
     ("overrides", "field"),
     [
         ({"event_id": None}, "event_id"),
-        ({"tracking_number": None}, "tracking_number"),
-        ({"tracking_number": "  "}, "tracking_number"),
         ({"tracking_number": 12345}, "tracking_number"),
         ({"status": None}, "status"),
         ({"carrier": None}, "carrier"),
@@ -485,18 +509,19 @@ def test_colis_batch_reads_each_event_on_its_own() -> None:
             bad_time,
             "not an event",
             colis_event(event_id="evt-4", status="delivered", tracking_number="OTHER"),
-            colis_event(event_id="evt-5", tracking_number=None),
+            colis_event(event_id="evt-5", tracking_number=None),  # no number yet: skipped, not failed
+            {"tracking_number": ""},  # no number and no event either: failed
         ]
     }
     delivery = parse_delivery("colis", body)
     assert not delivery.ignored
     assert [u.carrier_event_id for u in delivery.updates] == ["evt-1", "evt-4"]
     assert [u.status for u in delivery.updates] == [S.out_for_delivery, S.delivered]
-    assert [failure.index for failure in delivery.failures] == [1, 2, 4]
+    assert [failure.index for failure in delivery.failures] == [1, 2, 5]
     index, detail = delivery.failures[0]
     assert (index, detail.split(":")[0]) == (1, "occurred_at")
     assert delivery.failures[1] == EventFailure(2, "an event must be an object")
-    assert delivery.failures[2].detail.startswith("tracking_number")
+    assert delivery.failures[2].detail.startswith("event_id")
     assert delivery.failures[0]._asdict() == {"index": 1, "detail": detail}
 
 

@@ -51,8 +51,12 @@ def parse(body: dict[str, Any]) -> ParsedDelivery:
     newest = payload.latest(checkpoints, _checkpoint_time)
     tag = payload.optional_text(tracking.get("tag"), "msg.tag")
     subtag = payload.optional_text(tracking.get("subtag"), "msg.subtag")
+    number = payload.optional_text(tracking.get("tracking_number"), "msg.tracking_number")
+    if number is None:
+    # DESIGN.md §1.1: an update without a tracking number answers 200 and records nothing.
+        return ParsedDelivery.ignore()
     update = payload.update(
-        tracking_number=payload.text(tracking.get("tracking_number"), "msg.tracking_number"),
+        tracking_number=number,
         status=or_unknown(status(tag, subtag)),
         carrier_code=subtag or tag,
         carrier_message=_message(newest),

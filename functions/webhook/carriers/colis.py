@@ -92,7 +92,8 @@ class ColisEvent(BaseModel):
 def parse(body: dict[str, Any]) -> ParsedDelivery:
     if "events" in body:
         return _parse_batch(body["events"]).model_copy(update={"batch": True})
-    return ParsedDelivery(updates=[read_event(body)])
+    update = read_event(body)
+    return ParsedDelivery(updates=[update]) if update else ParsedDelivery.ignore()
 
 
 def _parse_batch(events: Any) -> ParsedDelivery:
@@ -104,19 +105,30 @@ def _parse_batch(events: Any) -> ParsedDelivery:
     failures: list[EventFailure] = []
     for index, event in enumerate(events):
         try:
-            updates.append(read_event(event))
+            update = read_event(event)
         except InvalidPayload as error:
             failures.append(EventFailure(index, error.detail))
-    return ParsedDelivery(updates=updates, failures=failures)
+            continue
+        if update:
+            updates.append(update)
+    # Every event without a tracking number: nothing to apply, nothing failed (200, records nothing).
+    return ParsedDelivery(updates=updates, failures=failures, ignored=not updates and not failures)
 
 
-def read_event(event: Any) -> CanonicalUpdate:
+def read_event(event: Any) -> CanonicalUpdate | None:
+    """The event's update; None for an event without a tracking number (DESIGN.md §1.1: answered
+    200, recorded nowhere: a parcel announced before its label has a number)."""
     if not isinstance(event, dict):
         raise InvalidPayload("an event must be an object")
+    number = event.get("tracking_number")
+    without_number = number is None or (isinstance(number, str) and not number.strip())
     try:
-        parsed = ColisEvent.model_validate(event)
+        # Without a number the rest must still be a valid event: `{}` is a failure, not an announcement.
+        parsed = ColisEvent.model_validate({**event, "tracking_number": "-"} if without_number else event)
     except ValidationError as error:
         raise InvalidPayload(payload.describe(error)) from None
+    if without_number:
+        return None
     return payload.update(
         tracking_number=parsed.tracking_number,
         status=or_unknown(status(parsed.status)),

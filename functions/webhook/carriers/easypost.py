@@ -87,8 +87,12 @@ def parse(body: dict[str, Any]) -> ParsedDelivery:
     newest = payload.latest(details, _detail_time)
     code = payload.optional_text(tracker.get("status"), "result.status")
     detail = payload.optional_text(tracker.get("status_detail"), "result.status_detail")
+    number = payload.optional_text(tracker.get("tracking_code"), "result.tracking_code")
+    if number is None:
+    # DESIGN.md §1.1: an update without a tracking number answers 200 and records nothing.
+        return ParsedDelivery.ignore()
     update = payload.update(
-        tracking_number=payload.text(tracker.get("tracking_code"), "result.tracking_code"),
+        tracking_number=number,
         status=or_unknown(status(code, detail)),
         carrier_code=combined_code(code, detail),
         carrier_message=_message(newest),

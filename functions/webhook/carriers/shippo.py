@@ -52,12 +52,16 @@ def parse(body: dict[str, Any]) -> ParsedDelivery:
     if body.get("event") != TRACKING_EVENT:
         return ParsedDelivery.ignore()
     track = payload.obj(body.get("data"), "data")
+    number = payload.optional_text(track.get("tracking_number"), "data.tracking_number")
+    if number is None:
+    # DESIGN.md §1.1: an update without a tracking number answers 200 and records nothing.
+        return ParsedDelivery.ignore()
     current = payload.obj(track.get("tracking_status"), "data.tracking_status")
     code = payload.optional_text(current.get("status"), "data.tracking_status.status")
     substatus = _substatus_code(current)
     where = payload.optional_obj(current.get("location"), "data.tracking_status.location")
     update = payload.update(
-        tracking_number=payload.text(track.get("tracking_number"), "data.tracking_number"),
+        tracking_number=number,
         status=or_unknown(status(code, substatus)),
         carrier_code=combined_code(code, substatus),
         carrier_message=payload.optional_text(current.get("status_details"), "data.tracking_status.status_details"),
