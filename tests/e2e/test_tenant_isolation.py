@@ -160,9 +160,11 @@ def world(local_stack: dict[str, Any]) -> World:
 
 
 def snapshot(api: ApiClient, world: World) -> dict[str, Any]:
-    """A's resources as A reads them (an export's link, signed anew at each read, left out)."""
+    """A's resources as A reads them (an export's link and an import's rejected-rows link, signed
+    anew at each read, left out)."""
     order, shipment, customer = world["order"], world["shipment"], world["customer"]
     export = _ok(api.get(f"/v1/exports/{world['export']}"))
+    report = _ok(api.get(f"/v1/customer-imports/{world['import']}"))
     return {
         "shipment": _ok(api.get(f"/v1/shipments/{shipment}")),
         "shipment_2": _ok(api.get(f"/v1/shipments/{world['shipment_2']}")),
@@ -171,7 +173,7 @@ def snapshot(api: ApiClient, world: World) -> dict[str, Any]:
         "refunds": _ok(api.get(f"/v1/orders/{order}/refunds")),
         "customer": _ok(api.get(f"/v1/customers/{customer}")),
         "customer_2": _ok(api.get(f"/v1/customers/{world['customer_2']}")),
-        "import": _ok(api.get(f"/v1/customer-imports/{world['import']}")),
+        "import": {k: v for k, v in report.items() if k != "errors_url"},
         "export": {k: v for k, v in export.items() if k not in ("download_url", "expires_at")},
         "api_keys": sorted(k["id"] for k in _ok(api.get("/v1/api-keys"))["items"]),
         "connections": sorted(c["id"] for c in _ok(api.get("/v1/connections"))["items"]),
