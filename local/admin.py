@@ -84,14 +84,16 @@ class LocalRoutes:
             return problem(400, "Bad Request", 'Send {"advance_days": n} or {"advance_seconds": n}.')
         if delta:
             self._clock.advance(delta)
-        expired = self._sweep_ttl()  # TTL reacts to the move at once, not at the next sweep
-        log.info("product clock now %s (%d item(s) expired)", iso(self._clock.now()), expired)
+        # The schedules first: TTL expiry sets the stream consumers to work on what expired, and
+        # the schedules would then share the process with them.
         for schedule in self._after_clock_move:
             if schedule in self._schedules:
                 try:
                     self._schedules.run(schedule)
                 except Exception:
                     log.exception("schedule %s failed after the clock moved", schedule)
+        expired = self._sweep_ttl()  # TTL reacts to the move at once, not at the next sweep
+        log.info("product clock now %s (%d item(s) expired)", iso(self._clock.now()), expired)
         return self._clock_now()
 
     def _run_schedule(self, name: str) -> Answer:

@@ -15,7 +15,7 @@ from local.destinations import send_to_destination
 from local.event_patterns import parse_patterns, passes_filters
 from local.functions import EventSource, FunctionSpec
 from local.invoker import Invoker
-from local.moto_server import Aws
+from local.moto_server import ENGINE, Aws
 from local.pollers import Poller
 from local.resources import truthy
 from local.ttl import SERVICE_IDENTITY, ServiceDeletions, canonical_key, jsonable
@@ -23,6 +23,7 @@ from local.ttl import SERVICE_IDENTITY, ServiceDeletions, canonical_key, jsonabl
 log = logging.getLogger("local.streams")
 
 _SHARD_REFRESH_POLLS = 25
+_PAGE = 1000  # records per read, GetRecords' largest Limit
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,32 @@ class StreamReader(Poller):
                     ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
 
     def _read_shard(self, shard_id: str) -> bool:
+        page = self._engine_page(shard_id)
+        records, closed = page if page is not None else self._requested_page(shard_id)
+        if closed:
+            del self._iterators[shard_id]  # closed shard, fully read
+        for raw in records:
+            record = self._lambda_record(raw)
+            self._last_sequence[shard_id] = record["dynamodb"]["SequenceNumber"]
+            for consumer in self._consumers:
+                consumer.offer(shard_id, record)
+        return bool(records)
+
+    def _engine_page(self, shard_id: str) -> tuple[list[dict[str, Any]], bool] | None:
+        """The records GetRecords would answer after the last one read, taken from the engine in
+        this process (moto's own records, as its GetRecords reads them): every image serialised to
+        JSON by the engine and parsed back by botocore was most of the stack's work under writes.
+        None when the engine in this process does not hold the shard."""
+        last = self._last_sequence.get(shard_id)
+        with ENGINE:
+            table = self._aws.dynamodb_backend().tables.get(self._table_name)
+            shard = getattr(table, "stream_shard", None)
+            if shard is None or shard.id != shard_id:
+                return None
+            start = 0 if last is None else max(0, int(last) + 1 - shard.starting_sequence_number)
+            return [record.to_json() for record in shard.items[start:start + _PAGE]], False
+
+    def _requested_page(self, shard_id: str) -> tuple[list[dict[str, Any]], bool]:
         client = self._aws.client("dynamodbstreams")
         # A fresh iterator on every poll: when a TransactWriteItems fails, moto restores the table
         # from a copy, shard included, and iterators on the old shard object go silently dry.
@@ -181,22 +208,17 @@ class StreamReader(Poller):
         position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last} if last
                     else {"ShardIteratorType": "TRIM_HORIZON"})
         iterator = client.get_shard_iterator(StreamArn=self._stream_arn, ShardId=shard_id, **position)["ShardIterator"]
-        page = client.get_records(ShardIterator=iterator, Limit=1000)
-        if not page.get("NextShardIterator"):
-            del self._iterators[shard_id]  # closed shard, fully read
-        for raw in page.get("Records", []):
-            record = self._lambda_record(raw)
-            self._last_sequence[shard_id] = record["dynamodb"]["SequenceNumber"]
-            for consumer in self._consumers:
-                consumer.offer(shard_id, record)
-        return bool(page.get("Records"))
+        page = client.get_records(ShardIterator=iterator, Limit=_PAGE)
+        return page.get("Records", []), not page.get("NextShardIterator")
 
     def _lambda_record(self, raw: dict[str, Any]) -> dict[str, Any]:
         """moto's record, reshaped to what Lambda delivers (region, version, epoch time, source ARN)."""
         change = dict(raw["dynamodb"])
         created = change.get("ApproximateCreationDateTime")
         if isinstance(created, datetime):
-            change["ApproximateCreationDateTime"] = int(created.timestamp())
+            # moto keeps naive UTC times; botocore's are aware
+            aware = created if created.tzinfo is not None else created.replace(tzinfo=UTC)
+            change["ApproximateCreationDateTime"] = int(aware.timestamp())
         record: dict[str, Any] = {
             "eventID": raw["eventID"], "eventName": raw["eventName"], "eventVersion": "1.1",
             "eventSource": "aws:dynamodb", "awsRegion": self._aws.region, "dynamodb": jsonable(change),

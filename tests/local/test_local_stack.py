@@ -182,6 +182,8 @@ def test_stream_consumer_gets_only_records_matching_its_filter(stack: Stack) -> 
     assert record["dynamodb"]["Keys"] == {"pk": {"S": "stream#1"}, "sk": {"S": "X"}}
     assert record["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int)
+    assert abs(record["dynamodb"]["ApproximateCreationDateTime"] - time.time()) < 120  # epoch seconds, UTC
+    assert record["dynamodb"]["NewImage"]["kind"] == {"S": "wanted-first"}
     assert "userIdentity" not in record
 
 
