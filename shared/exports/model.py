@@ -19,9 +19,11 @@ LINK_MAX_SECONDS = 60 * 60
 # The bucket's lifecycle rule deletes objects 7 days after they were created (S3 rounds up to the
 # next midnight UTC, so the object exists at least that long); we stop handing out links then.
 OBJECT_LIFETIME = timedelta(days=7)
-# The job record outlives its file by a day (`/download` answers 410 meanwhile), then TTL removes it:
-# its filters may hold a fragment of a recipient's name.
-JOB_LIFETIME = OBJECT_LIFETIME + timedelta(days=1)
+# The job record outlives its file by 23 days, so that `/download` answers 410 (API.md: "410 once the
+# object is gone") for weeks rather than for one day and then 404 as if the export never existed;
+# then TTL removes it. Its filters may hold a fragment of a recipient's name: 30 days in all, well
+# inside the 90 days after which retention redacts the shipments themselves.
+JOB_LIFETIME = OBJECT_LIFETIME + timedelta(days=23)
 # Lambda stops a function after 15 minutes: a run older than that has died without saying so.
 WORKER_TIME_LIMIT = timedelta(minutes=15)
 STALE_AFTER = WORKER_TIME_LIMIT + timedelta(minutes=1)

@@ -77,10 +77,10 @@ def _typed(item: dict[str, Any]) -> dict[str, Any]:
     return {name: serializer.serialize(value) for name, value in item.items()}
 
 
-def test_the_job_record_expires_a_day_after_its_file(merchant: str) -> None:
+def test_the_job_record_expires_30_days_after_its_creation(merchant: str) -> None:
     export_id = requested(merchant, {"type": "shipments"})
-    assert int(job_item(merchant, export_id)[keys.TTL]) == clock.epoch_seconds(NOW + timedelta(days=8))
-    clock.advance(timedelta(days=8))
+    assert int(job_item(merchant, export_id)[keys.TTL]) == clock.epoch_seconds(NOW + timedelta(days=30))
+    clock.advance(timedelta(days=30))
     assert get_export(merchant, export_id).status == 404  # TTL lags: an expired record reads as gone
 
 
@@ -174,6 +174,15 @@ def test_after_seven_days_download_is_410_and_no_link_is_shown(merchant: str, re
     assert "create the export again" in response.json()["detail"]
     shown = get_export(merchant, ready_export).json()
     assert (shown["status"], shown["download_url"], shown["expires_at"]) == ("ready", None, None)
+
+
+@pytest.mark.parametrize("days", [8, 14, 29])
+def test_download_stays_410_for_weeks_after_the_object_is_gone(merchant: str, ready_export: str, days: int) -> None:
+    # Not a 404 the day after: the export existed, its file is gone (API.md: 410 once the object is gone).
+    clock.advance(timedelta(days=days))
+    response = download(merchant, ready_export)
+    assert response.status == 410 and "create the export again" in response.json()["detail"]
+    assert get_export(merchant, ready_export).json()["download_url"] is None
 
 
 def test_download_is_410_once_the_object_is_gone_even_early(merchant: str, ready_export: str) -> None:
