@@ -58,10 +58,6 @@ class ServiceDeletions:
         with self._lock:
             self._keys.add(key)
 
-    def discard(self, key: str) -> None:
-        with self._lock:
-            self._keys.discard(key)
-
     def claim(self, key: str) -> bool:
         with self._lock:
             if key in self._keys:
