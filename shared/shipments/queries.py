@@ -147,8 +147,14 @@ def _matches(shipment: Shipment, f: ShipmentFilter) -> bool:
 def _by_tracking_number(repository: ShipmentRepository, merchant_id: str, f: ShipmentFilter) -> Shipment | None:
     if not f.q:
         return None
-    entry = repository.find_by_tracking_number(merchant_id, f.q.strip())
-    return repository.get(merchant_id, entry.shipment_id) if entry else None
+    # Carriers print their numbers in capitals, and `q` is case-insensitive: a number typed in lower
+    # case is looked up as written, then in capitals (at most two GetItems, never a scan).
+    typed = f.q.strip()
+    for number in dict.fromkeys((typed, typed.upper())):
+        entry = repository.find_by_tracking_number(merchant_id, number)
+        if entry:
+            return repository.get(merchant_id, entry.shipment_id)
+    return None
 
 
 def page_shipments(repository: ShipmentRepository, merchant_id: str, f: ShipmentFilter, *, limit: int,

@@ -134,6 +134,7 @@ def test_list_filters_by_status_batch_and_q(merchant: str) -> None:
     assert _ids(listing(merchant, status="archived,pre_transit")) == [ordered["id"], batched["id"], plain["id"]]
     assert _ids(listing(merchant, batch_id="B-7")) == [batched["id"]]
     assert _ids(listing(merchant, q=batched["parcels"][0]["tracking_number"])) == [batched["id"]]
+    assert _ids(listing(merchant, q=f' {batched["parcels"][0]["tracking_number"].lower()} ')) == [batched["id"]]
     assert _ids(listing(merchant, q=order_id)) == [ordered["id"]]
     assert _ids(listing(merchant, q="zoé MARCH")) == [ordered["id"]]
     assert _ids(listing(merchant, q="nobody")) == []
