@@ -17,7 +17,7 @@ from local.destinations import send_to_destination
 from local.functions import FunctionSpec
 from local.invoker import Invoker
 from local.moto_server import Aws
-from local.pollers import Poller
+from local.pollers import MESSAGING_ACTIVITY, Poller
 
 log = logging.getLogger("local.async")
 
@@ -66,6 +66,7 @@ class AsyncQueueFeed(Poller):
     and runs it when an execution environment is free)."""
 
     polls_the_engine = True
+    activity = MESSAGING_ACTIVITY  # table writes give it no work
 
     def __init__(self, name: str, invoker: Invoker, aws: Aws, function: FunctionSpec, queue_url: str,
                  events_from: EventsFromMessage, stop: threading.Event) -> None:

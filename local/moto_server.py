@@ -10,12 +10,13 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from moto import backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
 from local import indexes, serialization, transactions
-from local.pollers import ENGINE_ACTIVITY
+from local.pollers import ENGINE_ACTIVITY, MESSAGING_ACTIVITY
 
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account for any credentials
@@ -61,6 +62,11 @@ _READS = frozenset({
 })
 
 
+def _is_table_request(environ: Any) -> bool:
+    """A DynamoDB request: its writes make work for the table's stream reader only."""
+    return (environ.get("HTTP_X_AMZ_TARGET") or "").startswith("DynamoDB_")
+
+
 def _may_make_work(environ: Any) -> bool:
     target = environ.get("HTTP_X_AMZ_TARGET") or ""
     if target:
@@ -83,9 +89,26 @@ def _one_request_at_a_time(app: Any) -> Any:
             answer = list(app(environ, start_response))
         if _may_make_work(environ):
             ENGINE_ACTIVITY.bump()
+            if not _is_table_request(environ):
+                MESSAGING_ACTIVITY.bump()
         return answer
 
     return serialised
+
+
+def _list_moto_modules_once() -> None:
+    """moto's dispatcher lists its own package directory (a listdir and ~200 stat calls) on every
+    request, under its dispatch lock, to ask whether the path names a backend: the directory does
+    not change while the stack runs, so it is listed once."""
+    if getattr(backends.list_of_moto_modules, "listed_once", False):
+        return
+    modules = tuple(backends.list_of_moto_modules())
+
+    def listed() -> tuple[str, ...]:
+        return modules
+
+    listed.listed_once = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = listed  # type: ignore[assignment]
 
 
 class MotoServer(ThreadedMotoServer):
@@ -146,6 +169,7 @@ def start_moto(port: int, middleware: Middleware | None = None) -> tuple[MotoSer
     transactions.install()  # moto copies the whole table per transaction item: O(table) per write
     indexes.install()  # moto's Query sorts the whole table: O(table) per read (after transactions: see there)
     serialization.install()  # moto's generic serializer: most of the engine's time on items and stream records
+    _list_moto_modules_once()
     server = MotoServer(port, middleware)
     server.start()
     if server.startup_error is not None:

@@ -38,6 +38,10 @@ class EngineActivity:
 
 
 ENGINE_ACTIVITY = EngineActivity()
+# The part of it that may give a poller of queues work: any request but a table's (a table write
+# makes work only for its stream's reader, which watches ENGINE_ACTIVITY). An import writes tables
+# hundreds of times a second: the queue pollers need not poll five times a second meanwhile.
+MESSAGING_ACTIVITY = EngineActivity()
 
 
 class Poller:
@@ -45,6 +49,7 @@ class Poller:
     that found nothing (a poller of the engine: see IDLE_POLL_SECONDS)."""
 
     polls_the_engine = False
+    activity = ENGINE_ACTIVITY  # what wakes an idle poller of the engine
 
     def __init__(self, name: str, stop: threading.Event, interval: float = 0.2) -> None:
         self.name = name
@@ -61,7 +66,7 @@ class Poller:
 
     def _run(self) -> None:
         while not self.stop_event.is_set():
-            seen = ENGINE_ACTIVITY.generation  # before the poll: work made during it is not missed
+            seen = self.activity.generation  # before the poll: work made during it is not missed
             try:
                 busy = self.poll_once()
             except Exception:
@@ -70,7 +75,7 @@ class Poller:
                 log.exception("%s: poll failed", self.name)
                 busy = False
             if not busy and not self.stop_event.wait(self.interval) and self.polls_the_engine:
-                ENGINE_ACTIVITY.wait(seen, max(0.0, IDLE_POLL_SECONDS - self.interval))
+                self.activity.wait(seen, max(0.0, IDLE_POLL_SECONDS - self.interval))
 
     def poll_once(self) -> bool:
         raise NotImplementedError

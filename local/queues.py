@@ -11,7 +11,7 @@ from local.event_patterns import parse_patterns, passes_filters
 from local.functions import EventSource, FunctionSpec
 from local.invoker import Invoker
 from local.moto_server import Aws
-from local.pollers import Poller
+from local.pollers import MESSAGING_ACTIVITY, Poller
 from local.resources import truthy
 
 log = logging.getLogger("local.queues")
@@ -47,6 +47,7 @@ def _filterable(record: dict[str, Any]) -> dict[str, Any]:
 
 class QueueConsumer(Poller):
     polls_the_engine = True
+    activity = MESSAGING_ACTIVITY  # table writes give it no work
 
     def __init__(self, invoker: Invoker, aws: Aws, function: FunctionSpec, source: EventSource,
                  stop: threading.Event) -> None:
