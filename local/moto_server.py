@@ -15,7 +15,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from local import indexes, serialization, transactions
+from local import indexes, item_size, serialization, transactions
 from local.pollers import ENGINE_ACTIVITY, MESSAGING_ACTIVITY
 
 REGION = "eu-west-1"
@@ -169,6 +169,7 @@ def start_moto(port: int, middleware: Middleware | None = None) -> tuple[MotoSer
     transactions.install()  # moto copies the whole table per transaction item: O(table) per write
     indexes.install()  # moto's Query sorts the whole table: O(table) per read (after transactions: see there)
     serialization.install()  # moto's generic serializer: most of the engine's time on items and stream records
+    item_size.install()  # moto sums the whole item's size again for each attribute it sets
     _list_moto_modules_once()
     server = MotoServer(port, middleware)
     server.start()
