@@ -34,6 +34,8 @@ _FIVE_YEARS = 5 * 365 * 24 * 3600  # AWS ignores TTL values older than this
 
 def jsonable(value: Any) -> Any:
     """boto3 turns DynamoDB binary values into bytes; Lambda events carry them as base64 text."""
+    if type(value) is str:  # most leaves of a stream record's images: answered first
+        return value
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, dict):
