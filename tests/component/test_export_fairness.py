@@ -69,7 +69,8 @@ class Dispatcher:
                                   ExpressionAttributeValues={":pk": f"M#{merchant}", ":sk": "EXPORT#"})["Items"]
         for item in sorted(items, key=lambda item: item["created_at"]):
             entry = item.get("outbox")
-            if entry and entry["id"] not in self.seen:
+            # Only the wake-ups: an export's end also announces itself (ExportFinished) through the outbox.
+            if entry and entry["detail_type"] == "ExportRequested" and entry["id"] not in self.seen:
                 self.seen.add(entry["id"])
                 found += [event["export_id"] for event in json.loads(entry["events"])]
         return found
