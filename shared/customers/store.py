@@ -50,7 +50,7 @@ from shared.dynamo.transactions import Transaction, TransactionRefused, stage_wi
 from shared.errors import ChangedMeanwhile, NotFound, Unavailable
 from shared.platform import clock
 from shared.platform.ids import new_id
-from shared.values.search_terms import first_match, lookup_piece, matches
+from shared.values.search_terms import lookup_piece, select_matches
 
 # What a record's write checks: nobody changed it since it was read, and it was not absorbed.
 UNCHANGED = "version = :v AND attribute_not_exists(merged_into)"
@@ -143,15 +143,10 @@ class CustomerRepository(TableStore):
 
         def select(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             records = self.batch_get(merchant_id, {str(entry["customer_id"]) for entry in entries})
-            kept = []
-            for entry in entries:
-                record = records.get(str(entry["customer_id"]))
-                terms = search_terms(record) if record else []
-                if record and entry.get("term") == first_match(piece, terms) and matches(pieces, terms) \
-                        and (accept is None or accept(record)):
-                    found[record.id] = record
-                    kept.append(entry)
-            return kept
+            chosen = select_matches(entries, records, id_attribute="customer_id", pieces=pieces,
+                                    terms_of=search_terms, accept=accept)
+            found.update((record.id, record) for _, record in chosen)
+            return [entry for entry, _ in chosen]
 
         found: dict[str, Customer] = {}
         page = query_page(self._table, merchant_id, limit=limit, cursor=cursor, newest_first=False, select=select,

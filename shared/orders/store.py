@@ -25,7 +25,7 @@ from shared.orders.model import Order, OrderActivity, now_ms
 from shared.platform import clock
 from shared.values.models import without_nulls
 from shared.values.money import RECORDED
-from shared.values.search_terms import distinct_terms, first_match, lookup_piece, matches, name_terms, whole_terms
+from shared.values.search_terms import distinct_terms, lookup_piece, name_terms, select_matches, whole_terms
 
 ORDER_EXISTS = "order_exists"
 NUMBER_TAKEN = "order_number_taken"
@@ -191,15 +191,10 @@ class OrderRepository(TableStore):
             ids = {str(entry["order_id"]) for entry in entries}
             orders = {order.id: order for order in map(order_from_item, batch.get(
                 self._table, [keys.order(merchant_id, order_id) for order_id in ids]))}
-            kept = []
-            for entry in entries:
-                order = orders.get(str(entry["order_id"]))
-                terms = search_terms(order) if order else []
-                if order and entry.get("term") == first_match(piece, terms) and matches(pieces, terms) \
-                        and (accept is None or accept(order)):
-                    found[order.id] = order
-                    kept.append(entry)
-            return kept
+            chosen = select_matches(entries, orders, id_attribute="order_id", pieces=pieces, terms_of=search_terms,
+                                    accept=accept)
+            found.update((order.id, order) for _, order in chosen)
+            return [entry for entry, _ in chosen]
 
         page = query_page(self._table, merchant_id, limit=limit, cursor=cursor, newest_first=False, select=select,
                           read_budget=SEARCH_READ_BUDGET,

@@ -23,7 +23,8 @@ never be asked.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, TypeVar
 
 MIN_QUERY_LENGTH, MAX_QUERY_LENGTH = 1, 100
 QUERY_PATTERN = r"\S"  # not blank: a `q` of spaces only is refused (422), not read as "everyone"
@@ -106,3 +107,30 @@ def first_match(piece: str, terms: Iterable[str]) -> str | None:
     """The smallest term the piece begins: the one entry of a record a list shows (a record with
     two matching terms has two entries, and must appear once)."""
     return min((term for term in terms if term.startswith(piece)), default=None)
+
+
+class _Record(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Record)
+
+
+def select_matches(entries: Iterable[dict[str, Any]], records: Mapping[str, R], *, id_attribute: str,
+                   pieces: list[str], terms_of: Callable[[R], list[str]],
+                   accept: Callable[[R], bool] | None = None) -> list[tuple[dict[str, Any], R]]:
+    """The search entries a list shows, with their records: an entry counts when its record still
+    holds the entry's term as its first match of the looked-up piece (an entry lagging behind an
+    edit is skipped, a record with several matching terms shows once) and matches every piece."""
+    piece = lookup_piece(pieces)
+    kept = []
+    for entry in entries:
+        record = records.get(str(entry[id_attribute]))
+        if record is None:
+            continue
+        terms = terms_of(record)
+        if entry.get("term") == first_match(piece, terms) and matches(pieces, terms) \
+                and (accept is None or accept(record)):
+            kept.append((entry, record))
+    return kept
