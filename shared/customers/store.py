@@ -54,7 +54,6 @@ from shared.values.search_terms import lookup_piece, select_matches
 
 # What a record's write checks: nobody changed it since it was read, and it was not absorbed.
 UNCHANGED = "version = :v AND attribute_not_exists(merged_into)"
-BACKFILL_BATCH = 500
 SEARCH_READ_BUDGET = 2_000  # search entries read per list request before it answers with a cursor
 BUSY_IMPORTING = "Customer identifiers are being imported right now; retry in a minute."
 
@@ -412,14 +411,7 @@ class CustomerRepository(TableStore):
     def index_search(self, merchant_id: str, customers: Iterable[Customer]) -> int:
         """Writes every search entry of the records (idempotent puts, in batches; `colis
         index-search` backfills records written before search existed). The number of entries."""
-        written, pending = 0, []
-        for customer in customers:
-            pending.extend(search_items(merchant_id, customer))
-            if len(pending) >= BACKFILL_BATCH:
-                batch.write(self._table, puts=pending)
-                written, pending = written + len(pending), []
-        batch.write(self._table, puts=pending)
-        return written + len(pending)
+        return batch.put_all(self._table, (item for customer in customers for item in search_items(merchant_id, customer)))
 
     def announce_erasure(self, merchant_id: str, customer_id: str, erased_at: str, outbox: dict[str, Any]) -> bool:
         """Puts the erasure's event (`outbox`) on the record once per erasure (`erased_at`, set

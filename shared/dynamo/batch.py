@@ -34,6 +34,19 @@ def write(table: Any, *, puts: Iterable[Mapping[str, Any]] = (), deletes: Iterab
             raise Unavailable("DynamoDB kept throttling writes; retry later.")
 
 
+def put_all(table: Any, puts: Iterable[Mapping[str, Any]], *, chunk: int = 500) -> int:
+    """Puts a stream of items (a backfill over a whole merchant) `chunk` at a time, so memory stays
+    bounded whatever the stream's length; the number of items put."""
+    written, pending = 0, []
+    for item in puts:
+        pending.append(item)
+        if len(pending) >= chunk:
+            write(table, puts=pending)
+            written, pending = written + len(pending), []
+    write(table, puts=pending)
+    return written + len(pending)
+
+
 def get(table: Any, item_keys: Iterable[Mapping[str, Any]], *, consistent: bool = False,
         executor: Executor | None = None) -> list[dict[str, Any]]:
     """The items that exist among `item_keys`, in no particular order; the requests of 100 keys run

@@ -33,7 +33,6 @@ IMPORT_KEY_TAKEN = "import_key_taken"
 IMPORT_KEY_HOURS = 24  # a storefront's retries of one import come within hours, not days
 MAX_TAGS_IN_IMPORT = 60  # above this, tag entries are written right after the import transaction
 RELINK_TRIES = 10
-BACKFILL_BATCH = 500
 SEARCH_READ_BUDGET = 2_000  # search entries read per list request before it answers with a cursor
 REDACTED = "redacted"  # what retention and erasure leave in a field (shared.retention.redaction)
 Item = dict[str, Any]
@@ -205,14 +204,7 @@ class OrderRepository(TableStore):
     def index_search(self, merchant_id: str, orders: Iterable[Order]) -> int:
         """Writes every search entry of the orders (idempotent puts, in batches; `colis index-search`
         backfills orders imported before search existed). The number of entries."""
-        written, pending = 0, []
-        for order in orders:
-            pending.extend(search_items(merchant_id, order))
-            if len(pending) >= BACKFILL_BATCH:
-                batch.write(self._table, puts=pending)
-                written, pending = written + len(pending), []
-        batch.write(self._table, puts=pending)
-        return written + len(pending)
+        return batch.put_all(self._table, (item for order in orders for item in search_items(merchant_id, order)))
 
     def iterate(self, merchant_id: str) -> Iterator[Order]:
         """Every order of the merchant, oldest first."""
